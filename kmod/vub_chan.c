@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-user-bridge: the channel to the bridge daemon.
+ *
+ * The daemon opens /dev/vhost-user-bridge-control, attaches, and keeps one
+ * FETCH command parked per slot (tag).  A VMM request completes a parked
+ * FETCH through io_uring task work, so the request is written and its files
+ * are installed in the daemon's own task; the daemon answers with
+ * COMMIT_AND_FETCH, which also parks the slot again.  Requests that find no
+ * parked slot wait, in order, on the bridge's queue.
+ *
+ * A slot moves IDLE -> PARKED (FETCH posted) -> DISPATCHING (task work
+ * queued) -> OWNED (request delivered, answer awaited) -> IDLE/PARKED.
+ * All bridge, slot and queue state is protected by vub_lock; the control path
+ * is not hot enough to need more.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+
+#include "vub.h"
+#include "vub_compat.h"
+
+enum vub_tag_state {
+	VUB_TAG_IDLE,
+	VUB_TAG_PARKED,
+	VUB_TAG_DISPATCHING,
+	VUB_TAG_OWNED,
+};
+
+struct vub_tag {
+	enum vub_tag_state	state;
+	struct io_uring_cmd	*cmd;	/* PARKED, DISPATCHING */
+	struct vub_request	*req;	/* DISPATCHING, OWNED; NULL once aborted */
+	u64			buf_addr;
+	u32			buf_len;
+};
+
+/* One per successful ATTACH; freed when its control file is released. */
+struct vub_bridge {
+	struct pid		*tgid;	/* the attached daemon process */
+	bool			dead;	/* detached: fails everything */
+	u32			nr_tags;
+	struct list_head	queue;	/* requests waiting for a slot */
+	struct vub_tag		tags[] __counted_by(nr_tags);
+};
+
+static DEFINE_SPINLOCK(vub_lock);
+static struct vub_bridge *vub_active;	/* the attached bridge, or NULL */
+static u64 vub_seq;
+static struct kmem_cache *vub_req_cache;
+
+struct vub_pdu {
+	u32 tag;
+};
+
+static struct vub_pdu *vub_pdu(struct io_uring_cmd *cmd)
+{
+	BUILD_BUG_ON(sizeof(struct vub_pdu) > sizeof(cmd->pdu));
+	return (struct vub_pdu *)cmd->pdu;
+}
+
+struct vub_request *vub_request_alloc(u16 op, u32 dev_id, u32 payload_len)
+{
+	struct vub_request *req;
+
+	req = kmem_cache_zalloc(vub_req_cache, GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	req->payload = req->inline_payload;
+	if (payload_len > VUB_INLINE_PAYLOAD) {
+		req->payload = kmalloc(payload_len, GFP_KERNEL_ACCOUNT);
+		if (!req->payload) {
+			kmem_cache_free(vub_req_cache, req);
+			return NULL;
+		}
+	}
+	INIT_LIST_HEAD(&req->node);
+	refcount_set(&req->ref, 1);
+	init_completion(&req->done);
+	req->op = op;
+	req->dev_id = dev_id;
+	req->payload_len = payload_len;
+	req->vmm_pid = task_tgid_nr(current);
+	return req;
+}
+
+/* May be called under vub_lock: nothing here sleeps. */
+void vub_request_put(struct vub_request *req)
+{
+	unsigned int i;
+
+	if (!refcount_dec_and_test(&req->ref))
+		return;
+	for (i = 0; i < req->nr_files; i++)
+		fput(req->files[i]);
+	if (req->payload != req->inline_payload)
+		kfree(req->payload);
+	kmem_cache_free(vub_req_cache, req);
+}
+
+/* Give @req its final result and drop the channel's reference. */
+static void vub_request_finish(struct vub_request *req, int result)
+	__must_hold(&vub_lock)
+{
+	req->result = result;
+	complete(&req->done);
+	vub_request_put(req);
+}
+
+/*
+ * Write @req into @t's buffer and install its files, whose numbers go to
+ * @fds; runs in the daemon.
+ */
+static int vub_write_request(const struct vub_tag *t,
+			     const struct vub_request *req, int *fds)
+{
+	u8 __user *buf = u64_to_user_ptr(t->buf_addr);
+	u32 fd_offset = ALIGN(sizeof(struct vub_req) + req->payload_len, 8);
+	int __user *ufds = (int __user *)(buf + fd_offset);
+	struct vub_req hdr = {
+		.op = req->op,
+		.hdr_len = sizeof(hdr),
+		.dev_id = req->dev_id,
+		.seq = req->seq,
+		.ioctl = req->ioctl,
+		.payload_len = req->payload_len,
+		.reply_len = req->reply_len,
+		.nr_fds = req->nr_files,
+		.fd_offset = fd_offset,
+		.vmm_pid = req->vmm_pid,
+	};
+	unsigned int i;
+	int ret;
+
+	if (fd_offset + req->nr_files * sizeof(int) > t->buf_len)
+		return -EMSGSIZE;
+	if (copy_to_user(buf, &hdr, sizeof(hdr)) ||
+	    copy_to_user(buf + sizeof(hdr), req->payload, req->payload_len))
+		return -EFAULT;
+	for (i = 0; i < req->nr_files; i++) {
+		ret = vub_receive_fd(req->files[i], &ufds[i]);
+		if (ret < 0)
+			goto undo;
+		fds[i] = ret;
+	}
+	return 0;
+undo:
+	while (i--)
+		close_fd(fds[i]);
+	return ret;
+}
+
+static void vub_cancel_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+}
+
+/*
+ * Detach @b: fail its queued and delivered requests, and complete its parked
+ * FETCH commands with -ECANCELED.  Idempotent.
+ */
+static void vub_bridge_abort(struct vub_bridge *b)
+{
+	struct io_uring_cmd *parked[VUB_MAX_TAGS];
+	unsigned int i, n = 0;
+	struct vub_request *req, *tmp;
+
+	spin_lock(&vub_lock);
+	if (b->dead) {
+		spin_unlock(&vub_lock);
+		return;
+	}
+	b->dead = true;
+	if (vub_active == b)
+		vub_active = NULL;
+	list_for_each_entry_safe(req, tmp, &b->queue, node) {
+		list_del_init(&req->node);
+		vub_request_finish(req, -ECONNRESET);
+	}
+	for (i = 0; i < b->nr_tags; i++) {
+		struct vub_tag *t = &b->tags[i];
+
+		if (t->req) {
+			vub_request_finish(t->req, -ECONNRESET);
+			t->req = NULL;
+		}
+		/* A DISPATCHING slot is finished by its task work. */
+		if (t->state == VUB_TAG_PARKED) {
+			parked[n++] = t->cmd;
+			t->cmd = NULL;
+		}
+		if (t->state != VUB_TAG_DISPATCHING)
+			t->state = VUB_TAG_IDLE;
+	}
+	spin_unlock(&vub_lock);
+
+	for (i = 0; i < n; i++)
+		io_uring_cmd_complete_in_task(parked[i], vub_cancel_tw);
+	pr_info("bridge daemon (pid %d) detached\n", pid_nr(b->tgid));
+}
+
+/* True when task work runs in the attached daemon and may touch its memory. */
+static bool vub_in_daemon(const struct vub_bridge *b, unsigned int issue_flags)
+{
+	return !(issue_flags & IO_URING_F_TASK_DEAD) &&
+	       !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
+	       task_tgid(current) == b->tgid;
+}
+
+/* Task work of a FETCH that was given a request: deliver it. */
+static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct vub_bridge *b = cmd->file->private_data;
+	struct vub_tag *t = &b->tags[vub_pdu(cmd)->tag];
+	int fds[ARRAY_SIZE(((struct vub_request *)0)->files)];
+	struct vub_request *req;
+	int ret = -ECANCELED;
+	bool undo = false;
+	unsigned int i;
+
+	if (!vub_in_daemon(b, issue_flags))
+		vub_bridge_abort(b);
+
+	spin_lock(&vub_lock);
+	req = t->req;
+	if (req)
+		refcount_inc(&req->ref);
+	spin_unlock(&vub_lock);
+
+	if (req) {
+		ret = vub_write_request(t, req, fds);
+		if (ret)
+			pr_warn_ratelimited("cannot deliver request %llu to the daemon (%d): bad FETCH buffer; failing it with EIO\n",
+					    req->seq, ret);
+	}
+
+	spin_lock(&vub_lock);
+	if (req && t->req != req) {
+		/* Aborted while we wrote: the daemon must not act on it. */
+		undo = !ret;
+		ret = -ECANCELED;
+	} else if (req && ret) {
+		vub_request_finish(req, -EIO);
+		t->req = NULL;
+	}
+	t->cmd = NULL;
+	t->state = ret ? VUB_TAG_IDLE : VUB_TAG_OWNED;
+	spin_unlock(&vub_lock);
+
+	if (req) {
+		for (i = 0; undo && i < req->nr_files; i++)
+			close_fd(fds[i]);
+		vub_request_put(req);
+	}
+	io_uring_cmd_done(cmd, ret, 0, issue_flags);
+}
+
+int vub_chan_submit(struct vub_request *req)
+{
+	struct io_uring_cmd *cmd = NULL;
+	struct vub_bridge *b;
+	unsigned int i;
+
+	spin_lock(&vub_lock);
+	b = vub_active;
+	if (!b) {
+		spin_unlock(&vub_lock);
+		return -ENOTCONN;
+	}
+	req->seq = ++vub_seq;
+	refcount_inc(&req->ref);
+	for (i = 0; i < b->nr_tags; i++) {
+		struct vub_tag *t = &b->tags[i];
+
+		if (t->state == VUB_TAG_PARKED) {
+			t->state = VUB_TAG_DISPATCHING;
+			t->req = req;
+			cmd = t->cmd;
+			break;
+		}
+	}
+	if (!cmd)
+		list_add_tail(&req->node, &b->queue);
+	spin_unlock(&vub_lock);
+
+	if (cmd)
+		io_uring_cmd_complete_in_task(cmd, vub_dispatch_tw);
+	return 0;
+}
+
+int vub_chan_wait(struct vub_request *req, unsigned long timeout)
+{
+	long left = wait_for_completion_killable_timeout(&req->done, timeout);
+	int ret;
+
+	if (left > 0)
+		return req->result;
+
+	/*
+	 * Withdraw.  A request still queued is taken back; one the daemon
+	 * holds stays with its slot and is dropped when it is answered.
+	 */
+	spin_lock(&vub_lock);
+	if (completion_done(&req->done)) {
+		ret = req->result;
+	} else {
+		if (!list_empty(&req->node)) {
+			list_del_init(&req->node);
+			vub_request_put(req);
+		}
+		ret = left ? -EINTR : -ETIMEDOUT;
+	}
+	spin_unlock(&vub_lock);
+	return ret;
+}
+
+/* Park @cmd on @t, or hand it the oldest queued request at once. */
+static int vub_park(struct vub_bridge *b, struct vub_tag *t,
+		    struct io_uring_cmd *cmd, unsigned int issue_flags)
+	__releases(&vub_lock)
+{
+	struct vub_request *req;
+
+	vub_pdu(cmd)->tag = t - b->tags;
+	if (VUB_HAVE_CMD_CANCEL && list_empty(&b->queue)) {
+		/*
+		 * Marking a command cancelable may sleep, and must only be
+		 * done for a command that will be queued: reserve the slot,
+		 * mark, then publish.
+		 */
+		t->state = VUB_TAG_DISPATCHING;
+		spin_unlock(&vub_lock);
+		vub_mark_cancelable(cmd, issue_flags);
+		spin_lock(&vub_lock);
+		if (b->dead) {
+			t->state = VUB_TAG_IDLE;
+			spin_unlock(&vub_lock);
+			io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+			return -EIOCBQUEUED;
+		}
+	}
+
+	t->cmd = cmd;
+	req = list_first_entry_or_null(&b->queue, struct vub_request, node);
+	if (!req) {
+		t->state = VUB_TAG_PARKED;
+		spin_unlock(&vub_lock);
+		return -EIOCBQUEUED;
+	}
+	list_del_init(&req->node);
+	t->state = VUB_TAG_DISPATCHING;
+	t->req = req;
+	spin_unlock(&vub_lock);
+	io_uring_cmd_complete_in_task(cmd, vub_dispatch_tw);
+	return -EIOCBQUEUED;
+}
+
+static bool vub_mem_is_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/* Check the answer to @req and finish it.  Returns 0 if it was well formed. */
+static int vub_commit(struct vub_request *req, const struct vub_io_cmd *uc)
+	__must_hold(&vub_lock)
+{
+	int result = uc->result;
+
+	if (result > 0 || result < -MAX_ERRNO ||
+	    (!result && uc->reply_len != req->reply_len) ||
+	    (result && uc->reply_len)) {
+		pr_warn_ratelimited("daemon answered request %llu (ioctl 0x%x) with result %d and %u reply bytes (%u expected); failing it with EIO\n",
+				    req->seq, req->ioctl, result, uc->reply_len,
+				    req->reply_len);
+		vub_request_finish(req, -EIO);
+		return -EINVAL;
+	}
+	/* Kernel-internal restart codes must not reach a VMM. */
+	if (result <= -ERESTARTSYS && result >= -ERESTART_RESTARTBLOCK)
+		result = -EIO;
+	memcpy(req->reply, uc->reply, uc->reply_len);
+	vub_request_finish(req, result);
+	return 0;
+}
+
+static int vub_ctrl_io(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	bool commit = cmd->cmd_op == VUB_U_IO_COMMIT_AND_FETCH;
+	struct vub_io_cmd uc;
+	struct vub_bridge *b;
+	struct vub_tag *t;
+	int ret;
+
+	memcpy(&uc, vub_cmd_area(cmd), sizeof(uc));
+	if (uc.flags || uc.reserved || uc.buf_len < VUB_REQ_BUF_MIN ||
+	    !IS_ALIGNED(uc.buf_addr, 8) ||
+	    !access_ok(u64_to_user_ptr(uc.buf_addr), uc.buf_len))
+		return -EINVAL;
+	if (!commit && (uc.result || uc.seq || uc.reply_len))
+		return -EINVAL;
+	if (uc.reply_len > VUB_REPLY_MAX)
+		return -EINVAL;
+
+	spin_lock(&vub_lock);
+	b = cmd->file->private_data;
+	ret = -EINVAL;
+	if (!b || uc.tag >= b->nr_tags)
+		goto out_unlock;
+	ret = -EPERM;
+	if (task_tgid(current) != b->tgid)
+		goto out_unlock;
+	ret = -ECANCELED;
+	if (b->dead)
+		goto out_unlock;
+	t = &b->tags[array_index_nospec(uc.tag, b->nr_tags)];
+
+	if (commit) {
+		ret = -EINVAL;
+		if (t->state != VUB_TAG_OWNED || !t->req ||
+		    t->req->seq != uc.seq)
+			goto out_unlock;
+		ret = vub_commit(t->req, &uc);
+		t->req = NULL;
+		t->state = VUB_TAG_IDLE;
+		if (ret)
+			goto out_unlock;
+	}
+	ret = -EBUSY;
+	if (t->state != VUB_TAG_IDLE)
+		goto out_unlock;
+	t->buf_addr = uc.buf_addr;
+	t->buf_len = uc.buf_len;
+	return vub_park(b, t, cmd, issue_flags);
+
+out_unlock:
+	spin_unlock(&vub_lock);
+	return ret;
+}
+
+static int vub_ctrl_attach(struct io_uring_cmd *cmd)
+{
+	struct vub_attach ua;
+	struct vub_bridge *b;
+	unsigned int i;
+
+	memcpy(&ua, vub_cmd_area(cmd), sizeof(ua));
+	if (!capable(CAP_NET_ADMIN))
+		return -EPERM;
+	if (!ua.version || ua.flags || ua.reserved0 ||
+	    !vub_mem_is_zero(ua.reserved, sizeof(ua.reserved)) ||
+	    !ua.nr_tags || ua.nr_tags > VUB_MAX_TAGS)
+		return -EINVAL;
+
+	b = kzalloc(struct_size(b, tags, ua.nr_tags), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	b->nr_tags = ua.nr_tags;
+	INIT_LIST_HEAD(&b->queue);
+	for (i = 0; i < b->nr_tags; i++)
+		b->tags[i].state = VUB_TAG_IDLE;
+	b->tgid = get_pid(task_tgid(current));
+
+	spin_lock(&vub_lock);
+	if (vub_active || cmd->file->private_data) {
+		spin_unlock(&vub_lock);
+		put_pid(b->tgid);
+		kfree(b);
+		return -EBUSY;
+	}
+	cmd->file->private_data = b;
+	vub_active = b;
+	spin_unlock(&vub_lock);
+
+	pr_info("bridge daemon %s (pid %d) attached with %u slots\n",
+		current->comm, task_tgid_nr(current), b->nr_tags);
+	return min_t(u32, ua.version, VUB_API_VERSION);
+}
+
+/* The ring of a parked command is going away (kernels with cancelation). */
+static void vub_ctrl_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct vub_bridge *b = cmd->file->private_data;
+	struct vub_tag *t = &b->tags[vub_pdu(cmd)->tag];
+	bool mine;
+
+	spin_lock(&vub_lock);
+	mine = t->state == VUB_TAG_PARKED && t->cmd == cmd;
+	if (mine) {
+		t->state = VUB_TAG_IDLE;
+		t->cmd = NULL;
+	}
+	spin_unlock(&vub_lock);
+
+	vub_bridge_abort(b);
+	if (mine)
+		io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+}
+
+static int vub_ctrl_uring_cmd(struct io_uring_cmd *cmd,
+			      unsigned int issue_flags)
+{
+	if (issue_flags & IO_URING_F_CANCEL) {
+		vub_ctrl_cancel(cmd, issue_flags);
+		return 0;
+	}
+	if (!(issue_flags & IO_URING_F_SQE128))
+		return -EINVAL;
+
+	switch (cmd->cmd_op) {
+	case VUB_U_CMD_ATTACH:
+		return vub_ctrl_attach(cmd);
+	case VUB_U_IO_FETCH:
+	case VUB_U_IO_COMMIT_AND_FETCH:
+		return vub_ctrl_io(cmd, issue_flags);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static int vub_ctrl_open(struct inode *inode, struct file *file)
+{
+	file->private_data = NULL;
+	return 0;
+}
+
+/*
+ * Any close of the control file by the attached process detaches it: this
+ * is how a daemon's exit is noticed on kernels without command cancelation.
+ */
+static int vub_ctrl_flush(struct file *file, fl_owner_t id)
+{
+	struct vub_bridge *b;
+
+	spin_lock(&vub_lock);
+	b = file->private_data;
+	spin_unlock(&vub_lock);
+	if (b && task_tgid(current) == b->tgid)
+		vub_bridge_abort(b);
+	return 0;
+}
+
+/* No command references the file any more, so no task work is pending. */
+static int vub_ctrl_release(struct inode *inode, struct file *file)
+{
+	struct vub_bridge *b = file->private_data;
+
+	if (b) {
+		vub_bridge_abort(b);
+		put_pid(b->tgid);
+		kfree(b);
+	}
+	return 0;
+}
+
+static const struct file_operations vub_ctrl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vub_ctrl_open,
+	.flush		= vub_ctrl_flush,
+	.release	= vub_ctrl_release,
+	.uring_cmd	= vub_ctrl_uring_cmd,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vub_ctrl_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= VUB_CTRL_DEVICE_NAME,
+	.fops	= &vub_ctrl_fops,
+	.mode	= 0600,
+};
+
+int vub_chan_init(void)
+{
+	int ret;
+
+	vub_req_cache = kmem_cache_create("vub_req", sizeof(struct vub_request),
+					  0, SLAB_ACCOUNT, NULL);
+	if (!vub_req_cache)
+		return -ENOMEM;
+	ret = misc_register(&vub_ctrl_misc);
+	if (ret)
+		kmem_cache_destroy(vub_req_cache);
+	return ret;
+}
+
+void vub_chan_exit(void)
+{
+	misc_deregister(&vub_ctrl_misc);
+	kmem_cache_destroy(vub_req_cache);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The io_uring command and fd-passing APIs changed between the kernels we
+ * support.  Every difference lives here.  Verified against Debian's 6.1.x and
+ * 6.12.x headers (the version cut-offs in between are upstream's).
+ */
+#ifndef _VUB_COMPAT_H
+#define _VUB_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/file.h>
+#include <linux/fdtable.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
+
+/* The 80-byte command area of an SQE128 submission. */
+static inline const void *vub_cmd_area(const struct io_uring_cmd *cmd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return io_uring_sqe_cmd(cmd->sqe);
+#else
+	return cmd->cmd;
+#endif
+}
+
+/*
+ * Install @file in the current task's fd table (O_CLOEXEC) and store the new
+ * number at @ufd; on failure nothing stays installed.  Returns the fd or
+ * -errno.  Must run in the task that receives the fd.
+ */
+static inline int vub_receive_fd(struct file *file, int __user *ufd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return receive_fd(file, ufd, O_CLOEXEC);
+#else
+	int fd = receive_fd(file, O_CLOEXEC);
+
+	if (fd >= 0 && put_user(fd, ufd)) {
+		close_fd(fd);
+		return -EFAULT;
+	}
+	return fd;
+#endif
+}
+
+/*
+ * Newer kernels call ->uring_cmd with IO_URING_F_CANCEL for parked commands
+ * when their ring goes away; on older ones the driver notices the daemon's
+ * exit itself (->flush of the control file).
+ */
+#ifdef IORING_URING_CMD_CANCELABLE
+#define VUB_HAVE_CMD_CANCEL 1
+#define vub_mark_cancelable(cmd, issue_flags) \
+	io_uring_cmd_mark_cancelable(cmd, issue_flags)
+#else
+#define VUB_HAVE_CMD_CANCEL 0
+#define IO_URING_F_CANCEL 0
+#define IO_URING_F_TASK_DEAD 0
+#define vub_mark_cancelable(cmd, issue_flags) do { } while (0)
+#endif
+
+#endif /* _VUB_COMPAT_H */

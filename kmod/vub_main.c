@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-user-bridge: /dev/vhost-user-bridge, a vhost-kernel device whose
+ * ioctls are served by a vhost-user back-end through the bridge daemon.
+ *
+ * Every open is a new device, as with /dev/vhost-net.  Each supported ioctl
+ * is copied in the VMM's context (argument bytes, and the files behind any
+ * file descriptors it names), forwarded to the daemon, and answered with the
+ * daemon's result.  Ioctls of one device are serialised, as vhost's are.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+#include <linux/xarray.h>
+
+#include "vub.h"
+
+static unsigned int req_timeout_ms = 30000;
+
+static int vub_set_timeout(const char *val, const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret = kstrtouint(val, 0, &ms);
+
+	if (ret)
+		return ret;
+	if (ms < 1 || ms > 3600 * MSEC_PER_SEC)
+		return -ERANGE;
+	WRITE_ONCE(req_timeout_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops vub_timeout_ops = {
+	.set	= vub_set_timeout,
+	.get	= param_get_uint,
+};
+module_param_cb(req_timeout_ms, &vub_timeout_ops, &req_timeout_ms, 0644);
+MODULE_PARM_DESC(req_timeout_ms,
+		 "How long a VMM ioctl waits for the bridge daemon, in ms (1..3600000, default 30000); past it the ioctl fails with ETIMEDOUT and the device is marked broken");
+
+static ushort max_mem_regions = 64;
+module_param(max_mem_regions, ushort, 0444);
+MODULE_PARM_DESC(max_mem_regions,
+		 "Maximum number of memory regions in VHOST_SET_MEM_TABLE, as vhost's parameter (default 64, at most 1024)");
+
+/**
+ * struct vub_dev - one open of /dev/vhost-user-bridge
+ * @id: the device id the daemon sees.
+ * @mutex: serialises the device's ioctls.
+ * @broken: the daemon failed to answer in time; the device's state is
+ *	unknown and every further ioctl fails with EIO.
+ * @announced: a request of this device was handed to a daemon, which must be
+ *	told when it is closed.
+ */
+struct vub_dev {
+	u32		id;
+	struct mutex	mutex;
+	bool		broken;
+	bool		announced;
+};
+
+static DEFINE_XARRAY_ALLOC1(vub_devs);
+static u32 vub_next_id;
+static struct kmem_cache *vub_dev_cache;
+
+/* Where an ioctl argument names a file descriptor, and of what kind. */
+enum vub_fd_kind {
+	VUB_FD_NONE,
+	VUB_FD_EVENTFD,		/* must be an eventfd, or VHOST_FILE_UNBIND */
+	VUB_FD_ANY,		/* any open file, or VHOST_FILE_UNBIND */
+};
+
+struct vub_ioctl_desc {
+	unsigned int	cmd;
+	u16		in_len;		/* bytes copied from the VMM */
+	u16		out_len;	/* bytes returned to the VMM */
+	u8		fd_kind;	/* enum vub_fd_kind */
+	u8		fd_offset;	/* offset of the fd within the argument */
+};
+
+#define VUB_IOCTL(_cmd, _in, _out) { .cmd = _cmd, .in_len = _in, .out_len = _out }
+#define VUB_IOCTL_FD(_cmd, _kind)					\
+	{ .cmd = _cmd, .in_len = sizeof(struct vhost_vring_file),	\
+	  .fd_kind = _kind, .fd_offset = offsetof(struct vhost_vring_file, fd) }
+
+/*
+ * The generic vhost ioctls and vhost-net's SET_BACKEND.  Directions come from
+ * vhost's semantics, not _IOC_DIR: several GET ioctls are encoded _IOW.
+ * VHOST_SET_MEM_TABLE has a variable length and is handled apart.
+ */
+static const struct vub_ioctl_desc vub_ioctls[] = {
+	VUB_IOCTL(VHOST_GET_FEATURES, 0, sizeof(u64)),
+	VUB_IOCTL(VHOST_SET_FEATURES, sizeof(u64), 0),
+	VUB_IOCTL(VHOST_SET_OWNER, 0, 0),
+	VUB_IOCTL(VHOST_RESET_OWNER, 0, 0),
+	VUB_IOCTL(VHOST_SET_MEM_TABLE, sizeof(struct vhost_memory), 0),
+	VUB_IOCTL(VHOST_SET_LOG_BASE, sizeof(u64), 0),
+	{ .cmd = VHOST_SET_LOG_FD, .in_len = sizeof(int),
+	  .fd_kind = VUB_FD_EVENTFD, .fd_offset = 0 },
+	VUB_IOCTL(VHOST_SET_VRING_NUM, sizeof(struct vhost_vring_state), 0),
+	VUB_IOCTL(VHOST_SET_VRING_ADDR, sizeof(struct vhost_vring_addr), 0),
+	VUB_IOCTL(VHOST_SET_VRING_BASE, sizeof(struct vhost_vring_state), 0),
+	VUB_IOCTL(VHOST_GET_VRING_BASE, sizeof(struct vhost_vring_state),
+		  sizeof(struct vhost_vring_state)),
+	VUB_IOCTL(VHOST_SET_VRING_ENDIAN, sizeof(struct vhost_vring_state), 0),
+	VUB_IOCTL(VHOST_GET_VRING_ENDIAN, sizeof(struct vhost_vring_state),
+		  sizeof(struct vhost_vring_state)),
+	VUB_IOCTL_FD(VHOST_SET_VRING_KICK, VUB_FD_EVENTFD),
+	VUB_IOCTL_FD(VHOST_SET_VRING_CALL, VUB_FD_EVENTFD),
+	VUB_IOCTL_FD(VHOST_SET_VRING_ERR, VUB_FD_EVENTFD),
+	VUB_IOCTL(VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+		  sizeof(struct vhost_vring_state), 0),
+	VUB_IOCTL(VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+		  sizeof(struct vhost_vring_state),
+		  sizeof(struct vhost_vring_state)),
+	VUB_IOCTL(VHOST_SET_BACKEND_FEATURES, sizeof(u64), 0),
+	VUB_IOCTL(VHOST_GET_BACKEND_FEATURES, 0, sizeof(u64)),
+	VUB_IOCTL_FD(VHOST_NET_SET_BACKEND, VUB_FD_ANY),
+};
+
+static const struct vub_ioctl_desc *vub_find_ioctl(unsigned int cmd)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vub_ioctls); i++)
+		if (vub_ioctls[i].cmd == cmd)
+			return &vub_ioctls[i];
+	return NULL;
+}
+
+/*
+ * The argument length of @d.  For SET_MEM_TABLE, @mem receives the header,
+ * checked as vhost checks it; it is the one forwarded.
+ */
+static int vub_arg_len(const struct vub_ioctl_desc *d, void __user *argp,
+		       struct vhost_memory *mem)
+{
+	if (d->cmd != VHOST_SET_MEM_TABLE)
+		return d->in_len;
+	if (copy_from_user(mem, argp, sizeof(*mem)))
+		return -EFAULT;
+	if (mem->padding)
+		return -EOPNOTSUPP;
+	if (mem->nregions > max_mem_regions)
+		return -E2BIG;
+	return struct_size(mem, regions, mem->nregions);
+}
+
+/* Take a reference on the file an fd argument names, checked as vhost does. */
+static int vub_get_file(struct vub_request *req, const struct vub_ioctl_desc *d)
+{
+	struct file *file;
+	int fd;
+
+	memcpy(&fd, (u8 *)req->payload + d->fd_offset, sizeof(fd));
+	if (fd == VHOST_FILE_UNBIND)
+		return 0;
+	if (d->fd_kind == VUB_FD_EVENTFD) {
+		file = eventfd_fget(fd);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+	} else {
+		file = fget(fd);
+		if (!file)
+			return -EBADF;
+	}
+	req->files[req->nr_files++] = file;
+	return 0;
+}
+
+static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
+					     const struct vub_ioctl_desc *d,
+					     void __user *argp)
+{
+	struct vhost_memory mem;
+	struct vub_request *req;
+	int len, ret;
+
+	len = vub_arg_len(d, argp, &mem);
+	if (len < 0)
+		return ERR_PTR(len);
+	req = vub_request_alloc(VUB_OP_IOCTL, dev->id, len);
+	if (!req)
+		return ERR_PTR(-ENOMEM);
+	req->ioctl = d->cmd;
+	req->reply_len = d->out_len;
+
+	ret = -EFAULT;
+	if (copy_from_user(req->payload, argp, len))
+		goto err;
+	/* The VMM may have changed the header since it was checked. */
+	if (d->cmd == VHOST_SET_MEM_TABLE)
+		memcpy(req->payload, &mem, sizeof(mem));
+	if (d->fd_kind != VUB_FD_NONE) {
+		ret = vub_get_file(req, d);
+		if (ret)
+			goto err;
+	}
+	return req;
+err:
+	vub_request_put(req);
+	return ERR_PTR(ret);
+}
+
+static long vub_forward(struct vub_dev *dev, struct vub_request *req)
+{
+	unsigned int ms = READ_ONCE(req_timeout_ms);
+	int ret;
+
+	if (dev->broken)
+		return -EIO;
+	ret = vub_chan_submit(req);
+	if (ret) {
+		pr_warn_ratelimited("no bridge daemon attached: ioctl 0x%x of %s[%d] fails with ENOTCONN; start vhost-user-bridged\n",
+				    req->ioctl, current->comm,
+				    task_tgid_nr(current));
+		return ret;
+	}
+	dev->announced = true;
+	ret = vub_chan_wait(req, msecs_to_jiffies(ms));
+	if (ret == -ETIMEDOUT) {
+		dev->broken = true;
+		pr_warn_ratelimited("device %u: the bridge daemon did not answer ioctl 0x%x of %s[%d] within %u ms; device marked broken (EIO) until closed\n",
+				    dev->id, req->ioctl, current->comm,
+				    task_tgid_nr(current), ms);
+	}
+	return ret;
+}
+
+static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vub_dev *dev = file->private_data;
+	const struct vub_ioctl_desc *d = vub_find_ioctl(cmd);
+	void __user *argp = (void __user *)arg;
+	struct vub_request *req;
+	long ret;
+
+	if (!d)
+		return -ENOTTY;
+	/*
+	 * Serialise before the argument is read, so that a SET_MEM_TABLE
+	 * validated against max_mem_regions is the one that is sent.
+	 */
+	ret = mutex_lock_killable(&dev->mutex);
+	if (ret)
+		return ret;
+	req = vub_ioctl_request(dev, d, argp);
+	if (IS_ERR(req)) {
+		ret = PTR_ERR(req);
+		goto out_unlock;
+	}
+	ret = vub_forward(dev, req);
+	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
+		ret = -EFAULT;
+	vub_request_put(req);
+out_unlock:
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static int vub_open(struct inode *inode, struct file *file)
+{
+	struct vub_dev *dev;
+	int ret;
+
+	dev = kmem_cache_zalloc(vub_dev_cache, GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		return -ENOMEM;
+	mutex_init(&dev->mutex);
+	ret = xa_alloc_cyclic(&vub_devs, &dev->id, dev, xa_limit_32b,
+			      &vub_next_id, GFP_KERNEL);
+	if (ret < 0) {
+		kmem_cache_free(vub_dev_cache, dev);
+		return ret;
+	}
+	file->private_data = dev;
+	return 0;
+}
+
+static int vub_release(struct inode *inode, struct file *file)
+{
+	struct vub_dev *dev = file->private_data;
+	struct vub_request *req;
+
+	/* Tell the daemon, without waiting: nobody is left to hear back. */
+	if (dev->announced) {
+		req = vub_request_alloc(VUB_OP_RELEASE, dev->id, 0);
+		if (req) {
+			vub_chan_submit(req);
+			vub_request_put(req);
+		}
+	}
+	xa_erase(&vub_devs, dev->id);
+	mutex_destroy(&dev->mutex);
+	kmem_cache_free(vub_dev_cache, dev);
+	return 0;
+}
+
+static const struct file_operations vub_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vub_open,
+	.release	= vub_release,
+	.unlocked_ioctl	= vub_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vub_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= VUB_VMM_DEVICE_NAME,
+	.fops	= &vub_fops,
+};
+
+static int __init vub_init(void)
+{
+	int ret;
+
+	if (max_mem_regions > VUB_MAX_MEM_REGIONS) {
+		pr_err("max_mem_regions=%u is above the limit of %u\n",
+		       max_mem_regions, VUB_MAX_MEM_REGIONS);
+		return -EINVAL;
+	}
+	/* The largest request must fit in a daemon's FETCH buffer. */
+	BUILD_BUG_ON(sizeof(struct vub_req) + sizeof(struct vhost_memory) +
+		     VUB_MAX_MEM_REGIONS * (sizeof(struct vhost_memory_region) +
+					    sizeof(int)) > VUB_REQ_BUF_MIN);
+
+	vub_dev_cache = kmem_cache_create("vub_dev", sizeof(struct vub_dev), 0,
+					  SLAB_ACCOUNT, NULL);
+	if (!vub_dev_cache)
+		return -ENOMEM;
+	ret = vub_chan_init();
+	if (ret)
+		goto err_cache;
+	ret = misc_register(&vub_misc);
+	if (ret)
+		goto err_chan;
+	return 0;
+
+err_chan:
+	vub_chan_exit();
+err_cache:
+	kmem_cache_destroy(vub_dev_cache);
+	return ret;
+}
+
+static void __exit vub_exit(void)
+{
+	misc_deregister(&vub_misc);
+	vub_chan_exit();
+	kmem_cache_destroy(vub_dev_cache);
+}
+
+module_init(vub_init);
+module_exit(vub_exit);
+MODULE_DESCRIPTION("vhost-kernel device served by a vhost-user back-end through a daemon");
+MODULE_LICENSE("GPL");
