@@ -486,7 +486,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	return min_t(u32, ua.version, VUB_API_VERSION);
 }
 
-/* The ring of a parked command is going away (kernels with cancelation). */
+/* The ring of a parked command is going away (kernels with cancellation). */
 static void vub_ctrl_cancel(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	struct vub_bridge *b = cmd->file->private_data;
@@ -535,7 +535,7 @@ static int vub_ctrl_open(struct inode *inode, struct file *file)
 
 /*
  * Any close of the control file by the attached process detaches it: this
- * is how a daemon's exit is noticed on kernels without command cancelation.
+ * is how a daemon's exit is noticed on kernels without command cancellation.
  */
 static int vub_ctrl_flush(struct file *file, fl_owner_t id)
 {

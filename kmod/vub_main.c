@@ -63,7 +63,7 @@ MODULE_PARM_DESC(max_mem_regions,
  */
 struct vub_dev {
 	u32		id;
-	struct mutex	mutex;
+	struct mutex	mutex;	/* serialises the ioctls */
 	bool		broken;
 	bool		announced;
 };
