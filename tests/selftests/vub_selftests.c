@@ -1,0 +1,1456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vub_selftests: the vhost-user-bridge module against a test daemon, in the
+ * VM, as root, with the module loaded and vhost_net available as reference.
+ *
+ * VMM side: plain ioctls on /dev/vhost-user-bridge.  Daemon side: testd (a
+ * forked vub_chan daemon that logs every request into shared memory), or
+ * raw uring_cmds from the test itself for the control-channel tests.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <linux/capability.h>
+
+#include "harness.h"
+#include "testd.h"
+#include "vub_chan.h"
+#include "vub_vhost.h"
+
+#define VMM_DEV		"/dev/" VUB_VMM_DEVICE_NAME
+#define CTRL_DEV	"/dev/" VUB_CTRL_DEVICE_NAME
+#define VHOST_NET_DEV	"/dev/vhost-net"
+#define PARAM_DIR	"/sys/module/vhost_user_bridge/parameters/"
+#define WAIT_MS		5000	/* for something that must happen */
+#define QUIET_MS	200	/* for something that must not happen */
+#define HANG_S		10.0	/* "promptly": a hang detector, not a benchmark */
+
+static long saved_timeout_ms = -1;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void require_bridge(void)
+{
+	if (geteuid())
+		SKIP("needs root");
+	if (access(VMM_DEV, F_OK) || access(CTRL_DEV, F_OK))
+		SKIP(VMM_DEV " or " CTRL_DEV " missing: module not loaded");
+}
+
+static long param_read(const char *name)
+{
+	char path[256], buf[32] = "";
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static int param_write(const char *name, long v)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%ld\n", v) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Runs in the harness after every test: undo what a failed test left. */
+static void restore_params(void)
+{
+	if (saved_timeout_ms > 0 && param_read("req_timeout_ms") != saved_timeout_ms)
+		param_write("req_timeout_ms", saved_timeout_ms);
+}
+
+static int vmm_open(void)
+{
+	return open(VMM_DEV, O_RDWR | O_CLOEXEC);
+}
+
+static void start_daemon(struct td *td, enum td_mode mode, uint32_t nr_tags)
+{
+	int ret = td_start(td, mode, nr_tags);
+
+	if (ret < 1)
+		TH_LOG("test daemon did not attach: %s", strerror(-ret));
+	ASSERT_GE(ret, 1);
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n - (pid == getpid());	/* opendir's own fd */
+}
+
+/* A closed descriptor number. */
+static int closed_fd(void)
+{
+	int fd = dup(0);
+
+	close(fd);
+	return fd;
+}
+
+static int vhost_net_owned(void)
+{
+	int fd = open(VHOST_NET_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && ioctl(fd, VHOST_SET_OWNER, NULL)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* ---- VMM ioctls in a child, for requests that block ---------------------- */
+
+struct vmm_result {
+	long ret;
+	int err;
+	double t_end;
+	uint8_t arg[64];
+};
+
+struct vmm_async {
+	pid_t pid;
+	int rfd;
+};
+
+/* Fork a VMM that issues @cmd with @len bytes of @arg on @fd (-1: its own
+ * new device) and reports through a pipe. */
+static int vmm_async_start(struct vmm_async *a, int fd, unsigned long cmd,
+			   const void *arg, size_t len)
+{
+	struct vmm_result r = { 0 };
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	fflush(NULL);
+	a->pid = fork();
+	if (a->pid == 0) {
+		memcpy(r.arg, arg, len);
+		if (fd < 0)
+			fd = vmm_open();
+		r.ret = ioctl(fd, cmd, r.arg);
+		r.err = errno;
+		r.t_end = harness_now();
+		_exit(write(p[1], &r, sizeof(r)) != sizeof(r));
+	}
+	close(p[1]);
+	a->rfd = p[0];
+	return a->pid < 0 ? -1 : 0;
+}
+
+/* 0 with *r, or -1 if the VMM has not finished within timeout_ms. */
+static int vmm_async_wait(struct vmm_async *a, int timeout_ms, struct vmm_result *r)
+{
+	struct pollfd pfd = { .fd = a->rfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) != 1 || read(a->rfd, r, sizeof(*r)) != sizeof(*r))
+		return -1;
+	close(a->rfd);
+	waitpid(a->pid, NULL, 0);
+	return 0;
+}
+
+/* Is @pid blocked in the ioctl syscall? */
+static bool in_ioctl(pid_t pid)
+{
+	char path[64], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return atoi(buf) == SYS_ioctl;
+}
+
+/* ---- round trips through the test daemon -------------------------------- */
+
+static bool rt_seen[VUB_VHOST_NR];
+
+/*
+ * Issue @cmd with @len payload bytes at @arg; the daemon must have received
+ * exactly those bytes, the right reply size and @nr_fds fds (CLOEXEC).
+ */
+static const struct td_entry *roundtrip(struct td *td, int fd, unsigned long cmd,
+					void *arg, uint32_t len, uint32_t reply_len,
+					uint32_t nr_fds)
+{
+	const struct vub_vhost_ioctl *d = vub_vhost_find(cmd);
+	uint8_t sent[TD_PAYLOAD_MAX];
+	const struct td_entry *e;
+	uint32_t from = td_count(td);
+	int ret;
+
+	ASSERT_TRUE(d);
+	ASSERT_LE(len, sizeof(sent));
+	memcpy(sent, arg, len);
+	ret = ioctl(fd, cmd, arg);
+	if (ret)
+		TH_LOG("%s failed: %s", d->name, strerror(errno));
+	ASSERT_EQ(ret, 0);
+	e = td_wait(td, from, VUB_OP_IOCTL, cmd, 0, 0);
+	if (!e)
+		TH_LOG("%s: the daemon logged no such request", d->name);
+	ASSERT_TRUE(e);
+	ASSERT_EQ(e->payload_len, len);
+	ASSERT_EQ(e->reply_len, reply_len);
+	ASSERT_EQ(e->nr_fds, nr_fds);
+	ASSERT_MEMEQ(e->payload, sent, len);
+	ASSERT_EQ(e->vmm_pid, (uint32_t)getpid());
+	ASSERT_NE(e->dev_id, 0);
+	if (nr_fds)
+		ASSERT_TRUE(e->fd_cloexec);
+	rt_seen[d->idx] = true;
+	return e;
+}
+
+/* ---- a. the device nodes -------------------------------------------------- */
+
+TEST(vmm_open_close)
+{
+	struct stat st;
+	int a, b, vn;
+
+	require_bridge();
+	ASSERT_OK(stat(VMM_DEV, &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	ASSERT_OK(stat(CTRL_DEV, &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	/* The reference the bridge imitates. */
+	ASSERT_OK(stat(VHOST_NET_DEV, &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+
+	a = vmm_open();
+	ASSERT_GE(a, 0);
+	b = vmm_open();		/* every open is its own device */
+	ASSERT_GE(b, 0);
+	vn = open(VHOST_NET_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(vn, 0);
+	ASSERT_OK(close(a));
+	ASSERT_OK(close(b));
+	ASSERT_OK(close(vn));
+}
+
+/* ---- d. no daemon ----------------------------------------------------------- */
+
+TEST(no_daemon_enotconn)
+{
+	struct vhost_vring_file f = { .index = 0 };
+	double t0;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	f.fd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(f.fd, 0);
+	t0 = harness_now();
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), ENOTCONN);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_VRING_KICK, &f), ENOTCONN);
+	ASSERT_LT(harness_now() - t0, 2.0);
+	ASSERT_OK(close(f.fd));
+	ASSERT_OK(close(fd));
+}
+
+/* Not a vhost ioctl, or one the bridge does not forward: ENOTTY, as vhost-net
+ * (owned; an unowned vhost-net says EPERM to everything but SET_OWNER). */
+TEST(unknown_ioctl_enotty_like_vhost_net)
+{
+	const unsigned long cmds[] = {
+		_IO(VHOST_VIRTIO, 0x7f),
+		_IOW(VHOST_VIRTIO, 0x7e, __u64),
+		TCGETS,
+	};
+	uint8_t arg[64] = { 0 };	/* vhost reads a vring index first */
+	struct td td;
+	uint32_t from;
+	size_t i;
+	int fd, vn;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	from = td_count(&td);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	vn = vhost_net_owned();
+	ASSERT_GE(vn, 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		EXPECT_ERRNO(ioctl(fd, cmds[i], arg), ENOTTY);
+		EXPECT_ERRNO(ioctl(vn, cmds[i], arg), ENOTTY);
+	}
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* nothing was forwarded */
+	close(vn);
+	close(fd);
+	td_stop(&td);
+}
+
+/* ---- b. every forwarded ioctl, byte for byte -------------------------------- */
+
+static void fill_regions(struct vhost_memory *m, uint32_t n)
+{
+	uint32_t i;
+
+	m->nregions = n;
+	m->padding = 0;
+	for (i = 0; i < n; i++)
+		m->regions[i] = (struct vhost_memory_region){
+			.guest_phys_addr = 0x100000000ULL * (i + 1) + 0x1000,
+			.memory_size = 0x200000ULL * (i + 1),
+			.userspace_addr = 0x7f0000000000ULL + 0x10000000ULL * i + 0xa5a5000,
+			.flags_padding = 0x0101010101010101ULL * (i + 1),
+		};
+}
+
+static uint32_t mem_len(uint32_t n)
+{
+	return sizeof(struct vhost_memory) + n * sizeof(struct vhost_memory_region);
+}
+
+/* Each fd-carrying ioctl: with an fd (nr_fds 1, a fresh fd of the daemon's
+ * own, CLOEXEC, same file) and with VHOST_FILE_UNBIND (nr_fds 0). */
+static void roundtrip_file(struct td *td, int fd, unsigned long cmd, uint32_t index,
+			   int vmm_fd, const char *link_prefix)
+{
+	struct vhost_vring_file f = { .index = index, .fd = vmm_fd };
+	const struct td_entry *e;
+	struct stat st;
+
+	ASSERT_OK(fstat(vmm_fd, &st));
+	e = roundtrip(td, fd, cmd, &f, sizeof(f), 0, 1);
+	ASSERT_EQ(e->fd_ino, (uint64_t)st.st_ino);
+	if (strncmp(e->fd_link, link_prefix, strlen(link_prefix)))
+		TH_LOG("daemon's fd is %s, expected %s...", e->fd_link, link_prefix);
+	ASSERT_EQ(strncmp(e->fd_link, link_prefix, strlen(link_prefix)), 0);
+	f = (struct vhost_vring_file){ .index = index + 1, .fd = VHOST_FILE_UNBIND };
+	roundtrip(td, fd, cmd, &f, sizeof(f), 0, 0);
+}
+
+TEST(roundtrip_every_ioctl)
+{
+	union {
+		struct vhost_memory m;
+		uint8_t b[512];
+	} mem;
+	const struct td_entry *e;
+	struct vhost_vring_state s;
+	struct vhost_vring_addr a;
+	uint32_t dev_id;
+	int fd, efd, memfd, i;
+	struct td td;
+	uint64_t u;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 4);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	memfd = memfd_create("vub-backend", MFD_CLOEXEC);
+	ASSERT_GE(memfd, 0);
+
+	u = 0x5a5a5a5a5a5a5a5aULL;
+	e = roundtrip(&td, fd, VHOST_GET_FEATURES, &u, 0, 8, 0);
+	ASSERT_EQ(u, TD_FEATURES);
+	dev_id = e->dev_id;
+
+	u = 0x0123456789abcdefULL;
+	roundtrip(&td, fd, VHOST_SET_FEATURES, &u, 8, 0, 0);
+	roundtrip(&td, fd, VHOST_SET_OWNER, NULL, 0, 0, 0);
+	roundtrip(&td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
+	fill_regions(&mem.m, 3);
+	roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 0);
+	u = 0xfeedface00001000ULL;
+	roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 0);
+
+	/* SET_LOG_FD's argument is a bare int */
+	e = roundtrip(&td, fd, VHOST_SET_LOG_FD, &efd, 4, 0, 1);
+	ASSERT_EQ(strcmp(e->fd_link, "anon_inode:[eventfd]"), 0);
+	i = VHOST_FILE_UNBIND;
+	roundtrip(&td, fd, VHOST_SET_LOG_FD, &i, 4, 0, 0);
+
+	s = (struct vhost_vring_state){ 1, 256 };
+	roundtrip(&td, fd, VHOST_SET_VRING_NUM, &s, 8, 0, 0);
+	s = (struct vhost_vring_state){ 0, 0x1234 };
+	roundtrip(&td, fd, VHOST_SET_VRING_BASE, &s, 8, 0, 0);
+	s = (struct vhost_vring_state){ 1, 1 };
+	roundtrip(&td, fd, VHOST_SET_VRING_ENDIAN, &s, 8, 0, 0);
+	s = (struct vhost_vring_state){ 0, 50 };
+	roundtrip(&td, fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 0, 0);
+	a = (struct vhost_vring_addr){
+		.index = 1, .flags = 1 << VHOST_VRING_F_LOG,
+		.desc_user_addr = 0x7f1111111000ULL, .used_user_addr = 0x7f2222222000ULL,
+		.avail_user_addr = 0x7f3333333000ULL, .log_guest_addr = 0x4444444000ULL,
+	};
+	roundtrip(&td, fd, VHOST_SET_VRING_ADDR, &a, sizeof(a), 0, 0);
+
+	/* GETs: the payload goes in as is, the daemon's answer comes back */
+	s = (struct vhost_vring_state){ 3, 0xdead };
+	roundtrip(&td, fd, VHOST_GET_VRING_BASE, &s, 8, 8, 0);
+	ASSERT_EQ(s.index, 3);
+	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BASE, 3));
+	ASSERT_EQ(s.num, 3007);
+	s = (struct vhost_vring_state){ 1, 0xbeef };
+	roundtrip(&td, fd, VHOST_GET_VRING_ENDIAN, &s, 8, 8, 0);
+	ASSERT_EQ(s.index, 1);
+	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_ENDIAN, 1));
+	s = (struct vhost_vring_state){ 2, 77 };
+	roundtrip(&td, fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 8, 0);
+	ASSERT_EQ(s.index, 2);
+	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 2));
+
+	roundtrip_file(&td, fd, VHOST_SET_VRING_KICK, 0, efd, "anon_inode:[eventfd]");
+	roundtrip_file(&td, fd, VHOST_SET_VRING_CALL, 0, efd, "anon_inode:[eventfd]");
+	roundtrip_file(&td, fd, VHOST_SET_VRING_ERR, 0, efd, "anon_inode:[eventfd]");
+
+	u = 0x3;
+	roundtrip(&td, fd, VHOST_SET_BACKEND_FEATURES, &u, 8, 0, 0);
+	u = 0;
+	roundtrip(&td, fd, VHOST_GET_BACKEND_FEATURES, &u, 0, 8, 0);
+	ASSERT_EQ(u, TD_BACKEND_FEATURES);
+
+	/* NET_SET_BACKEND takes any open file: a memfd, same inode */
+	roundtrip_file(&td, fd, VHOST_NET_SET_BACKEND, 0, memfd, "/memfd:vub-backend");
+
+	/* All on one device; and no forwarded ioctl was left out */
+	e = td_wait(&td, 0, VUB_OP_IOCTL, VHOST_NET_SET_BACKEND, 0, 0);
+	ASSERT_TRUE(e);
+	ASSERT_EQ(e->dev_id, dev_id);
+	for (i = 0; i < VUB_VHOST_NR; i++) {
+		if (!rt_seen[i])
+			TH_LOG("not exercised: %s", vub_vhost_ioctls[i].name);
+		EXPECT_TRUE(rt_seen[i]);
+	}
+	close(memfd);
+	close(efd);
+	close(fd);
+	td_stop(&td);
+}
+
+TEST(roundtrip_mem_table_sizes)
+{
+	long max = param_read("max_mem_regions");
+	struct vhost_memory *m;
+	uint32_t sizes[4], from;
+	struct td td;
+	int fd, vn;
+	size_t i;
+
+	require_bridge();
+	if (max < 0)
+		max = 64;	/* the documented default */
+	m = calloc(1, mem_len(max + 1));
+	ASSERT_TRUE(m);
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+
+	/* 0, 1, 3 and max regions: the payload arrives byte for byte */
+	sizes[0] = 0;
+	sizes[1] = 1;
+	sizes[2] = 3;
+	sizes[3] = mem_len(max) <= TD_PAYLOAD_MAX ? max : 64;
+	for (i = 0; i < 4; i++) {
+		fill_regions(m, sizes[i]);
+		roundtrip(&td, fd, VHOST_SET_MEM_TABLE, m, mem_len(sizes[i]), 0, 0);
+	}
+
+	/* Rejected before forwarding, with vhost's errnos */
+	from = td_count(&td);
+	fill_regions(m, max + 1);
+	EXPECT_ERRNO(ioctl(fd, VHOST_SET_MEM_TABLE, m), E2BIG);
+	fill_regions(m, 1);
+	m->padding = 1;
+	EXPECT_ERRNO(ioctl(fd, VHOST_SET_MEM_TABLE, m), EOPNOTSUPP);
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);
+
+	/* vhost-net says the same (with its own region limit) */
+	vn = vhost_net_owned();
+	ASSERT_GE(vn, 0);
+	free(m);
+	m = calloc(1, mem_len(1025));
+	ASSERT_TRUE(m);
+	fill_regions(m, 1);
+	m->padding = 1;
+	EXPECT_ERRNO(ioctl(vn, VHOST_SET_MEM_TABLE, m), EOPNOTSUPP);
+	m->padding = 0;
+	m->nregions = 1025;	/* above any vhost max_mem_regions default */
+	EXPECT_ERRNO(ioctl(vn, VHOST_SET_MEM_TABLE, m), E2BIG);
+	free(m);
+	close(vn);
+	close(fd);
+	td_stop(&td);
+}
+
+/* ---- c. fds: passed through and usable; rejected like vhost ---------------- */
+
+TEST(eventfd_passthrough)
+{
+	struct vhost_vring_file f;
+	const struct td_entry *e;
+	struct pollfd pfd;
+	int fd, kick, call;
+	uint32_t from;
+	struct td td;
+	uint64_t u;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_GE(kick, 0);
+	ASSERT_GE(call, 0);
+
+	/* The daemon keeps its kick fd past the request (takes it over). */
+	f = (struct vhost_vring_file){ .index = 0, .fd = kick };
+	ASSERT_OK(ioctl(fd, VHOST_SET_VRING_KICK, &f));
+	u = 5;
+	ASSERT_EQ(write(kick, &u, sizeof(u)), (ssize_t)sizeof(u));
+
+	/* On CALL it reads the kick through its own fd and signals the call fd. */
+	from = td_count(&td);
+	f = (struct vhost_vring_file){ .index = 0, .fd = call };
+	ASSERT_OK(ioctl(fd, VHOST_SET_VRING_CALL, &f));
+	e = td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_VRING_CALL, 0, WAIT_MS);
+	ASSERT_TRUE(e);
+	ASSERT_EQ(e->kick_value, 5);
+	/* ... so the counter, one per open file, is drained on our side too */
+	ASSERT_ERRNO(read(kick, &u, sizeof(u)), EAGAIN);
+
+	pfd = (struct pollfd){ .fd = call, .events = POLLIN };
+	ASSERT_EQ(poll(&pfd, 1, WAIT_MS), 1);
+	ASSERT_EQ(read(call, &u, sizeof(u)), (ssize_t)sizeof(u));
+	ASSERT_EQ(u, 9);
+	close(call);
+	close(kick);
+	close(fd);
+	td_stop(&td);
+}
+
+TEST(fd_errors_like_vhost_net)
+{
+	const unsigned long eventfd_cmds[] = {
+		VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+	};
+	struct vhost_vring_file f;
+	int fd, vn, p[2], bad;
+	uint32_t from;
+	struct td td;
+	size_t i;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	vn = vhost_net_owned();
+	ASSERT_GE(vn, 0);
+	ASSERT_OK(pipe2(p, O_CLOEXEC));
+	bad = closed_fd();
+	from = td_count(&td);
+
+	for (i = 0; i < 3; i++) {
+		f = (struct vhost_vring_file){ .index = 0, .fd = p[0] };	/* not an eventfd */
+		EXPECT_ERRNO(ioctl(fd, eventfd_cmds[i], &f), EINVAL);
+		EXPECT_ERRNO(ioctl(vn, eventfd_cmds[i], &f), EINVAL);
+		f.fd = bad;
+		EXPECT_ERRNO(ioctl(fd, eventfd_cmds[i], &f), EBADF);
+		EXPECT_ERRNO(ioctl(vn, eventfd_cmds[i], &f), EBADF);
+	}
+	EXPECT_ERRNO(ioctl(fd, VHOST_SET_LOG_FD, &p[0]), EINVAL);
+	EXPECT_ERRNO(ioctl(vn, VHOST_SET_LOG_FD, &p[0]), EINVAL);
+	EXPECT_ERRNO(ioctl(fd, VHOST_SET_LOG_FD, &bad), EBADF);
+	EXPECT_ERRNO(ioctl(vn, VHOST_SET_LOG_FD, &bad), EBADF);
+	f = (struct vhost_vring_file){ .index = 0, .fd = bad };
+	EXPECT_ERRNO(ioctl(fd, VHOST_NET_SET_BACKEND, &f), EBADF);
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
+
+	/* The bridge's backend may be any file (vhost-net wants a socket). */
+	f.fd = p[0];
+	roundtrip(&td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
+	close(p[0]);
+	close(p[1]);
+	close(vn);
+	close(fd);
+	td_stop(&td);
+}
+
+/* ---- the daemon's answers ------------------------------------------------ */
+
+TEST(daemon_errno_propagates)
+{
+	struct td td;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+
+	atomic_store(&td.sh->fail_errno, EXDEV);
+	atomic_store(&td.sh->fail_ioctl, VHOST_SET_OWNER);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EXDEV);
+
+	/* a failed GET copies nothing back */
+	atomic_store(&td.sh->fail_errno, ENOSPC);
+	atomic_store(&td.sh->fail_ioctl, VHOST_GET_FEATURES);
+	u = 0x1111;
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOSPC);
+	ASSERT_EQ(u, 0x1111);
+
+	/* kernel-internal restart codes never reach a VMM (-ERESTARTSYS = -512) */
+	atomic_store(&td.sh->fail_errno, 512);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+
+	atomic_store(&td.sh->fail_ioctl, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+	ASSERT_EQ(u, TD_FEATURES);
+	close(fd);
+	td_stop(&td);
+}
+
+/* A reply of the wrong size fails the VMM's ioctl with EIO; with a single
+ * slot, the next request still gets through (vub_chan re-arms the slot). */
+TEST(daemon_malformed_reply_eio)
+{
+	struct vhost_vring_state s = { 0, 0 };
+	struct td td;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 1);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+
+	atomic_store(&td.sh->bad_reply_ioctl, VHOST_GET_FEATURES);	/* 4 bytes, not 8 */
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	atomic_store(&td.sh->bad_reply_ioctl, VHOST_SET_OWNER);	/* 8 bytes, not 0 */
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EIO);
+	atomic_store(&td.sh->bad_reply_ioctl, VHOST_GET_VRING_BASE);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_VRING_BASE, &s), EIO);
+
+	atomic_store(&td.sh->bad_reply_ioctl, 0);
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+	ASSERT_EQ(u, TD_FEATURES);
+	close(fd);
+	td_stop(&td);
+}
+
+/* RELEASE: once per closed device the daemon has seen, never for others. */
+TEST(release_after_close)
+{
+	const struct td_entry *e;
+	uint32_t from, dev_b, dev_c;
+	int a, b, c;
+	struct td td;
+	uint64_t u;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	a = vmm_open();
+	b = vmm_open();
+	c = vmm_open();
+	ASSERT_GE(a, 0);
+	ASSERT_GE(b, 0);
+	ASSERT_GE(c, 0);
+	from = td_count(&td);
+	ASSERT_OK(ioctl(b, VHOST_GET_FEATURES, &u));
+	ASSERT_OK(ioctl(c, VHOST_GET_FEATURES, &u));
+	e = td_wait(&td, from, VUB_OP_IOCTL, VHOST_GET_FEATURES, 0, 0);
+	ASSERT_TRUE(e);
+	dev_b = e->dev_id;
+	e = td_wait(&td, from + 1, VUB_OP_IOCTL, VHOST_GET_FEATURES, 0, 0);
+	ASSERT_TRUE(e);
+	dev_c = e->dev_id;
+	ASSERT_NE(dev_b, dev_c);	/* one device per open */
+
+	from = td_count(&td);
+	ASSERT_OK(close(a));		/* never used: no RELEASE */
+	ASSERT_OK(close(b));
+	e = td_wait(&td, from, VUB_OP_RELEASE, 0, dev_b, WAIT_MS);
+	ASSERT_TRUE(e);
+	ASSERT_EQ(e->nr_fds, 0);
+	ASSERT_OK(close(c));
+	e = td_wait(&td, from, VUB_OP_RELEASE, 0, dev_c, WAIT_MS);
+	ASSERT_TRUE(e);
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(atomic_load(&td.sh->nr_release), 2);
+	td_stop(&td);
+}
+
+/* ---- e. the daemon goes away ----------------------------------------------- */
+
+#define NR_WAITERS 4
+
+/* NR_WAITERS VMMs blocked on a silent daemon with 2 slots: 2 requests
+ * delivered, 2 still queued in the kernel. */
+static void start_waiters(struct td *td, struct vmm_async *w)
+{
+	double end = harness_now() + HANG_S;
+	uint64_t u = 0;
+	int i, blocked;
+
+	for (i = 0; i < NR_WAITERS; i++)
+		ASSERT_OK(vmm_async_start(&w[i], -1, VHOST_GET_FEATURES, &u, sizeof(u)));
+	do {
+		usleep(10000);
+		for (i = 0, blocked = 0; i < NR_WAITERS; i++)
+			blocked += in_ioctl(w[i].pid);
+	} while ((blocked < NR_WAITERS || td_count(td) < 2) && harness_now() < end);
+	ASSERT_EQ(blocked, NR_WAITERS);
+	ASSERT_EQ(td_count(td), 2);
+}
+
+static void expect_waiters_reset(struct vmm_async *w, double t0)
+{
+	struct vmm_result r;
+	int i;
+
+	for (i = 0; i < NR_WAITERS; i++) {
+		ASSERT_OK(vmm_async_wait(&w[i], HANG_S * 1000, &r));
+		EXPECT_EQ(r.ret, -1);
+		if (r.err != ECONNRESET)
+			TH_LOG("waiter %d: errno %s", i, harness_errname(r.err));
+		EXPECT_EQ(r.err, ECONNRESET);
+		EXPECT_LT(r.t_end - t0, HANG_S);
+	}
+}
+
+TEST_TIMEOUT(daemon_killed_econnreset, 60)
+{
+	struct vmm_async w[NR_WAITERS];
+	struct td td, td2;
+	double t0;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	saved_timeout_ms = param_read("req_timeout_ms");
+	ASSERT_OK(param_write("req_timeout_ms", 60000));
+	start_daemon(&td, TD_SILENT, 2);
+	start_waiters(&td, w);
+
+	t0 = harness_now();
+	kill(td.pid, SIGKILL);
+	expect_waiters_reset(w, t0);
+	td_stop(&td);
+
+	/* Detached: new requests fail at once, and a new daemon can attach. */
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
+	start_daemon(&td2, TD_SERVE, 2);
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+	ASSERT_EQ(u, TD_FEATURES);
+	close(fd);
+	td_stop(&td2);
+	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
+}
+
+/* Closing the control fd detaches, even though the daemon lives on. */
+TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
+{
+	struct vmm_async w[NR_WAITERS];
+	struct td td, td2;
+	uint64_t u;
+	double t0;
+	int fd;
+
+	require_bridge();
+	saved_timeout_ms = param_read("req_timeout_ms");
+	ASSERT_OK(param_write("req_timeout_ms", 60000));
+	start_daemon(&td, TD_SILENT, 2);
+	start_waiters(&td, w);
+
+	t0 = harness_now();
+	atomic_store(&td.sh->close_now, 1);
+	expect_waiters_reset(w, t0);
+	ASSERT_EQ(atomic_load(&td.sh->closed), 1);
+	ASSERT_EQ(kill(td.pid, 0), 0);		/* still running */
+
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
+	start_daemon(&td2, TD_SERVE, 2);
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+	close(fd);
+	td_stop(&td2);
+	td_stop(&td);
+	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
+}
+
+/* ---- f. timeout --------------------------------------------------------------- */
+
+TEST(request_timeout_then_broken)
+{
+	struct td td;
+	double t0, dt;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	saved_timeout_ms = param_read("req_timeout_ms");
+	ASSERT_GT(saved_timeout_ms, 0);
+	ASSERT_OK(param_write("req_timeout_ms", 300));
+	ASSERT_EQ(param_read("req_timeout_ms"), 300);
+	start_daemon(&td, TD_SILENT, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+
+	t0 = harness_now();
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ETIMEDOUT);
+	dt = harness_now() - t0;
+	TH_LOG("timed out after %.0f ms", dt * 1000);
+	EXPECT_GE(dt, 0.25);
+	EXPECT_LT(dt, HANG_S);
+
+	/* The device is broken now: EIO at once, not another timeout. */
+	t0 = harness_now();
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EIO);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	EXPECT_LT(harness_now() - t0, 0.25);
+	close(fd);
+	td_stop(&td);
+	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
+}
+
+/* ---- g. no leaks over many opens ------------------------------------------ */
+
+/* Active objects of a slab cache, exactly: shrinking first flushes the
+ * per-cpu slabs, whose free objects /proc/slabinfo counts as active. */
+static long slab_active(const char *cache)
+{
+	char path[128], line[512], name[64];
+	long active = -1, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", cache);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+	f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", name, &v) == 2 && !strcmp(name, cache))
+			active = v;
+	fclose(f);
+	return active;
+}
+
+static long files_allocated(void)
+{
+	long v = -1;
+	FILE *f = fopen("/proc/sys/fs/file-nr", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * /proc/sys/fs/file-nr is a percpu_counter read without summing: each CPU
+ * may hold up to percpu_counter_batch (max(32, 2 * nr_cpus)) not yet folded
+ * in, so two reads of an unchanged count can differ by 2 * batch * nr_cpus
+ * (128 with 2 CPUs).  A leak of one file per cycle would be 10000; per
+ * round trip (fd-carrying, 2 files each) 200.  The exact checks are the
+ * slab counts and the fd tables of both processes.
+ */
+static long files_tolerance(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	long batch = 2 * cpus > 32 ? 2 * cpus : 32;
+
+	return 2 * batch * cpus;
+}
+
+struct usage {
+	long dev, req, files;
+	int fds_self, fds_daemon;
+};
+
+static void usage_read(struct usage *u, pid_t daemon)
+{
+	u->dev = slab_active("vub_dev");
+	u->req = slab_active("vub_req");
+	u->files = files_allocated();
+	u->fds_self = count_fds(getpid());
+	u->fds_daemon = count_fds(daemon);
+}
+
+static bool usage_same(const struct usage *a, const struct usage *b)
+{
+	return a->dev == b->dev && a->req == b->req &&
+	       labs(a->files - b->files) <= files_tolerance() &&
+	       a->fds_self == b->fds_self && a->fds_daemon == b->fds_daemon;
+}
+
+/* One round trip with an fd of each kind, then close the device. */
+static void leak_cycle(int memfd, bool roundtrip)
+{
+	struct vhost_vring_file f;
+	int fd = vmm_open(), efd;
+	uint64_t u;
+
+	ASSERT_GE(fd, 0);
+	if (roundtrip) {
+		ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+		ASSERT_EQ(u, TD_FEATURES);
+		efd = eventfd(0, EFD_CLOEXEC);
+		ASSERT_GE(efd, 0);
+		f = (struct vhost_vring_file){ .index = 0, .fd = efd };
+		ASSERT_OK(ioctl(fd, VHOST_SET_VRING_KICK, &f));
+		f.fd = memfd;
+		ASSERT_OK(ioctl(fd, VHOST_NET_SET_BACKEND, &f));
+		close(efd);
+	}
+	ASSERT_OK(close(fd));
+}
+
+TEST_TIMEOUT(open_close_10000_no_leak, 600)
+{
+	const int cycles = 10000, every = 100;
+	struct usage before, after;
+	double end;
+	struct td td;
+	int i, memfd;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 4);
+	memfd = memfd_create("vub-leak", MFD_CLOEXEC);
+	ASSERT_GE(memfd, 0);
+
+	/* Warm up (the daemon then holds one kick fd), let the RELEASE pass. */
+	leak_cycle(memfd, true);
+	ASSERT_TRUE(td_wait(&td, 0, VUB_OP_RELEASE, 0, 0, WAIT_MS));
+	usage_read(&before, td.pid);
+	if (before.dev < 0 || before.req < 0)
+		TH_LOG("vub_dev/vub_req not in /proc/slabinfo (slab caches merged?)");
+	ASSERT_GE(before.dev, 0);
+	ASSERT_GE(before.req, 0);
+	ASSERT_GE(before.files, 0);
+
+	for (i = 0; i < cycles; i++)
+		leak_cycle(memfd, i % every == 0);
+
+	/* Every RELEASE answered, then the counts settle (deferred frees). */
+	end = harness_now() + HANG_S;
+	while (atomic_load(&td.sh->nr_release) < 1 + cycles / every && harness_now() < end)
+		usleep(10000);
+	ASSERT_EQ(atomic_load(&td.sh->nr_release), 1 + cycles / every);
+	end = harness_now() + 5;
+	do {
+		usleep(50000);
+		usage_read(&after, td.pid);
+	} while (!usage_same(&before, &after) && harness_now() < end);
+
+	TH_LOG("vub_dev %ld -> %ld, vub_req %ld -> %ld, files %ld -> %ld (tolerance %ld), "
+	       "fds %d -> %d, daemon fds %d -> %d", before.dev, after.dev, before.req,
+	       after.req, before.files, after.files, files_tolerance(), before.fds_self,
+	       after.fds_self, before.fds_daemon, after.fds_daemon);
+	EXPECT_EQ(after.dev, before.dev);
+	EXPECT_EQ(after.req, before.req);
+	EXPECT_LE(labs(after.files - before.files), files_tolerance());
+	EXPECT_EQ(after.fds_self, before.fds_self);
+	EXPECT_EQ(after.fds_daemon, before.fds_daemon);
+	close(memfd);
+	td_stop(&td);
+}
+
+/* ---- h. the control channel rejects what is malformed ---------------------- */
+
+#define NOT_COMPLETED	1	/* no CQE within QUIET_MS (a parked FETCH) */
+
+struct ctl {
+	int fd;
+	struct io_uring ring;
+	unsigned char *bufs;	/* 2 tags */
+};
+
+static void ctl_open(struct ctl *c, unsigned int ring_flags)
+{
+	c->fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(c->fd, 0);
+	ASSERT_OK(io_uring_queue_init(16, &c->ring, ring_flags));
+	c->bufs = mmap(NULL, 2 * VUB_REQ_BUF_MIN, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(c->bufs != MAP_FAILED);
+}
+
+static void ctl_close(struct ctl *c)
+{
+	close(c->fd);
+	io_uring_queue_exit(&c->ring);
+	munmap(c->bufs, 2 * VUB_REQ_BUF_MIN);
+}
+
+/* Submit; the CQE's res, or NOT_COMPLETED. */
+static int32_t ctl_cmd(struct ctl *c, uint32_t op, const void *cmd, size_t len)
+{
+	int32_t res;
+	int ret;
+
+	ASSERT_OK(vub_chan_raw_submit(&c->ring, c->fd, op, cmd, len, 0));
+	ret = vub_chan_raw_wait(&c->ring, QUIET_MS, NULL, &res);
+	if (ret == -ETIME)
+		return NOT_COMPLETED;
+	ASSERT_EQ(ret, 0);
+	return res;
+}
+
+static int32_t ctl_attach(struct ctl *c, uint32_t version, uint32_t nr_tags)
+{
+	struct vub_attach a = { .version = version, .nr_tags = nr_tags };
+
+	return ctl_cmd(c, VUB_U_CMD_ATTACH, &a, sizeof(a));
+}
+
+/* A well-formed FETCH for @tag (its buffer in c->bufs, tag 0 or 1). */
+static struct vub_io_cmd io_cmd(struct ctl *c, uint32_t tag)
+{
+	return (struct vub_io_cmd){
+		.tag = tag,
+		.buf_addr = (uintptr_t)(c->bufs + (tag % 2) * VUB_REQ_BUF_MIN),
+		.buf_len = VUB_REQ_BUF_MIN,
+	};
+}
+
+static int32_t ctl_io(struct ctl *c, uint32_t op, const struct vub_io_cmd *cmd)
+{
+	return ctl_cmd(c, op, cmd, sizeof(*cmd));
+}
+
+/* Run @fn in a forked child; its return value. */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	int p[2], ret = INT32_MIN;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return INT32_MIN;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		ret = fn(arg);
+		_exit(write(p[1], &ret, sizeof(ret)) != sizeof(ret));
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &ret, sizeof(ret)) != sizeof(ret))
+		ret = INT32_MIN;
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return ret;
+}
+
+TEST(ctrl_needs_sqe128)
+{
+	struct vub_attach a = { .version = 1, .nr_tags = 1 };
+	struct vub_io_cmd io;
+	struct io_uring plain;
+	struct ctl c;
+	int32_t res;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_OK(io_uring_queue_init(8, &plain, 0));
+	/* only 16 bytes of command fit in a 64-byte SQE */
+	ASSERT_OK(vub_chan_raw_cmd(&plain, c.fd, VUB_U_CMD_ATTACH, &a, 16, WAIT_MS, &res));
+	ASSERT_EQ(res, -EINVAL);
+	/* that attached nothing: the same file attaches with SQE128 */
+	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	io = io_cmd(&c, 0);
+	ASSERT_OK(vub_chan_raw_cmd(&plain, c.fd, VUB_U_IO_FETCH, &io, 16, WAIT_MS, &res));
+	ASSERT_EQ(res, -EINVAL);
+	io_uring_queue_exit(&plain);
+	ctl_close(&c);
+}
+
+TEST(ctrl_attach_bad_fields)
+{
+	static const struct {
+		const char *what;
+		struct vub_attach a;
+	} bad[] = {
+		{ "version 0",		{ .version = 0, .nr_tags = 1 } },
+		{ "flags 1",		{ .version = 1, .flags = 1, .nr_tags = 1 } },
+		{ "flags bit 31",	{ .version = 1, .flags = 1u << 31, .nr_tags = 1 } },
+		{ "nr_tags 0",		{ .version = 1, .nr_tags = 0 } },
+		{ "nr_tags > max",	{ .version = 1, .nr_tags = VUB_MAX_TAGS + 1 } },
+		{ "nr_tags ~0",		{ .version = 1, .nr_tags = UINT32_MAX } },
+		{ "reserved0",		{ .version = 1, .nr_tags = 1, .reserved0 = 1 } },
+		{ "reserved[0]",	{ .version = 1, .nr_tags = 1, .reserved = { 1 } } },
+		{ "reserved[5]",	{ .version = 1, .nr_tags = 1, .reserved = { [5] = 1ULL << 63 } } },
+	};
+	struct ctl c;
+	int32_t res;
+	size_t i;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		res = ctl_cmd(&c, VUB_U_CMD_ATTACH, &bad[i].a, sizeof(bad[i].a));
+		if (res != -EINVAL)
+			TH_LOG("ATTACH with %s: res %d", bad[i].what, res);
+		EXPECT_EQ(res, -EINVAL);
+	}
+	/* None attached; a good one does, negotiating the version down. */
+	ASSERT_EQ(ctl_attach(&c, 1000, VUB_MAX_TAGS), VUB_API_VERSION);
+	/* once per file */
+	EXPECT_EQ(ctl_attach(&c, 1, 1), -EBUSY);
+	ctl_close(&c);
+}
+
+TEST(ctrl_fetch_before_attach)
+{
+	struct vub_io_cmd io;
+	struct ctl c;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	io = io_cmd(&c, 0);
+	EXPECT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), -EINVAL);
+	io.seq = 1;
+	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
+	ctl_close(&c);
+}
+
+TEST(ctrl_io_cmd_bad_fields)
+{
+	struct vub_io_cmd io;
+	uint64_t ud;
+	int32_t res;
+	struct ctl c;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(&c, 1, 2), 1);
+
+#define BAD_FETCH(field, value, err) do {				\
+	io = io_cmd(&c, 0);						\
+	io.field = value;						\
+	res = ctl_io(&c, VUB_U_IO_FETCH, &io);				\
+	if (res != (err))						\
+		TH_LOG("FETCH with " #field " = " #value ": res %d", res); \
+	EXPECT_EQ(res, err);						\
+} while (0)
+	BAD_FETCH(flags, 1, -EINVAL);
+	BAD_FETCH(reserved, 1, -EINVAL);
+	BAD_FETCH(result, -1, -EINVAL);		/* FETCH carries no answer */
+	BAD_FETCH(seq, 1, -EINVAL);
+	BAD_FETCH(reply_len, 8, -EINVAL);
+	BAD_FETCH(tag, 2, -EINVAL);		/* nr_tags is 2 */
+	BAD_FETCH(tag, VUB_MAX_TAGS, -EINVAL);
+	BAD_FETCH(tag, UINT32_MAX, -EINVAL);
+	BAD_FETCH(buf_len, VUB_REQ_BUF_MIN - 1, -EINVAL);
+	BAD_FETCH(buf_len, 0, -EINVAL);
+	BAD_FETCH(buf_addr, (uintptr_t)c.bufs + 4, -EINVAL);	/* not 8-aligned */
+#undef BAD_FETCH
+
+	/* Unknown commands, including a known number with another size. */
+	io = io_cmd(&c, 0);
+	EXPECT_EQ(ctl_io(&c, 0, &io), -EOPNOTSUPP);
+	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xE3, struct vub_io_cmd), &io), -EOPNOTSUPP);
+	res = ctl_cmd(&c, _IOWR(0xAF, 0xE1, struct vub_attach), &io, sizeof(io));
+	if (res != -EOPNOTSUPP && res != -EINVAL)
+		TH_LOG("FETCH encoded with a 64-byte size: res %d", res);
+	EXPECT_TRUE(res == -EOPNOTSUPP || res == -EINVAL);
+
+	/* COMMIT for a tag that holds no request */
+	io = io_cmd(&c, 1);
+	io.seq = 1;
+	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+
+	/* None of that posted anything: tag 0 parks now, and only once. */
+	io = io_cmd(&c, 0);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	EXPECT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), -EBUSY);
+	io.seq = 1;
+	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+
+	/* Closing the control fd detaches: the parked FETCH ends -ECANCELED. */
+	close(c.fd);
+	ASSERT_OK(vub_chan_raw_wait(&c.ring, WAIT_MS, &ud, &res));
+	ASSERT_EQ(res, -ECANCELED);
+	c.fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(c.fd, 0);
+	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	ctl_close(&c);
+}
+
+static int child_attach(void *arg)
+{
+	struct ctl c;
+
+	(void)arg;
+	ctl_open(&c, IORING_SETUP_SQE128);
+	return ctl_attach(&c, 1, 1);
+}
+
+TEST(ctrl_second_attach_ebusy)
+{
+	struct ctl c1, c2;
+
+	require_bridge();
+	ctl_open(&c1, IORING_SETUP_SQE128);
+	ctl_open(&c2, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(&c1, 1, 1), 1);
+	EXPECT_EQ(ctl_attach(&c1, 1, 1), -EBUSY);	/* same file */
+	EXPECT_EQ(ctl_attach(&c2, 1, 1), -EBUSY);	/* same process */
+	EXPECT_EQ(in_child(child_attach, NULL), -EBUSY);	/* another process */
+	/* The child's exit closed its copy of c1.fd: that is no detach. */
+	EXPECT_EQ(ctl_attach(&c2, 1, 1), -EBUSY);
+	ctl_close(&c2);
+	ctl_close(&c1);
+}
+
+static int child_uses_parents_fd(void *arg)
+{
+	struct ctl *parent = arg, c;
+	struct vub_io_cmd io;
+	int32_t fetch, commit;
+
+	ctl_open(&c, IORING_SETUP_SQE128);
+	close(c.fd);
+	c.fd = parent->fd;		/* the attached file, inherited */
+	io = io_cmd(&c, 0);
+	fetch = ctl_io(&c, VUB_U_IO_FETCH, &io);
+	io.seq = 1;
+	commit = ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io);
+	return fetch == commit ? fetch : INT32_MIN;
+}
+
+/* Wait for the request delivered to tag 0; a copy of its header. */
+static struct vub_req ctl_take_request(struct ctl *c)
+{
+	struct vub_chan_msg m;
+	uint64_t ud = ~0ULL;
+	int32_t res = 1;
+
+	ASSERT_OK(vub_chan_raw_wait(&c->ring, WAIT_MS, &ud, &res));
+	ASSERT_EQ(res, 0);
+	ASSERT_EQ(ud, 0);
+	ASSERT_OK(vub_chan_decode(c->bufs, VUB_REQ_BUF_MIN, &m));
+	return *m.req;
+}
+
+static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t result,
+			  uint32_t reply_len, uint64_t value)
+{
+	struct vub_io_cmd io = io_cmd(c, tag);
+
+	io.seq = seq;
+	io.result = result;
+	io.reply_len = reply_len;
+	memcpy(io.reply, &value, sizeof(value));
+	return ctl_io(c, VUB_U_IO_COMMIT_AND_FETCH, &io);
+}
+
+TEST(ctrl_other_process_eperm)
+{
+	struct vmm_result r;
+	struct vmm_async a;
+	struct vub_io_cmd io;
+	struct vub_req req;
+	uint64_t u = 0;
+	struct ctl c;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	EXPECT_EQ(in_child(child_uses_parents_fd, &c), -EPERM);
+
+	/* Still attached after the child's exit; a full round trip by hand. */
+	io = io_cmd(&c, 0);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	ASSERT_OK(vmm_async_start(&a, -1, VHOST_GET_FEATURES, &u, sizeof(u)));
+	req = ctl_take_request(&c);
+	EXPECT_EQ(req.op, VUB_OP_IOCTL);
+	EXPECT_EQ(req.hdr_len, sizeof(struct vub_req));
+	EXPECT_EQ(req.ioctl, VHOST_GET_FEATURES);
+	EXPECT_EQ(req.payload_len, 0);
+	EXPECT_EQ(req.reply_len, 8);
+	EXPECT_EQ(req.nr_fds, 0);
+	EXPECT_EQ(req.vmm_pid, (uint32_t)a.pid);
+	EXPECT_NE(req.dev_id, 0);
+	EXPECT_EQ(req.group_id, 0);
+	EXPECT_EQ(req.flags, 0);
+	EXPECT_EQ(req.reserved[0] | req.reserved[1], 0);
+	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x77), NOT_COMPLETED);
+	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
+	ASSERT_EQ(r.ret, 0);
+	memcpy(&u, r.arg, sizeof(u));
+	ASSERT_EQ(u, 0x77);
+	ctl_close(&c);
+}
+
+/*
+ * COMMIT checks.  A COMMIT that names no request of the tag (wrong seq, bad
+ * tag, reply_len above VUB_REPLY_MAX) is rejected and leaves the request
+ * pending, to be answered properly; a COMMIT that answers it malformed
+ * (reply_len mismatch, reply bytes with an error, positive result) fails it
+ * with EIO in the VMM and ends the slot, which a new FETCH re-arms.
+ */
+static struct vub_req ctl_vmm_get_features(struct ctl *c, struct vmm_async *a)
+{
+	uint64_t u = 0;
+
+	ASSERT_OK(vmm_async_start(a, -1, VHOST_GET_FEATURES, &u, sizeof(u)));
+	return ctl_take_request(c);
+}
+
+static void expect_vmm(struct vmm_async *a, int err)
+{
+	struct vmm_result r;
+
+	ASSERT_OK(vmm_async_wait(a, WAIT_MS, &r));
+	if (err) {
+		EXPECT_EQ(r.ret, -1);
+		if (r.err != err)
+			TH_LOG("VMM errno %s, expected %s", harness_errname(r.err),
+			       harness_errname(err));
+		EXPECT_EQ(r.err, err);
+	} else {
+		EXPECT_EQ(r.ret, 0);
+	}
+}
+
+TEST(ctrl_commit_checks)
+{
+	struct vmm_result r;
+	struct vmm_async a;
+	struct vub_io_cmd io;
+	struct vub_req req;
+	struct ctl c;
+	uint64_t u;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	io = io_cmd(&c, 0);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+
+	/* not naming the request: rejected, request still pending */
+	req = ctl_vmm_get_features(&c, &a);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq + 1, 0, 8, 1), -EINVAL);
+	EXPECT_EQ(ctl_commit(&c, 1, req.seq, 0, 8, 1), -EINVAL);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, VUB_REPLY_MAX + 1, 1), -EINVAL);
+	ASSERT_EQ(vmm_async_wait(&a, QUIET_MS, &r), -1);
+	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x42), NOT_COMPLETED);
+	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
+	ASSERT_EQ(r.ret, 0);
+	memcpy(&u, r.arg, sizeof(u));
+	ASSERT_EQ(u, 0x42);
+	/* answered: the tag is parked again, a second answer is rejected */
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x42), -EINVAL);
+
+	/* malformed answers: EIO for the VMM, the slot must be fetched again */
+	req = ctl_vmm_get_features(&c, &a);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 4, 1), -EINVAL);	/* reply_len != 8 */
+	expect_vmm(&a, EIO);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+
+	req = ctl_vmm_get_features(&c, &a);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 8, 1), -EINVAL);	/* reply with error */
+	expect_vmm(&a, EIO);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+
+	req = ctl_vmm_get_features(&c, &a);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 1, 0, 0), -EINVAL);	/* positive result */
+	expect_vmm(&a, EIO);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+
+	/* and a well-formed error */
+	req = ctl_vmm_get_features(&c, &a);
+	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 0, 0), NOT_COMPLETED);
+	expect_vmm(&a, EXDEV);
+	ctl_close(&c);
+}
+
+static int attach_without_net_admin(void *arg)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	uint32_t bit = 1u << (CAP_NET_ADMIN % 32);
+	struct ctl c;
+
+	(void)arg;
+	if (syscall(SYS_capget, &h, d))
+		return INT32_MIN;
+	d[CAP_NET_ADMIN / 32].effective &= ~bit;
+	d[CAP_NET_ADMIN / 32].permitted &= ~bit;
+	d[CAP_NET_ADMIN / 32].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d))
+		return INT32_MIN;
+	ctl_open(&c, IORING_SETUP_SQE128);	/* uid 0 still owns the node */
+	return ctl_attach(&c, 1, 1);
+}
+
+TEST(ctrl_attach_needs_cap_net_admin)
+{
+	struct ctl c;
+
+	require_bridge();
+	EXPECT_EQ(in_child(attach_without_net_admin, NULL), -EPERM);
+	/* and that attached nothing */
+	ctl_open(&c, IORING_SETUP_SQE128);
+	EXPECT_EQ(ctl_attach(&c, 1, 1), 1);
+	ctl_close(&c);
+}
+
+int main(int argc, char **argv)
+{
+	saved_timeout_ms = param_read("req_timeout_ms");
+	return harness_main(argc, argv, restore_params);
+}

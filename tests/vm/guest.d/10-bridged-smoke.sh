@@ -1,0 +1,65 @@
+#!/bin/bash
+# The real daemon, end to end: vhost-user-bridged --verbose attaches, a VMM's
+# VHOST_GET_FEATURES reaches it and gets the skeleton's EOPNOTSUPP, the
+# daemon's log shows the request, and SIGTERM makes it detach and exit 0.
+# Runs in the test VM as root with the module loaded (tests/vm/guest.sh).
+# Exit 0 pass, 1 fail, 4 skip (the last line says why).
+set -u
+top=$(cd "$(dirname "$0")/../../.." && pwd)
+build=${VUB_BUILD:-$top/build}
+log=
+pid=
+
+skip() { echo "$*"; exit 4; }
+fail() {
+	echo "FAIL: $*"
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$log" ] && sed 's/^/daemon: /' "$log"
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -c /dev/vhost-user-bridge-control ] || skip "module not loaded"
+for b in vhost-user-bridged vub_ioctl; do
+	[ -x "$build/$b" ] || skip "missing $build/$b (make all)"
+done
+
+log=$(mktemp)
+"$build/vhost-user-bridged" --verbose --tags 2 >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+	grep -q 'attached: API version' "$log" && break
+	kill -0 "$pid" 2>/dev/null || fail "daemon exited before attaching"
+	sleep 0.1
+done
+grep -q 'attached: API version' "$log" || fail "daemon did not attach within 10 s"
+
+out=$("$build/vub_ioctl" get-features 2>&1)
+echo "vub_ioctl: $out"
+case $out in
+*"error EOPNOTSUPP"*) ;;
+*) fail "VHOST_GET_FEATURES: expected EOPNOTSUPP from the skeleton" ;;
+esac
+grep -q 'VHOST_GET_FEATURES .*-> EOPNOTSUPP' "$log" || fail "the daemon's log does not show the request"
+
+kill -TERM "$pid"
+for _ in $(seq 100); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null && fail "daemon still running 10 s after SIGTERM"
+wait "$pid"
+rc=$?
+pid=
+[ "$rc" = 0 ] || fail "daemon exited with status $rc after SIGTERM, expected 0"
+grep -q 'stopped by signal, detached' "$log" || fail "no clean-shutdown line in the log"
+
+# Detached: the next VMM ioctl finds no daemon.
+out=$("$build/vub_ioctl" get-features 2>&1)
+case $out in
+*"error ENOTCONN"*) ;;
+*) fail "after shutdown: expected ENOTCONN, got: $out" ;;
+esac
+sed 's/^/daemon: /' "$log"
+rm -f "$log"
+echo "PASS"
