@@ -199,9 +199,11 @@ int vub_chan_start(struct vub_chan *ch, const char *path, uint32_t nr_tags)
 		ret = vub_chan_fetch_all(ch);
 	else if (ret == 0)
 		ret = -EPROTO;	/* version 0 is never negotiated */
-	if (ret)
+	if (ret) {
 		vub_chan_close(ch);
-	return ret;
+		return ret;
+	}
+	return ch->version;
 }
 
 void vub_chan_close(struct vub_chan *ch)

@@ -83,7 +83,8 @@ int vub_chan_attach(struct vub_chan *ch, uint32_t version);
 /* Post FETCH for every tag.  Returns 0 or -errno (errors of individual
  * FETCHes arrive later as CQEs and end that tag). */
 int vub_chan_fetch_all(struct vub_chan *ch);
-/* open + attach(VUB_API_VERSION) + fetch_all; closes on failure. */
+/* open + attach(VUB_API_VERSION) + fetch_all.  Returns the negotiated
+ * version (>= 1) or -errno, having closed everything. */
 int vub_chan_start(struct vub_chan *ch, const char *path, uint32_t nr_tags);
 
 /*
