@@ -970,6 +970,12 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	memfd = memfd_create("vub-leak", MFD_CLOEXEC);
 	ASSERT_GE(memfd, 0);
 
+	/* The counters see our objects: an open device is a vub_dev. */
+	i = vmm_open();
+	ASSERT_GE(i, 0);
+	ASSERT_GE(slab_active("vub_dev"), 1);
+	close(i);
+
 	/* Warm up (the daemon then holds one kick fd), let the RELEASE pass. */
 	leak_cycle(memfd, true);
 	ASSERT_TRUE(td_wait(&td, 0, VUB_OP_RELEASE, 0, 0, WAIT_MS));
@@ -1305,16 +1311,19 @@ TEST(ctrl_other_process_eperm)
 	struct vub_req req;
 	uint64_t u = 0;
 	struct ctl c;
+	int vfd;
 
 	require_bridge();
 	ctl_open(&c, IORING_SETUP_SQE128);
+	vfd = vmm_open();	/* held here: no RELEASE when a VMM child exits */
+	ASSERT_GE(vfd, 0);
 	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
 	EXPECT_EQ(in_child(child_uses_parents_fd, &c), -EPERM);
 
 	/* Still attached after the child's exit; a full round trip by hand. */
 	io = io_cmd(&c, 0);
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
-	ASSERT_OK(vmm_async_start(&a, -1, VHOST_GET_FEATURES, &u, sizeof(u)));
+	ASSERT_OK(vmm_async_start(&a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
 	req = ctl_take_request(&c);
 	EXPECT_EQ(req.op, VUB_OP_IOCTL);
 	EXPECT_EQ(req.hdr_len, sizeof(struct vub_req));
@@ -1333,20 +1342,22 @@ TEST(ctrl_other_process_eperm)
 	memcpy(&u, r.arg, sizeof(u));
 	ASSERT_EQ(u, 0x77);
 	ctl_close(&c);
+	close(vfd);
 }
 
 /*
- * COMMIT checks.  A COMMIT that names no request of the tag (wrong seq, bad
+ * COMMIT checks (the VMM device is held by the test, so that no RELEASE
+ * request comes in between).  A COMMIT that names no request of the tag (wrong seq, bad
  * tag, reply_len above VUB_REPLY_MAX) is rejected and leaves the request
  * pending, to be answered properly; a COMMIT that answers it malformed
  * (reply_len mismatch, reply bytes with an error, positive result) fails it
  * with EIO in the VMM and ends the slot, which a new FETCH re-arms.
  */
-static struct vub_req ctl_vmm_get_features(struct ctl *c, struct vmm_async *a)
+static struct vub_req ctl_vmm_get_features(struct ctl *c, int vfd, struct vmm_async *a)
 {
 	uint64_t u = 0;
 
-	ASSERT_OK(vmm_async_start(a, -1, VHOST_GET_FEATURES, &u, sizeof(u)));
+	ASSERT_OK(vmm_async_start(a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
 	return ctl_take_request(c);
 }
 
@@ -1374,15 +1385,18 @@ TEST(ctrl_commit_checks)
 	struct vub_req req;
 	struct ctl c;
 	uint64_t u;
+	int vfd;
 
 	require_bridge();
 	ctl_open(&c, IORING_SETUP_SQE128);
+	vfd = vmm_open();
+	ASSERT_GE(vfd, 0);
 	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
 	io = io_cmd(&c, 0);
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
 	/* not naming the request: rejected, request still pending */
-	req = ctl_vmm_get_features(&c, &a);
+	req = ctl_vmm_get_features(&c, vfd, &a);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq + 1, 0, 8, 1), -EINVAL);
 	EXPECT_EQ(ctl_commit(&c, 1, req.seq, 0, 8, 1), -EINVAL);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, VUB_REPLY_MAX + 1, 1), -EINVAL);
@@ -1396,26 +1410,27 @@ TEST(ctrl_commit_checks)
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x42), -EINVAL);
 
 	/* malformed answers: EIO for the VMM, the slot must be fetched again */
-	req = ctl_vmm_get_features(&c, &a);
+	req = ctl_vmm_get_features(&c, vfd, &a);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 4, 1), -EINVAL);	/* reply_len != 8 */
 	expect_vmm(&a, EIO);
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
-	req = ctl_vmm_get_features(&c, &a);
+	req = ctl_vmm_get_features(&c, vfd, &a);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 8, 1), -EINVAL);	/* reply with error */
 	expect_vmm(&a, EIO);
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
-	req = ctl_vmm_get_features(&c, &a);
+	req = ctl_vmm_get_features(&c, vfd, &a);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 1, 0, 0), -EINVAL);	/* positive result */
 	expect_vmm(&a, EIO);
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
 	/* and a well-formed error */
-	req = ctl_vmm_get_features(&c, &a);
+	req = ctl_vmm_get_features(&c, vfd, &a);
 	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 0, 0), NOT_COMPLETED);
 	expect_vmm(&a, EXDEV);
 	ctl_close(&c);
+	close(vfd);
 }
 
 static int attach_without_net_admin(void *arg)
