@@ -19,11 +19,13 @@ VUB_UNIT_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 		   -fno-omit-frame-pointer -fsanitize=address,undefined \
 		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED)
 
-VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c
-VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h $(VUB_TOP)/tests/unit/tap.h
+VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c \
+		   $(VUB_BRIDGED)/vu_frontend.c
+VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
+		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_TOP)/tests/unit/tap.h
 
 # Tests that need nothing but the library (fast, pure).
-VUB_UNIT_PURE	:= test_vu_codec test_vu_conn
+VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
 
 VUB_UNIT_BINS	:= $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE))
 

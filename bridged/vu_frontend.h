@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vu_frontend - a vhost-user front-end for one device (one connection).
+ *
+ * This is the role QEMU's hw/virtio/vhost-user.c plays, shaped for a caller
+ * that speaks vhost-kernel semantics (the bridge daemon), or for a test that
+ * plays the guest.  The caller sets state with vhost-kernel-like calls; the
+ * front-end caches it and sends it to the back-end when and in the order that
+ * back-ends expect (protocol-map.md §4, §5):
+ *
+ *  - connect: GET_FEATURES -> GET/SET_PROTOCOL_FEATURES -> [GET_QUEUE_NUM]
+ *    -> [GET_MAX_MEM_SLOTS] -> [SET_BACKEND_REQ_FD].  Bit 30
+ *    (PROTOCOL_FEATURES) and RING_RESET (40) are never shown to the caller;
+ *    bit 30 is added back to SET_FEATURES when it was negotiated.
+ *  - REPLY_ACK, when offered, is negotiated and set on every request that
+ *    has no reply of its own, so a back-end's refusal becomes an errno.
+ *    Without it a GET_FEATURES round trip serves as a barrier after
+ *    requests whose failure matters.
+ *  - Memory: adjacent regions of the same file are merged; <= 8 go in one
+ *    SET_MEM_TABLE, or ADD/REM_MEM_REG diffs are sent when the back-end
+ *    offers CONFIGURE_MEM_SLOTS (up to GET_MAX_MEM_SLOTS); -E2BIG otherwise.
+ *  - A ring start replays the cached ring state in the canonical order
+ *    NUM -> BASE -> ADDR -> KICK -> CALL [-> ERR] -> ENABLE, after FEATURES
+ *    and MEM; it is deferred if those are not there yet (kvmtool sends
+ *    FEATURES last).  A ring stop is GET_VRING_BASE, which in vhost-user
+ *    *stops* the ring (DPDK: the whole device, and closes kick and call);
+ *    the returned base is cached so that the next start resumes from it.
+ *  - CALL and ERR changes are forwarded at once (VMMs swap CALL at run
+ *    time, and send it before MEM_TABLE); KICK is only sent by a start.
+ *  - With F_STATUS, SET_STATUS(ACK|DRIVER|FEATURES_OK) follows SET_FEATURES
+ *    and DRIVER_OK is added once all `nr_rings` rings have been started
+ *    (DPDK does not process rings before DRIVER_OK).
+ *  - The back-end channel (BACKEND_REQ) is only negotiated on request; its
+ *    messages are then answered (config change, vring call/err) or refused
+ *    with a non-zero status (everything that would hand us an fd or memory).
+ *
+ * Errors: negative errno.  A failure of the connection itself (EOF, malformed
+ * reply, timeout) leaves the front-end broken (-ENOTCONN afterwards); a
+ * back-end refusal via REPLY_ACK does not.  vub_frontend_strerror() has the
+ * last error's one-line explanation, which is also passed to the log hook.
+ *
+ * Not thread-safe: one caller at a time per front-end.
+ */
+#ifndef VUB_VU_FRONTEND_H
+#define VUB_VU_FRONTEND_H
+
+#include "vu_codec.h"
+#include "vu_conn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VUB_FE_MAX_RINGS	256	/* vring index is 8 bits on the wire */
+#define VUB_FE_MAX_REGIONS	512	/* memory slots tracked for ADD/REM */
+
+/* Features never shown to the caller. */
+#define VUB_FE_HIDDEN_FEATURES	((1ull << VU_F_PROTOCOL_FEATURES) | \
+				 (1ull << VU_F_RING_RESET))
+
+/* Protocol features this front-end implements. */
+#define VUB_FE_PROTO_SUPPORTED					\
+	((1ull << VU_PF_MQ) | (1ull << VU_PF_LOG_SHMFD) |	\
+	 (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |	\
+	 (1ull << VU_PF_MTU) | (1ull << VU_PF_BACKEND_REQ) |	\
+	 (1ull << VU_PF_CONFIG) | (1ull << VU_PF_RESET_DEVICE) |	\
+	 (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS))
+
+/* Virtio device status bits. */
+#define VUB_STATUS_ACKNOWLEDGE	0x01
+#define VUB_STATUS_DRIVER	0x02
+#define VUB_STATUS_DRIVER_OK	0x04
+#define VUB_STATUS_FEATURES_OK	0x08
+
+/* Special fd values for kick/call/err. */
+#define VUB_FE_FD_NONE		(-1)	/* unbind (kernel VHOST_FILE_UNBIND) */
+#define VUB_FE_FD_NOFD		(-2)	/* send NOFD: the back-end polls */
+
+enum vub_fe_flags {
+	VUB_FE_F_BACKEND_REQ	= 1u << 0, /* negotiate the back-end channel */
+	VUB_FE_F_NO_AUTO_ENABLE	= 1u << 1, /* no SET_VRING_ENABLE(1) at start */
+	VUB_FE_F_NO_AUTO_STATUS	= 1u << 2, /* no synthesized SET_STATUS */
+};
+
+struct vub_frontend_opts {
+	uint64_t proto_mask;	/* 0 = VUB_FE_PROTO_SUPPORTED */
+	unsigned int nr_rings;	/* rings the device uses (for DRIVER_OK) */
+	unsigned int flags;	/* enum vub_fe_flags */
+	int timeout_ms;		/* per reply; 0 = VU_CONN_DEFAULT_TIMEOUT_MS */
+	void (*log)(void *opaque, const char *msg);	/* NULL: stderr */
+	void *log_opaque;
+};
+
+/* One guest memory region, as the caller knows it. */
+struct vub_mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;		/* front-end (VMM) virtual address */
+	uint64_t fd_offset;	/* offset of `gpa` in the file */
+	int fd;			/* borrowed; the front-end dups what it keeps */
+	/* File identity for merging; filled with fstat() when both are 0. */
+	uint64_t file_dev;
+	uint64_t file_ino;
+};
+
+/* Transport hook: the default sends over a vu_conn; tests plug a mock. */
+struct vub_fe_transport {
+	int (*call)(void *opaque, const struct vu_msg *req,
+		    struct vu_msg *reply, uint64_t proto, struct vu_err *err);
+	void *opaque;
+};
+
+enum vub_ring_have {
+	VUB_RING_NUM	= 1u << 0,
+	VUB_RING_ADDR	= 1u << 1,
+	VUB_RING_BASE	= 1u << 2,
+	VUB_RING_KICK	= 1u << 3,
+	VUB_RING_CALL	= 1u << 4,
+	VUB_RING_ERR	= 1u << 5,
+};
+
+struct vub_fe_ring {
+	uint32_t num;
+	uint32_t base;		/* where the next start resumes */
+	struct vu_vring_addr addr;
+	int kick_fd;		/* owned dup, or VUB_FE_FD_NONE/NOFD */
+	int call_fd;
+	int err_fd;
+	unsigned int have;	/* enum vub_ring_have */
+	bool want_started;	/* caller asked; may wait for FEATURES/MEM */
+	bool started;		/* KICK sent since the last GET_VRING_BASE */
+	bool enable;		/* wanted SET_VRING_ENABLE state */
+	bool enabled;		/* SET_VRING_ENABLE(1) last sent */
+};
+
+struct vub_fe_slot {
+	struct vub_mem_region r;	/* r.fd is an owned dup */
+};
+
+struct vub_frontend {
+	struct vub_frontend_opts opts;
+	struct vub_fe_transport t;
+	struct vu_conn conn;
+	bool connected;
+	bool broken;
+
+	uint64_t backend_features;	/* GET_FEATURES, raw */
+	uint64_t backend_proto;		/* GET_PROTOCOL_FEATURES, raw */
+	uint64_t proto;			/* negotiated protocol features */
+	bool has_proto;			/* bit 30 negotiated */
+	uint64_t queue_num;		/* GET_QUEUE_NUM, 0 if unknown */
+	uint64_t max_mem_slots;		/* GET_MAX_MEM_SLOTS, 0 if unknown */
+
+	uint64_t features;		/* as set by the caller */
+	bool features_set;		/* caller called set_features */
+	bool features_sent;
+	bool owner_sent;
+	uint8_t status;			/* last status sent */
+
+	/* memory: `mem` is what the caller wants, `installed` what the
+	 * back-end has (ADD/REM shadow, or the last SET_MEM_TABLE) */
+	struct vub_fe_slot mem[VUB_FE_MAX_REGIONS];
+	unsigned int nmem;
+	bool mem_set;
+	bool mem_sent;
+	struct vub_fe_slot installed[VUB_FE_MAX_REGIONS];
+	unsigned int ninstalled;
+
+	struct vub_fe_ring ring[VUB_FE_MAX_RINGS];
+
+	int backend_fd;			/* our end of BACKEND_REQ, or -1 */
+	struct vu_conn backend_conn;
+
+	struct vu_err err;		/* last error */
+	/* counters for tests and statistics */
+	unsigned long nr_sent;
+	unsigned long nr_backend_reqs;
+	unsigned long nr_mem_table_msgs;
+	unsigned long nr_add_mem_reg;
+	unsigned long nr_rem_mem_reg;
+};
+
+/* --- life cycle ------------------------------------------------------- */
+struct vub_frontend *vub_frontend_new(const struct vub_frontend_opts *opts);
+void vub_frontend_free(struct vub_frontend *fe);
+
+/* Connect to a back-end listening on `path` and run the handshake. */
+int vub_frontend_connect(struct vub_frontend *fe, const char *path);
+/* Same on an already connected socket (ownership passes to fe). */
+int vub_frontend_connect_fd(struct vub_frontend *fe, int fd);
+/* Same over a custom transport (unit tests). */
+int vub_frontend_connect_transport(struct vub_frontend *fe,
+				   const struct vub_fe_transport *t);
+/* Close the connection and drop every cached fd. */
+void vub_frontend_close(struct vub_frontend *fe);
+
+const char *vub_frontend_strerror(const struct vub_frontend *fe);
+
+/* --- device-level ----------------------------------------------------- */
+int vub_frontend_set_owner(struct vub_frontend *fe);
+/* Back-end features with the hidden bits cleared (cached at connect). */
+int vub_frontend_get_features(struct vub_frontend *fe, uint64_t *features);
+/* -EOPNOTSUPP for bits the back-end did not offer or that are hidden. */
+int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features);
+uint64_t vub_frontend_protocol_features(const struct vub_frontend *fe);
+/* GET_QUEUE_NUM result, 0 when MQ was not negotiated. */
+uint64_t vub_frontend_queue_num(const struct vub_frontend *fe);
+/* Memory slots available: GET_MAX_MEM_SLOTS or 8. */
+unsigned int vub_frontend_mem_slots(const struct vub_frontend *fe);
+
+/*
+ * Replace the memory table.  Regions are merged and checked for overlap;
+ * -E2BIG (with an explanation) when they cannot fit.  Sent at once if the
+ * features were sent, otherwise right after them.
+ */
+int vub_frontend_set_mem_table(struct vub_frontend *fe,
+			       const struct vub_mem_region *regions,
+			       unsigned int n);
+
+/* With F_STATUS: send a status (VUB_STATUS_*) / read the back-end's. */
+int vub_frontend_set_status(struct vub_frontend *fe, uint8_t status);
+int vub_frontend_get_status(struct vub_frontend *fe, uint8_t *status);
+
+int vub_frontend_set_log_base(struct vub_frontend *fe, int fd, uint64_t size,
+			      uint64_t offset);
+int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
+			    void *buf, uint32_t size);
+int vub_frontend_set_config(struct vub_frontend *fe, uint32_t offset,
+			    const void *buf, uint32_t size, uint32_t flags);
+int vub_frontend_net_set_mtu(struct vub_frontend *fe, uint16_t mtu);
+int vub_frontend_send_rarp(struct vub_frontend *fe, const uint8_t mac[6]);
+
+/* Stop every ring, then RESET_DEVICE if negotiated; caches are dropped
+ * except features and memory. */
+int vub_frontend_reset_device(struct vub_frontend *fe);
+
+/* --- rings ------------------------------------------------------------ */
+/* NUM/BASE/ADDR: -EBUSY while the ring is started (as the kernel). */
+int vub_frontend_set_vring_num(struct vub_frontend *fe, unsigned int idx,
+			       uint32_t num);
+int vub_frontend_set_vring_base(struct vub_frontend *fe, unsigned int idx,
+				uint32_t base);
+int vub_frontend_set_vring_addr(struct vub_frontend *fe,
+				const struct vu_vring_addr *addr);
+/* fd >= 0 (dup'ed), VUB_FE_FD_NONE or VUB_FE_FD_NOFD. */
+int vub_frontend_set_vring_kick(struct vub_frontend *fe, unsigned int idx,
+				int fd);
+int vub_frontend_set_vring_call(struct vub_frontend *fe, unsigned int idx,
+				int fd);
+int vub_frontend_set_vring_err(struct vub_frontend *fe, unsigned int idx,
+			       int fd);
+int vub_frontend_set_vring_enable(struct vub_frontend *fe, unsigned int idx,
+				  bool enable);
+
+/* Start (or schedule the start of) a ring from its cached state. */
+int vub_frontend_start_vring(struct vub_frontend *fe, unsigned int idx);
+/* GET_VRING_BASE: stop the ring, return and cache its base. */
+int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
+			    uint32_t *base);
+/* Cached base (what GET_VRING_BASE returned last, or what was set). */
+int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,
+			    uint32_t *base);
+
+/* --- back-end channel ------------------------------------------------- */
+/* Our end of the BACKEND_REQ socket to poll, or -1. */
+int vub_frontend_backend_fd(const struct vub_frontend *fe);
+/* Read and answer one back-end request.  Returns the request id handled,
+ * 0 if nothing was pending, or a negative errno (channel closed). */
+int vub_frontend_handle_backend(struct vub_frontend *fe);
+
+/* --- pure helpers, exposed for tests ---------------------------------- */
+/*
+ * Sort by gpa, reject overlaps (in gpa or uaddr) and empty regions, merge
+ * neighbours contiguous in gpa, uaddr and file offset of the same file.
+ * In place; *n is updated.
+ */
+int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
+		  struct vu_err *err);
+/*
+ * Which installed slots to remove and which new regions to add to go from
+ * `have` to `want` (exact matches stay).  rem/add receive indices.
+ */
+void vub_mem_diff(const struct vub_fe_slot *have, unsigned int nhave,
+		  const struct vub_mem_region *want, unsigned int nwant,
+		  unsigned int *rem, unsigned int *nrem,
+		  unsigned int *add, unsigned int *nadd);
+
+#endif /* VUB_VU_FRONTEND_H */
