@@ -55,6 +55,7 @@ struct vub_request {
 	unsigned int		nr_files;
 	struct file		*files[1];
 	void			*payload;
+	/* Copied to and from userspace: keep together, see vub_chan_init(). */
 	u8			reply[VUB_REPLY_MAX];
 	u8			inline_payload[VUB_INLINE_PAYLOAD];
 };

@@ -580,10 +580,15 @@ static struct miscdevice vub_ctrl_misc = {
 
 int vub_chan_init(void)
 {
+	/* Hardened usercopy: only the reply and inline payload are copied. */
+	size_t uoff = offsetof(struct vub_request, reply);
+	size_t usize = offsetofend(struct vub_request, inline_payload) - uoff;
 	int ret;
 
-	vub_req_cache = kmem_cache_create("vub_req", sizeof(struct vub_request),
-					  0, SLAB_ACCOUNT, NULL);
+	vub_req_cache = kmem_cache_create_usercopy("vub_req",
+						   sizeof(struct vub_request),
+						   0, SLAB_ACCOUNT, uoff, usize,
+						   NULL);
 	if (!vub_req_cache)
 		return -ENOMEM;
 	ret = misc_register(&vub_ctrl_misc);

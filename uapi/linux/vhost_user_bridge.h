@@ -93,11 +93,19 @@ struct vub_attach {
  *	the struct vhost_vring_state of VHOST_GET_VRING_BASE).
  *
  * The CQE's res is 0 when a request was written to @buf_addr.  A negative res
- * ends the slot: -ECANCELED when the bridge was detached or the ring is going
- * away, other errnos for a malformed command (-EINVAL, -EBUSY for a tag that
- * is already posted, -EPERM from another process than the attached one).  A
- * COMMIT whose answer is malformed still fails the request (with -EIO in the
- * VMM) so that nothing waits forever.
+ * means the command was not posted: -ECANCELED when the bridge was detached
+ * or the ring is going away (do not post again), -EOPNOTSUPP for an unknown
+ * cmd_op (compared whole, size bits included), -EPERM from another process
+ * than the attached one, -EBUSY for a tag that is not idle, -EINVAL for a
+ * malformed command.  A COMMIT rejected before its answer is looked at (bad
+ * tag or seq, reserved bits, reply_len above VUB_REPLY_MAX) leaves the
+ * request with the slot, to be answered again.  A COMMIT whose answer is
+ * malformed (reply_len not the request's, reply bytes with an error, a
+ * positive result) fails the request with -EIO in the VMM, so that nothing
+ * waits forever, and leaves the slot idle for a new FETCH.
+ *
+ * This struct fills the whole SQE128 command area; it grows through @flags
+ * (a flag can move fields into the FETCH buffer) and @reserved.
  */
 struct vub_io_cmd {
 	__u32	tag;
@@ -139,7 +147,8 @@ enum vub_op {
  * @nr_fds: number of file descriptors installed in the daemon for this
  *	request, in the order of the fd fields of the payload that are not
  *	VHOST_FILE_UNBIND.  The daemon owns them and must close them.
- * @fd_offset: offset from the start of this struct of __s32 fds[nr_fds].
+ * @fd_offset: offset from the start of this struct of __s32 fds[nr_fds]:
+ *	the first 8-byte boundary after the payload.
  * @vmm_pid: thread group id of the process that issued the ioctl (for logs).
  * @group_id: multiqueue group the device belongs to; 0 (none) in version 1.
  * @flags: VUB_REQ_F_* (none defined in version 1).
