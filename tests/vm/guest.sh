@@ -1,0 +1,109 @@
+#!/bin/bash
+# Runs inside the test VM, as root, chrooted into the read-only host root (tests/vm/init).
+# /run, /tmp and /dev/shm are tmpfs; /run/out is the writable results dir.  The env file
+# written by run.sh provides VUB_TOP VUB_BUILD VUB_KREL VUB_MODROOT VUB_KMOD VUB_MODE VUB_OUT
+# VUB_TEST_TIMEOUT VUB_DMESG_BAD; they are exported to every test.
+# Prints TAP; exits 0 only if every test point passed.
+set -uo pipefail	# no -e: a failing step is a "not ok", and the run goes on to rmmod + dmesg
+
+centisecs() { local u; read -r u _ </proc/uptime; now=$((10#${u/./})); }	# sets now
+n=0 failed=0 now=0
+centisecs
+t_last=$now
+point() {	# STATUS DESCRIPTION: 0 ok, 4 skip (reason in $skip_reason), else not ok
+	local st=$1 d
+	shift
+	n=$((n + 1))
+	centisecs
+	d="$* ($(((now - t_last) / 100)).$(((now - t_last) % 100 / 10))s)"
+	t_last=$now
+	case $st in
+	0) echo "ok $n - $d" ;;
+	4) echo "ok $n - $d # SKIP ${skip_reason:-}" ;;
+	*) echo "not ok $n - $d"; failed=$((failed + 1)) ;;
+	esac
+}
+diag() { sed -u "s/^/${1:-# }/"; }	# indent a program's output under its test point
+run() {	# a test program: own session, per-test timeout, line-buffered stdio
+	local pid rc=0
+	setsid stdbuf -oL -eL timeout -k 10 "$VUB_TEST_TIMEOUT" "$@" &
+	pid=$!
+	wait "$pid" || rc=$?
+	# Whatever it left running (a daemon, a background job) would keep our pipes and the
+	# module open: end it, so a leftover process is not mistaken for a leaked reference.
+	kill -KILL -- "-$pid" 2>/dev/null
+	return "$rc"
+}
+
+echo "TAP version 13"
+echo "# kernel $(uname -r), $(nproc) cpus, mode $VUB_MODE"
+
+# Modules of the kernel under test, for modprobe (the host's own /lib/modules is another kernel).
+mount --bind "$VUB_MODROOT/lib/modules" /lib/modules
+modprobe -a tun vhost_net 2>&1 | diag
+[ -c /dev/net/tun ] && [ -c /dev/vhost-net ]
+point $? "modprobe tun vhost_net (reference devices /dev/net/tun, /dev/vhost-net)"
+
+loaded=0
+if [ ! -e "$VUB_KMOD" ]; then
+	echo "# missing $VUB_KMOD"
+elif insmod "$VUB_KMOD" 2>&1 | diag; then
+	loaded=1
+fi
+[ $loaded = 1 ] && [ -c /dev/vhost-user-bridge ] && [ -c /dev/vhost-user-bridge-control ]
+point $? "insmod vhost_user_bridge.ko: /dev/vhost-user-bridge and /dev/vhost-user-bridge-control exist"
+
+if [ "$VUB_MODE" = bench ]; then
+	if [ ! -x "$VUB_BUILD/vub_bench" ]; then
+		echo "# missing $VUB_BUILD/vub_bench (make all)"
+		false
+	else
+		run "$VUB_BUILD/vub_bench"	# its output, as is
+	fi
+	point $? "vub_bench"
+else
+	# The selftests speak TAP themselves: their points are nested (indented) under one point.
+	if [ ! -x "$VUB_BUILD/vub_selftests" ]; then
+		echo "# missing $VUB_BUILD/vub_selftests (make all)"
+		false
+	elif [ $loaded = 0 ]; then
+		echo "# not run: the module is not loaded"
+		false
+	else
+		run "$VUB_BUILD/vub_selftests" 2>&1 | diag "    "
+	fi
+	point $? "vub_selftests"
+
+	# Script tests, one point each: exit 0 ok, 4 skip (last output line = reason), else not ok.
+	for t in "$VUB_TOP"/tests/vm/guest.d/*.sh; do
+		[ -x "$t" ] || continue
+		log=$(mktemp)
+		run "$t" 2>&1 | tee "$log" | diag
+		st=${PIPESTATUS[0]}
+		skip_reason=$(tail -n 1 "$log")
+		rm -f "$log"
+		point "$st" "guest.d/${t##*/}"
+	done
+fi
+
+# The module must go away: anything still holding it is a leaked reference.  Give
+# asynchronous teardown (closing files of killed processes, workqueues) a few seconds.
+st=1
+if [ $loaded = 1 ]; then
+	for _ in $(seq 20); do
+		rmmod vhost_user_bridge 2>/dev/null && { st=0; break; }
+		sleep 0.5
+	done
+	[ $st = 0 ] || { rmmod vhost_user_bridge 2>&1; grep '^vhost_user_bridge ' /proc/modules; } | diag
+fi
+point $st "rmmod vhost_user_bridge (no leaked references)"
+
+dmesg >"$VUB_OUT/dmesg.txt"
+splats=$(grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt")
+[ -z "$splats" ] || head -20 <<<"$splats" | diag
+[ -z "$splats" ]
+point $? "kernel log free of WARNING/BUG/Oops/lockdep/hung task reports"
+
+echo "1..$n"
+echo "# VUB_GUEST_DONE: $n tests, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,146 @@
+#!/bin/bash
+# Boot one Debian kernel under QEMU TCG and run the project's tests in it.
+#   tests/vm/run.sh 6.1|6.12 [--bench]
+# Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12): test.log (the
+# guest's TAP), dmesg.txt, console.log, rc, result ("passed failed skipped").
+# How it works: Documentation/vm-runner.rst.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+vm=$top/tests/vm
+series=${1:?usage: run.sh 6.1|6.12 [--bench]}
+mode='test'
+case ${2:-} in
+'') ;;
+--bench) mode=bench ;;
+*) echo "usage: run.sh 6.1|6.12 [--bench]" >&2; exit 2 ;;
+esac
+CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
+vm_timeout=${VUB_VM_TIMEOUT:-900}	# whole boot, seconds
+test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
+# Kernel log lines that fail a run, wherever they come from.
+bad='WARNING:|BUG:|Oops|Call Trace|KASAN|lockdep|possible circular|hung_task|INFO: task'
+initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
+
+k=$("$vm/fetch-kernel.sh" "$series")
+read -r krel _ image modroot <<<"$k"
+"$vm/build-module.sh" "$series"
+out=$top/build/vm-$krel
+ln -sfn "vm-$krel" "$top/build/vm-$series"
+
+# busybox + the modules that mount 9p, built once per kernel and /init version.
+mkinitrd() {
+	local key f t ko n
+	key=$({ cat "$vm/init"; echo "$initrd_modules"; } | sha256sum | cut -c1-16)
+	f=$CACHE/initrd/$krel-$key.cpio
+	if [ -e "$f" ]; then echo "$f"; return; fi
+	t=$(mktemp -d)
+	mkdir -p "$t"/{bin,dev,proc,sys,host,out,lib/modules}
+	cp /bin/busybox "$t/bin/"
+	install -m 755 "$vm/init" "$t/init"
+	# --show-depends lists each module's chain in load order ("builtin x" when built in).
+	for m in $initrd_modules; do
+		modprobe -d "$modroot" -S "$krel" --show-depends "$m"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$t/ko.list"
+	while read -r ko; do
+		n=${ko##*/}; n=${n%.xz}; n=${n%.ko}
+		case $ko in
+		*.xz) xz -dc "$ko" ;;	# 6.12 ships .ko.xz; busybox insmod wants plain ELF
+		*) cat "$ko" ;;
+		esac >"$t/lib/modules/$n.ko"
+		echo "$n" >>"$t/lib/modules/load.list"
+	done <"$t/ko.list"
+	rm "$t/ko.list"
+	mkdir -p "$CACHE/initrd"
+	(cd "$t" && find . | cpio -o -H newc --quiet) >"$f.$$"
+	mv "$f.$$" "$f"
+	echo "run.sh: built $f: $(tr '\n' ' ' <"$t/lib/modules/load.list")" >&2
+	rm -rf "$t"
+	echo "$f"
+}
+initrd=$(mkinitrd)
+
+boot() {
+	rm -rf "$out"
+	mkdir -p "$out"
+	printf 'export %s=%q\n' VUB_TOP "$top" VUB_BUILD "$top/build" VUB_KREL "$krel" \
+		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
+		VUB_MODE "$mode" VUB_GUEST "$vm/guest.sh" VUB_OUT /run/out \
+		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" >"$out/env"
+	for p in "$top" "$modroot"; do
+		case $p in /tmp/*) echo "$p" ;; esac
+	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
+	: >"$out/test.log"
+	qrc=0
+	timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-serial file:"$out/console.log" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-device pvpanic -action panic=exit-failure \
+		-kernel "$image" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 oops=panic slub_nomerge" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$out",mount_tag=out,security_model=none \
+		</dev/null >"$out/qemu.log" 2>&1 &
+	qpid=$!
+	tail -n +1 -F --pid=$qpid "$out/test.log" 2>/dev/null || true	# the guest's TAP, live
+	wait $qpid || qrc=$?
+	qpid=
+}
+qpid=
+# timeout(1) puts QEMU in its own process group: end it when we are interrupted.
+trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
+
+# A crash (not a hang) before the guest script finished, whose report does not name the
+# module: a TCG or boot hiccup (vm-harness.md §10), worth one more boot.
+infra_crash() {
+	[ ! -e "$out/rc" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ] || return 1	# finished, or a hang
+	local report
+	report=$(awk -v re="$bad|Kernel panic|general protection" '$0 ~ re { p = 1 } p && !/Modules linked in/' \
+		"$out/console.log" 2>/dev/null)
+	[ -n "$report" ] && ! grep -qE 'vhost_user_bridge|vub_' <<<"$report"
+}
+
+echo "== vm $krel ($mode): booting"
+t0=$SECONDS
+boot
+if infra_crash; then
+	echo "== vm $krel: the kernel crashed outside vhost_user_bridge before the tests ended; retrying once"
+	rm -rf "$out.crash"
+	mv "$out" "$out.crash"
+	boot
+	mv "$out.crash" "$out/crash-before-retry"
+fi
+secs=$((SECONDS - t0))
+
+grc=$(cat "$out/rc" 2>/dev/null || echo none)
+problems=()
+[ "$qrc" = 65 ] || problems+=("qemu exit status $qrc (65: guest script exit 0; 1: kernel panic; 124: timeout after ${vm_timeout}s)")
+[ "$grc" = 0 ] || problems+=("guest script exit status $grc")
+grep -q '^# VUB_GUEST_DONE' "$out/test.log" || problems+=("the guest script did not finish (no VUB_GUEST_DONE in test.log)")
+splats=$(cat "$out/console.log" "$out/dmesg.txt" 2>/dev/null | tr -d '\r' | grep -E "$bad" | sort -u | head -20 || true)
+[ -z "$splats" ] || problems+=("kernel log matches /$bad/:"$'\n'"$splats")
+
+# Leaf TAP results: vub_selftests' own points (indented) replace the point that wraps them;
+# the harness checks above count as one more point.
+read -r passed failed skipped < <(awk '
+	/^ +(not )?ok / { sub(/^ +/, ""); inner++; tally($0); next }
+	/^(not )?ok / {
+		if (inner && /^not ok/ && !inner_failed) failed++	# wrapper failed, all subtests ok
+		else if (!inner) tally($0)
+		inner = inner_failed = 0
+	}
+	function tally(l) {
+		if (l ~ /^not ok/) { failed++; inner_failed += inner > 0 }
+		else if (l ~ /# *[Ss][Kk][Ii][Pp]/) skipped++
+		else passed++
+	}
+	END { print passed + 0, failed + 0, skipped + 0 }' "$out/test.log")
+if [ ${#problems[@]} = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+echo "$passed $failed $skipped" >"$out/result"
+
+echo "== vm $krel ($mode): ${secs}s, qemu rc $qrc, guest rc $grc; results in ${out#"$top"/}/"
+for p in "${problems[@]}"; do echo "FAIL: $p"; done
+if [ -e "$out/crash-before-retry" ]; then echo "note: first boot crashed, see ${out#"$top"/}/crash-before-retry/console.log"; fi
+[ -s "$out/console.log" ] && [ ${#problems[@]} != 0 ] && { echo "-- console.log (last 40 lines)"; tail -40 "$out/console.log"; }
+echo "vm-$series: $passed passed, $failed failed, $skipped skipped"
+[ ${#problems[@]} = 0 ]
