@@ -5,12 +5,13 @@
 #   make -f tests/unit/unit.mk check-frontend
 #
 # check-frontend builds everything with ASan/UBSan into build/unit/, installs
-# the packages the backend tests need when they are missing (CI starts from a
-# fresh machine), runs every test and prints TAP lines plus a summary
+# the packages the back-end tests need when they are missing (CI starts from
+# a fresh machine), runs every test and prints TAP lines plus a summary
 # "N passed, N failed".  It fails on any real failure.
 
 VUB_UNIT_SRC	:= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 VUB_TOP		:= $(abspath $(VUB_UNIT_SRC)/../..)
+VUB_UNIT_DIR	:= $(VUB_TOP)/tests/unit
 VUB_UNIT_OUT	:= $(VUB_TOP)/build/unit
 VUB_BRIDGED	:= $(VUB_TOP)/bridged
 
@@ -22,22 +23,62 @@ VUB_UNIT_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c \
 		   $(VUB_BRIDGED)/vu_frontend.c
 VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
-		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_TOP)/tests/unit/tap.h
+		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_UNIT_DIR)/tap.h
 
-# Tests that need nothing but the library (fast, pure).
+# Helpers of the tests that run a real back-end.
+VUB_UNIT_HELPERS := $(VUB_UNIT_DIR)/guest.c $(VUB_UNIT_DIR)/testpmd.c
+VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h
+
+# Pure tests: nothing but the library.
 VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
+# Against real, unmodified back-ends (need packages).
+VUB_UNIT_BACKEND := test_testpmd
 
-VUB_UNIT_BINS	:= $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE))
+# Debian packages the back-end tests need.
+VUB_UNIT_PKGS	:= dpdk-dev
+
+VUB_UNIT_ALL	:= $(VUB_UNIT_PURE) $(VUB_UNIT_BACKEND)
 
 CHECK_UNIT_DEPS += check-frontend
 
-.PHONY: check-frontend build-frontend-tests
+.PHONY: check-frontend build-frontend-tests frontend-test-deps
 
-build-frontend-tests: $(VUB_UNIT_BINS)
+build-frontend-tests: $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_ALL))
 
-$(VUB_UNIT_OUT)/%: $(VUB_TOP)/tests/unit/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS)
+$(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE)): $(VUB_UNIT_OUT)/%: \
+		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS)
 	@mkdir -p $(VUB_UNIT_OUT)
 	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_FE_SRCS)
 
-check-frontend: $(VUB_UNIT_BINS)
-	@$(VUB_TOP)/tests/unit/run-tests.sh $(VUB_UNIT_OUT) $(VUB_UNIT_PURE)
+$(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_BACKEND)): $(VUB_UNIT_OUT)/%: \
+		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS) \
+		$(VUB_UNIT_HELPERS) $(VUB_UNIT_HELPER_HDRS)
+	@mkdir -p $(VUB_UNIT_OUT)
+	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_UNIT_HELPERS) $(VUB_FE_SRCS)
+
+# Install what is missing (Debian/Ubuntu).  A failed install is an error:
+# CI must not silently skip the proof against the real back-ends.
+frontend-test-deps:
+	@if command -v dpkg-query >/dev/null 2>&1; then \
+		missing=; \
+		for p in $(VUB_UNIT_PKGS); do \
+			dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+				grep -q 'install ok installed' || missing="$$missing $$p"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+			echo "# installing$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			$$sudo apt-get install -y --no-install-recommends \
+				-o DPkg::Lock::Timeout=600 $$missing >/dev/null || \
+			{ $$sudo apt-get update >/dev/null && \
+			  $$sudo apt-get install -y --no-install-recommends \
+				-o DPkg::Lock::Timeout=600 $$missing >/dev/null; } || \
+			{ echo "not ok - could not install$$missing"; exit 1; }; \
+		fi; \
+	else \
+		echo "# no dpkg: back-end tests skip themselves if their binaries are missing"; \
+	fi
+
+check-frontend: frontend-test-deps build-frontend-tests
+	@$(VUB_UNIT_DIR)/run-tests.sh $(VUB_UNIT_OUT) $(VUB_UNIT_ALL)

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The front-end proven against unmodified DPDK testpmd (vhost PMD).
+ *
+ * This program plays the guest: memfd guest RAM, split virtqueues,
+ * virtio-net headers; the device is brought up through vub_frontend_* only.
+ *
+ *  macswap: N frames (default 200000, past the 16-bit index wrap) go out on
+ *           TX and must all come back on RX with the MAC addresses swapped,
+ *           in order.  Halfway the device is stopped (GET_VRING_BASE on both
+ *           rings; the bases must equal our own counts mod 2^16) and started
+ *           again from the returned bases: no frame may be lost.  testpmd's
+ *           own counters must match exactly: RX = TX = N, no drops.
+ *  io:      two ports, io forwarding: N frames sent on device A arrive
+ *           unchanged on device B and vice versa; counters exact.
+ *
+ * Usage: test_testpmd [N]      env: DPDK_TESTPMD, VUB_KEEP_LOGS
+ * Exit 77 (skip) when dpdk-testpmd is not installed.
+ */
+#include "guest.h"
+#include "tap.h"
+#include "testpmd.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FRAME_LEN	60
+#define WINDOW		(GUEST_QSIZE / 2)	/* frames in flight, < RX buffers */
+#define STALL_S		10.0
+
+static const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0, 0x0b };
+
+static struct testpmd *g_tp;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (g_tp && g_tp->pid > 0)
+		kill(-g_tp->pid, SIGKILL);
+	static const char m[] = "not ok - watchdog: test took too long\n";
+	if (write(1, m, sizeof(m) - 1) < 0) {
+		/* nothing */
+	}
+	_exit(1);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void make_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src,
+		       uint64_t seq)
+{
+	unsigned int i;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x88;		/* local experimental ethertype 0x88b5 */
+	f[13] = 0xb5;
+	memcpy(f + 14, &seq, sizeof(seq));
+	for (i = 22; i < FRAME_LEN; i++)
+		f[i] = (uint8_t)(seq + i);
+}
+
+struct rxcheck {
+	const uint8_t *want_dst, *want_src;
+	uint64_t next_seq;
+	uint64_t received;
+	uint64_t bad;		/* wrong length, MACs or payload */
+	uint64_t out_of_order;
+};
+
+static void on_rx(void *arg, const uint8_t *f, uint32_t len)
+{
+	struct rxcheck *c = arg;
+	uint8_t want[FRAME_LEN];
+	uint64_t seq;
+
+	c->received++;
+	if (!f || len != FRAME_LEN) {
+		if (c->bad++ < 5)
+			TAP_DIAG("bad frame: len %u", len);
+		return;
+	}
+	memcpy(&seq, f + 14, sizeof(seq));
+	if (seq != c->next_seq)
+		c->out_of_order++;
+	c->next_seq = seq + 1;
+	make_frame(want, c->want_dst, c->want_src, seq);
+	if (memcmp(want, f, FRAME_LEN)) {
+		if (c->bad++ < 5)
+			TAP_DIAG("frame %llu: content/MAC mismatch",
+				 (unsigned long long)seq);
+	}
+}
+
+/*
+ * Pump `count` frames from tx (dst/src as given) while draining rx into chk,
+ * keeping at most WINDOW frames in flight; returns 0 when all `count` have
+ * been received, -ETIMEDOUT on a stall.
+ */
+static int pump(struct gdev *tx, struct gdev *rx, const uint8_t *dst,
+		const uint8_t *src, uint64_t *sent, uint64_t target,
+		struct rxcheck *chk)
+{
+	uint8_t f[FRAME_LEN];
+	double last = now();
+
+	while (chk->received < target) {
+		bool progress = false;
+
+		while (*sent < target && *sent - chk->received < WINDOW) {
+			make_frame(f, dst, src, *sent);
+			if (!guest_tx(tx, f, FRAME_LEN))
+				break;
+			(*sent)++;
+			progress = true;
+		}
+		if (guest_tx_reap(tx))
+			progress = true;
+		while (guest_rx(rx, on_rx, chk))
+			progress = true;
+		if (progress) {
+			last = now();
+		} else if (now() - last > STALL_S) {
+			TAP_DIAG("stall: sent %llu received %llu; tx avail %u used %u, rx avail %u used %u",
+				 (unsigned long long)*sent,
+				 (unsigned long long)chk->received,
+				 tx->q[1].avail_idx, tx->q[1].used->idx,
+				 rx->q[0].avail_idx, rx->q[0].used->idx);
+			return -ETIMEDOUT;
+		} else {
+			sched_yield();
+		}
+	}
+	/* let the last TX completions land */
+	for (last = now(); tx->q[1].nfree < GUEST_QSIZE && now() - last < 2;)
+		if (!guest_tx_reap(tx))
+			sched_yield();
+	return 0;
+}
+
+static void pin_cpu0(void)
+{
+	cpu_set_t s;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&s);
+	CPU_SET(0, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+static void test_macswap(uint64_t n)
+{
+	struct testpmd tp;
+	struct testpmd_port_stats st;
+	struct gdev g;
+	struct rxcheck chk = { .want_dst = MAC_B, .want_src = MAC_A };
+	uint64_t sent = 0, half = n / 2;
+	uint32_t base[2] = { 0, 0 };
+	double t0, t1;
+	int ret;
+
+	TAP_DIAG("macswap: %llu frames of %u bytes through testpmd",
+		 (unsigned long long)n, FRAME_LEN);
+	g_tp = &tp;
+	ret = testpmd_start(&tp, 1, "macswap");
+	if (!TAP_OK(ret == 0, "testpmd (1 vhost port, macswap) started")) {
+		testpmd_cleanup(&tp);
+		return;
+	}
+	ret = guest_init(&g);
+	if (!ret)
+		ret = guest_up(&g, tp.sock[0], 0);
+	if (!TAP_OK(ret == 0, "device up through vub_frontend: %s",
+		    g.fe ? vub_frontend_strerror(g.fe) : strerror(-ret)))
+		goto out;
+	TAP_DIAG("negotiated features 0x%llx, protocol features 0x%llx",
+		 (unsigned long long)g.features,
+		 (unsigned long long)vub_frontend_protocol_features(g.fe));
+
+	t0 = now();
+	ret = pump(&g, &g, MAC_A, MAC_B, &sent, half, &chk);
+	TAP_OK(ret == 0 && chk.received == half,
+	       "first half: %llu/%llu frames back", (unsigned long long)chk.received,
+	       (unsigned long long)half);
+	if (ret)
+		goto out;
+
+	/* device stop/start cycle, nothing in flight */
+	ret = guest_stop(&g, base);
+	TAP_OK(ret == 0, "stop: GET_VRING_BASE on both rings: %s",
+	       vub_frontend_strerror(g.fe));
+	TAP_OK(base[1] == (uint32_t)(sent & 0xffff) &&
+	       base[0] == (uint32_t)(chk.received & 0xffff),
+	       "bases returned: tx %u (sent %llu), rx %u (received %llu)",
+	       base[1], (unsigned long long)sent, base[0],
+	       (unsigned long long)chk.received);
+	ret = guest_start(&g);
+	TAP_OK(ret == 0, "restart from the returned bases: %s",
+	       vub_frontend_strerror(g.fe));
+	if (ret)
+		goto out;
+
+	ret = pump(&g, &g, MAC_A, MAC_B, &sent, n, &chk);
+	t1 = now();
+	TAP_OK(ret == 0 && chk.received == n && sent == n,
+	       "all %llu frames came back (sent %llu)", (unsigned long long)n,
+	       (unsigned long long)sent);
+	TAP_OK(chk.bad == 0, "every frame MAC-swapped and intact (%llu bad)",
+	       (unsigned long long)chk.bad);
+	TAP_OK(chk.out_of_order == 0, "in order (%llu out of order)",
+	       (unsigned long long)chk.out_of_order);
+	TAP_OK(n > 65536 && g.q[1].avail_idx == (uint16_t)n,
+	       "16-bit ring indexes wrapped (%llu frames, avail idx now %u)",
+	       (unsigned long long)n, g.q[1].avail_idx);
+	TAP_DIAG("macswap: %llu frames in %.2f s (%.0f kpps round trip), %lu TX kicks",
+		 (unsigned long long)n, t1 - t0, n / (t1 - t0) / 1000.0,
+		 g.q[1].kicks);
+
+	ret = guest_stop(&g, base);
+	TAP_OK(ret == 0 && base[1] == (uint32_t)(n & 0xffff),
+	       "final stop: tx base %u", base[1]);
+	vub_frontend_free(g.fe);
+	g.fe = NULL;
+
+	ret = testpmd_finish(&tp, &st, 20);
+	if (TAP_OK(ret == 0, "testpmd quit and printed its counters")) {
+		TAP_DIAG("testpmd port 0: RX %llu TX %llu RX-bytes %llu TX-bytes %llu missed %llu errors %llu/%llu nombuf %llu",
+			 (unsigned long long)st.rx_packets,
+			 (unsigned long long)st.tx_packets,
+			 (unsigned long long)st.rx_bytes,
+			 (unsigned long long)st.tx_bytes,
+			 (unsigned long long)st.rx_missed,
+			 (unsigned long long)st.rx_errors,
+			 (unsigned long long)st.tx_errors,
+			 (unsigned long long)st.rx_nombuf);
+		TAP_OK(st.rx_packets == n && st.tx_packets == n,
+		       "testpmd counters: RX-packets %llu, TX-packets %llu == %llu",
+		       (unsigned long long)st.rx_packets,
+		       (unsigned long long)st.tx_packets, (unsigned long long)n);
+		TAP_OK(st.rx_bytes == n * FRAME_LEN && st.tx_bytes == n * FRAME_LEN,
+		       "testpmd byte counters: %llu/%llu == %llu",
+		       (unsigned long long)st.rx_bytes,
+		       (unsigned long long)st.tx_bytes,
+		       (unsigned long long)(n * FRAME_LEN));
+		TAP_OK(st.rx_missed == 0 && st.rx_errors == 0 && st.tx_errors == 0 &&
+		       st.rx_nombuf == 0, "no missed/error/nombuf");
+		TAP_OK(!st.have_fwd || st.fwd_tx_dropped == 0,
+		       "forward statistics: TX-dropped %llu",
+		       (unsigned long long)st.fwd_tx_dropped);
+	} else {
+		testpmd_dump_log(&tp, 40);
+	}
+out:
+	if (getenv("VUB_KEEP_LOGS"))
+		TAP_DIAG("testpmd log: %s", tp.log);
+	guest_destroy(&g);
+	testpmd_cleanup(&tp);
+	g_tp = NULL;
+}
+
+static void test_io_two_ports(uint64_t n)
+{
+	struct testpmd tp;
+	struct testpmd_port_stats st[2];
+	struct gdev a, b;
+	struct rxcheck at_b = { .want_dst = MAC_B, .want_src = MAC_A };
+	struct rxcheck at_a = { .want_dst = MAC_A, .want_src = MAC_B };
+	uint64_t sent_a = 0, sent_b = 0;
+	double t0, t1;
+	int ret;
+
+	TAP_DIAG("io: %llu frames each way between two vhost ports",
+		 (unsigned long long)n);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	g_tp = &tp;
+	ret = testpmd_start(&tp, 2, "io");
+	if (!TAP_OK(ret == 0, "testpmd (2 vhost ports, io) started")) {
+		testpmd_cleanup(&tp);
+		return;
+	}
+	ret = guest_init(&a);
+	if (!ret)
+		ret = guest_init(&b);
+	/*
+	 * testpmd attaches a device asynchronously after the last message
+	 * (DRIVER_OK) is acknowledged; frames that port 0 forwards to a port 1
+	 * whose device is not attached yet are dropped.  Bring B up first
+	 * (DPDK handles all vhost sockets in one thread, so B's new_device
+	 * runs before A's first message), and wait for both links anyway.
+	 */
+	if (!ret)
+		ret = guest_up(&b, tp.sock[1], 0);
+	if (!ret)
+		ret = guest_up(&a, tp.sock[0], 0);
+	if (!TAP_OK(ret == 0, "both devices up: %s", strerror(-ret)))
+		goto out;
+	ret = testpmd_wait_log(&tp, "Port 0: link state change event", 1, 10);
+	if (!ret)
+		ret = testpmd_wait_log(&tp, "Port 1: link state change event", 1, 10);
+	if (!TAP_OK(ret == 0, "testpmd reports both links up"))
+		goto out;
+	t0 = now();
+	ret = pump(&a, &b, MAC_B, MAC_A, &sent_a, n, &at_b);
+	TAP_OK(ret == 0 && at_b.received == n && at_b.bad == 0 &&
+	       at_b.out_of_order == 0,
+	       "A -> B: %llu/%llu frames, unchanged, in order",
+	       (unsigned long long)at_b.received, (unsigned long long)n);
+	ret = pump(&b, &a, MAC_A, MAC_B, &sent_b, n, &at_a);
+	t1 = now();
+	TAP_OK(ret == 0 && at_a.received == n && at_a.bad == 0 &&
+	       at_a.out_of_order == 0,
+	       "B -> A: %llu/%llu frames, unchanged, in order",
+	       (unsigned long long)at_a.received, (unsigned long long)n);
+	TAP_DIAG("io: %llu frames in %.2f s", (unsigned long long)(2 * n),
+		 t1 - t0);
+	vub_frontend_free(a.fe);
+	a.fe = NULL;
+	vub_frontend_free(b.fe);
+	b.fe = NULL;
+	ret = testpmd_finish(&tp, st, 20);
+	if (TAP_OK(ret == 0, "testpmd quit and printed its counters")) {
+		TAP_OK(st[0].rx_packets == n && st[1].tx_packets == n &&
+		       st[1].rx_packets == n && st[0].tx_packets == n,
+		       "testpmd counters: p0 RX %llu TX %llu, p1 RX %llu TX %llu (== %llu)",
+		       (unsigned long long)st[0].rx_packets,
+		       (unsigned long long)st[0].tx_packets,
+		       (unsigned long long)st[1].rx_packets,
+		       (unsigned long long)st[1].tx_packets,
+		       (unsigned long long)n);
+	}
+out:
+	guest_destroy(&a);
+	guest_destroy(&b);
+	testpmd_cleanup(&tp);
+	g_tp = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
+	const char *only = getenv("VUB_TESTPMD_ONLY");
+
+	if (!testpmd_binary())
+		tap_skip_all("dpdk-testpmd not installed (apt-get install dpdk-dev)");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm(240);
+	pin_cpu0();
+	if (!only || !strcmp(only, "macswap"))
+		test_macswap(n);
+	if (!only || !strcmp(only, "io"))
+		test_io_two_ports(n / 2 > 70000 ? n / 2 : 70000);
+	return tap_done();
+}
