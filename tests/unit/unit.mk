@@ -32,10 +32,11 @@ VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h
 # Pure tests: nothing but the library.
 VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
 # Against real, unmodified back-ends (need packages).
-VUB_UNIT_BACKEND := test_testpmd
+VUB_UNIT_BACKEND := test_testpmd test_qsd
 
-# Debian packages the back-end tests need.
-VUB_UNIT_PKGS	:= dpdk-dev
+# Debian packages the back-end tests need: dpdk-testpmd,
+# qemu-storage-daemon.
+VUB_UNIT_PKGS	:= dpdk-dev qemu-system-common
 
 VUB_UNIT_ALL	:= $(VUB_UNIT_PURE) $(VUB_UNIT_BACKEND)
 
