@@ -58,7 +58,7 @@ if [ "$VUB_MODE" = bench ]; then
 		echo "# missing $VUB_BUILD/vub_bench (make all)"
 		false
 	else
-		run "$VUB_BUILD/vub_bench"	# its output, as is
+		run "$VUB_BUILD/vub_bench" 2>&1 | diag "    "	# TAP too: nested
 	fi
 	point $? "vub_bench"
 else

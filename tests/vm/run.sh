@@ -1,8 +1,9 @@
 #!/bin/bash
 # Boot one Debian kernel under QEMU TCG and run the project's tests in it.
 #   tests/vm/run.sh 6.1|6.12 [--bench]
-# Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12): test.log (the
-# guest's TAP), dmesg.txt, console.log, rc, result ("passed failed skipped").
+# Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
+# for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
+# ("passed failed skipped").
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,8 +25,9 @@ initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
 k=$("$vm/fetch-kernel.sh" "$series")
 read -r krel _ image modroot <<<"$k"
 "$vm/build-module.sh" "$series"
-out=$top/build/vm-$krel
-ln -sfn "vm-$krel" "$top/build/vm-$series"
+sfx=; [ $mode = test ] || sfx=-$mode
+out=$top/build/vm-$krel$sfx
+ln -sfn "vm-$krel$sfx" "$top/build/vm-$series$sfx"
 
 # busybox + the modules that mount 9p, built once per kernel and /init version.
 mkinitrd() {
@@ -142,5 +144,5 @@ echo "== vm $krel ($mode): ${secs}s, qemu rc $qrc, guest rc $grc; results in ${o
 for p in "${problems[@]}"; do echo "FAIL: $p"; done
 if [ -e "$out/crash-before-retry" ]; then echo "note: first boot crashed, see ${out#"$top"/}/crash-before-retry/console.log"; fi
 [ -s "$out/console.log" ] && [ ${#problems[@]} != 0 ] && { echo "-- console.log (last 40 lines)"; tail -40 "$out/console.log"; }
-echo "vm-$series: $passed passed, $failed failed, $skipped skipped"
+echo "vm-$series$sfx: $passed passed, $failed failed, $skipped skipped"
 [ ${#problems[@]} = 0 ]
