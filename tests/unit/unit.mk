@@ -35,16 +35,48 @@ VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
 VUB_UNIT_BACKEND := test_testpmd test_qsd
 
 # Debian packages the back-end tests need: dpdk-testpmd,
-# qemu-storage-daemon.
-VUB_UNIT_PKGS	:= dpdk-dev qemu-system-common
+# qemu-storage-daemon, clang with libFuzzer.
+VUB_UNIT_PKGS	:= dpdk-dev qemu-system-common clang libclang-rt-dev
+
+# libFuzzer target for the codec and the front-end's reply handling.
+VUB_FUZZ_CC	?= clang
+VUB_FUZZ_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+		   -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED)
+VUB_FUZZ_BIN	:= $(VUB_UNIT_OUT)/fuzz_vu_codec
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_SECONDS	?= 600
 
 VUB_UNIT_ALL	:= $(VUB_UNIT_PURE) $(VUB_UNIT_BACKEND)
 
 CHECK_UNIT_DEPS += check-frontend
 
-.PHONY: check-frontend build-frontend-tests frontend-test-deps
+.PHONY: check-frontend build-frontend-tests build-frontend-fuzz frontend-test-deps \
+	fuzz-frontend fuzz
 
 build-frontend-tests: $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_ALL))
+
+# Built only where clang has libFuzzer; fuzz-check.sh skips otherwise.
+build-frontend-fuzz:
+	@mkdir -p $(VUB_UNIT_OUT)
+	@if command -v $(VUB_FUZZ_CC) >/dev/null 2>&1; then \
+		echo "$(VUB_FUZZ_CC) ... -o $(VUB_FUZZ_BIN)"; \
+		$(VUB_FUZZ_CC) $(VUB_FUZZ_CFLAGS) -o $(VUB_FUZZ_BIN) \
+			$(VUB_UNIT_DIR)/fuzz_vu_codec.c $(VUB_FE_SRCS); \
+	else \
+		echo "# $(VUB_FUZZ_CC) not found: fuzz_vu_codec not built"; \
+	fi
+
+# The long run (make fuzz / make fuzz-frontend, FUZZ_SECONDS=600): the corpus
+# in build/unit/fuzz-corpus grows across runs; crashes land in
+# build/unit/fuzz-artifacts/ and, once fixed, go to tests/unit/fuzz/regressions/.
+fuzz-frontend: frontend-test-deps build-frontend-fuzz
+	@mkdir -p $(VUB_UNIT_OUT)/fuzz-corpus $(VUB_UNIT_OUT)/fuzz-artifacts
+	$(VUB_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(VUB_UNIT_OUT)/fuzz-artifacts/ \
+		$(VUB_UNIT_OUT)/fuzz-corpus $(VUB_UNIT_DIR)/fuzz/seeds \
+		$(VUB_UNIT_DIR)/fuzz/regressions
+fuzz: fuzz-frontend
 
 $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE)): $(VUB_UNIT_OUT)/%: \
 		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS)
@@ -81,5 +113,6 @@ frontend-test-deps:
 		echo "# no dpkg: back-end tests skip themselves if their binaries are missing"; \
 	fi
 
-check-frontend: frontend-test-deps build-frontend-tests
-	@$(VUB_UNIT_DIR)/run-tests.sh $(VUB_UNIT_OUT) $(VUB_UNIT_ALL)
+check-frontend: frontend-test-deps build-frontend-tests build-frontend-fuzz
+	@$(VUB_UNIT_DIR)/run-tests.sh $(VUB_UNIT_OUT) $(VUB_UNIT_ALL) \
+		"$(VUB_UNIT_DIR)/fuzz-check.sh $(VUB_UNIT_OUT) $(VUB_UNIT_DIR) $(FUZZ_CHECK_SECONDS)"
