@@ -305,10 +305,14 @@ static void test_io_two_ports(uint64_t n)
 	 */
 	if (!ret)
 		ret = guest_up(&b, tp.sock[1], 0);
+	/* A also negotiates the back-end channel (DPDK offers BACKEND_REQ). */
 	if (!ret)
-		ret = guest_up(&a, tp.sock[0], 0);
+		ret = guest_up(&a, tp.sock[0], VUB_FE_F_BACKEND_REQ);
 	if (!TAP_OK(ret == 0, "both devices up: %s", strerror(-ret)))
 		goto out;
+	TAP_OK(vub_frontend_backend_fd(a.fe) >= 0 &&
+	       (vub_frontend_protocol_features(a.fe) & (1ull << VU_PF_BACKEND_REQ)),
+	       "device A: BACKEND_REQ negotiated, channel open");
 	ret = testpmd_wait_log(&tp, "Port 0: link state change event", 1, 10);
 	if (!ret)
 		ret = testpmd_wait_log(&tp, "Port 1: link state change event", 1, 10);
@@ -328,6 +332,9 @@ static void test_io_two_ports(uint64_t n)
 	       (unsigned long long)at_a.received, (unsigned long long)n);
 	TAP_DIAG("io: %llu frames in %.2f s", (unsigned long long)(2 * n),
 		 t1 - t0);
+	TAP_OK(vub_frontend_handle_backend(a.fe) == 0 &&
+	       vub_frontend_backend_fd(a.fe) >= 0,
+	       "back-end channel quiet and still open after the traffic");
 	vub_frontend_free(a.fe);
 	a.fe = NULL;
 	vub_frontend_free(b.fe);

@@ -511,6 +511,80 @@ static void test_mem_slots(void)
 	close(mfd);
 }
 
+static void test_reset_and_misc(void)
+{
+	struct mock mk;
+	struct vub_frontend *fe = mkfe(&mk, DPDK_FEATURES, DPDK_PROTO, 0);
+	int mfd = memfd(1 << 20), kick = eventfd(0, EFD_CLOEXEC);
+	struct vub_mem_region r = { .gpa = 0, .size = 1 << 20,
+				    .uaddr = 0x7f0000000000ull, .fd = mfd };
+	unsigned int at;
+	uint32_t base;
+	uint8_t st;
+
+	vub_frontend_set_features(fe, 1ull << 32);
+	vub_frontend_set_mem_table(fe, &r, 1);
+	ring_setup(fe, 0, kick, VUB_FE_FD_NOFD);
+	ring_setup(fe, 1, kick, VUB_FE_FD_NOFD);
+	at = mk.n;
+	TAP_OK(vub_frontend_start_vring(fe, 0) == 0 &&
+	       mk.log[at + 4].request == VU_SET_VRING_CALL &&
+	       mk.log[at + 4].p.u64 == VU_VRING_NOFD && mk.log[at + 4].nfds == 0,
+	       "CALL NOFD replayed as NOFD without fd");
+	vub_frontend_start_vring(fe, 1);
+	at = mk.n;
+	TAP_OK(vub_frontend_set_vring_enable(fe, 1, false) == 0 &&
+	       mk.log[at].request == VU_SET_VRING_ENABLE &&
+	       mk.log[at].p.state.num == 0, "ENABLE(0) forwarded while running");
+	mk.status = 0x0f;
+	TAP_OK(vub_frontend_get_status(fe, &st) == 0 && st == 0x0f,
+	       "GET_STATUS with F_STATUS");
+	at = mk.n;
+	TAP_OK(vub_frontend_set_log_base(fe, mfd, 4096, 0) == 0 &&
+	       mk.log[at].request == VU_SET_LOG_BASE && mk.log[at].nfds == 1 &&
+	       !(mk.log[at].flags & VU_FLAG_NEED_REPLY),
+	       "SET_LOG_BASE with LOG_SHMFD: fd, no NEED_REPLY (it has a reply)");
+	TAP_OK(vub_frontend_get_config(fe, 0, &st, 1) == -EOPNOTSUPP,
+	       "GET_CONFIG without CONFIG: -EOPNOTSUPP");
+	{
+		uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+
+		at = mk.n;
+		TAP_OK(vub_frontend_send_rarp(fe, mac) == 0 &&
+		       mk.log[at].p.u64 == 0x010000000002ull,
+		       "SEND_RARP carries the MAC in the first 6 bytes");
+	}
+	at = mk.n;
+	TAP_OK(vub_frontend_reset_device(fe) == 0, "reset device");
+	{
+		static const uint32_t s[] = { VU_GET_VRING_BASE, VU_GET_VRING_BASE,
+					      VU_SET_STATUS };
+
+		TAP_OK(seq_is(&mk, at, s, 3) && mk.log[at + 2].p.u64 == 0,
+		       "reset without RESET_DEVICE: stop both rings, SET_STATUS(0)");
+	}
+	TAP_OK(vub_frontend_vring_base(fe, 0, &base) == 0 && base == 0,
+	       "bases back to 0 after a reset");
+	at = mk.n;
+	TAP_OK(vub_frontend_start_vring(fe, 0) == 0 && mk.n == at,
+	       "after a reset, ring start waits for SET_FEATURES again");
+	TAP_OK(vub_frontend_set_features(fe, 1ull << 32) == 0 &&
+	       mk.log[at + 2].request == VU_SET_MEM_TABLE &&
+	       mk.log[at + 3].request == VU_SET_VRING_NUM,
+	       "then FEATURES, STATUS, MEM (resent), ring 0");
+	TAP_OK(mk.bad_reqs == 0, "every request well-formed");
+	vub_frontend_free(fe);
+
+	fe = mkfe(&mk, DPDK_FEATURES, DPDK_PROTO | (1ull << VU_PF_RESET_DEVICE), 0);
+	at = mk.n;
+	TAP_OK(vub_frontend_reset_device(fe) == 0 && mk.n == at + 1 &&
+	       mk.log[at].request == VU_RESET_DEVICE,
+	       "with RESET_DEVICE offered: RESET_DEVICE");
+	vub_frontend_free(fe);
+	close(kick);
+	close(mfd);
+}
+
 static void test_broken(void)
 {
 	struct mock mk;
@@ -609,6 +683,7 @@ int main(void)
 	test_mem_merge();
 	test_mem_table_and_start();
 	test_mem_slots();
+	test_reset_and_misc();
 	test_broken();
 	test_backend_channel();
 	TAP_OK(count_fds() == before, "no fd leaked overall");
