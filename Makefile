@@ -58,6 +58,9 @@ bench: deps userspace
 # tests/unit/unit.mk (optional) appends to CHECK_UNIT_DEPS.
 CHECK_UNIT_DEPS ?=
 -include tests/unit/unit.mk
+ifneq ($(strip $(CHECK_UNIT_DEPS)),)
+$(CHECK_UNIT_DEPS): deps
+endif
 check-unit: deps $(CHECK_UNIT_DEPS)
 	@if grep -qE '^check-unit[[:space:]]*:' tests/selftests/Makefile 2>/dev/null; then \
 		$(MAKE) -C tests/selftests BUILD=$(BUILD) check-unit; \

@@ -18,6 +18,8 @@ esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 vm_timeout=${VUB_VM_TIMEOUT:-900}	# whole boot, seconds
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
+# VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
+guest=${VUB_GUEST:-$vm/guest.sh}
 # Kernel log lines that fail a run, wherever they come from.
 bad='WARNING:|BUG:|Oops|Call Trace|KASAN|lockdep|possible circular|hung_task|INFO: task'
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
@@ -66,9 +68,9 @@ boot() {
 	mkdir -p "$out"
 	printf 'export %s=%q\n' VUB_TOP "$top" VUB_BUILD "$top/build" VUB_KREL "$krel" \
 		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
-		VUB_MODE "$mode" VUB_GUEST "$vm/guest.sh" VUB_OUT /run/out \
+		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" >"$out/env"
-	for p in "$top" "$modroot"; do
+	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
 	: >"$out/test.log"
@@ -84,7 +86,7 @@ boot() {
 		-virtfs local,path="$out",mount_tag=out,security_model=none \
 		</dev/null >"$out/qemu.log" 2>&1 &
 	qpid=$!
-	tail -n +1 -F --pid=$qpid "$out/test.log" 2>/dev/null || true	# the guest's TAP, live
+	tail -n +1 -s 0.2 -F --pid=$qpid "$out/test.log" 2>/dev/null || true	# the guest's TAP, live
 	wait $qpid || qrc=$?
 	qpid=
 }
