@@ -1022,6 +1022,34 @@ static int check_driver_ok(struct vub_frontend *fe)
 	return ret;
 }
 
+/*
+ * A GET_VRING_BASE on one ring takes the whole device down in DPDK, and its
+ * vhost PMD then forgets the enabled state of every queue; a ring that stayed
+ * started is only re-announced by a ring state transition, which a SET_VRING_CALL
+ * (or KICK) produces.  Re-sending the same CALL is neutral for other
+ * back-ends: CALL may change at any time.
+ */
+static int refresh_stale(struct vub_frontend *fe)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
+		struct vub_fe_ring *r = &fe->ring[i];
+
+		if (!r->started || !r->stale)
+			continue;
+		if (r->have & VUB_RING_CALL)
+			ret = fe_vring_fd(fe, VU_SET_VRING_CALL, i, r->call_fd);
+		else
+			ret = fe_vring_fd(fe, VU_SET_VRING_KICK, i, r->kick_fd);
+		if (ret)
+			return ret;
+		r->stale = false;
+	}
+	return 0;
+}
+
 /* Canonical replay: NUM -> BASE -> ADDR -> KICK -> CALL [-> ERR] -> ENABLE. */
 static int start_ring(struct vub_frontend *fe, unsigned int idx)
 {
@@ -1052,7 +1080,8 @@ static int start_ring(struct vub_frontend *fe, unsigned int idx)
 	if (ret)
 		return ret;
 	r->started = true;
-	return 0;
+	r->stale = false;
+	return refresh_stale(fe);
 }
 
 /* Send what was waiting for FEATURES (memory, deferred ring starts). */
@@ -1124,7 +1153,11 @@ int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
 	r->base = rep.p.state.num;
 	r->have |= VUB_RING_BASE;
 	r->started = false;
+	r->stale = false;
 	r->enabled = false;
+	for (unsigned int i = 0; i < VUB_FE_MAX_RINGS; i++)
+		if (fe->ring[i].started)
+			fe->ring[i].stale = true;
 	/* The back-end is no longer driven: DRIVER_OK goes out again on the
 	 * next full start (harmless for back-ends that kept it). */
 	fe->status &= (uint8_t)~VUB_STATUS_DRIVER_OK;

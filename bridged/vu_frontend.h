@@ -25,6 +25,9 @@
  *    FEATURES last).  A ring stop is GET_VRING_BASE, which in vhost-user
  *    *stops* the ring (DPDK: the whole device, and closes kick and call);
  *    the returned base is cached so that the next start resumes from it.
+ *    Rings that stayed started are refreshed (CALL re-sent) when a stopped
+ *    ring comes back: DPDK's vhost PMD forgets their queue state when the
+ *    device goes down and only re-learns it from a ring state transition.
  *  - CALL and ERR changes are forwarded at once (VMMs swap CALL at run
  *    time, and send it before MEM_TABLE); KICK is only sent by a start.
  *  - With F_STATUS, SET_STATUS(ACK|DRIVER|FEATURES_OK) follows SET_FEATURES
@@ -128,6 +131,9 @@ struct vub_fe_ring {
 	unsigned int have;	/* enum vub_ring_have */
 	bool want_started;	/* caller asked; may wait for FEATURES/MEM */
 	bool started;		/* KICK sent since the last GET_VRING_BASE */
+	bool stale;		/* still started, but another ring was stopped:
+				 * DPDK tore the whole device down and must be
+				 * told again about this ring (CALL re-sent) */
 	bool enable;		/* wanted SET_VRING_ENABLE state */
 	bool enabled;		/* SET_VRING_ENABLE(1) last sent */
 };

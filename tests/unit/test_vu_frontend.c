@@ -533,6 +533,19 @@ static void test_reset_and_misc(void)
 	       "CALL NOFD replayed as NOFD without fd");
 	vub_frontend_start_vring(fe, 1);
 	at = mk.n;
+	TAP_OK(vub_frontend_stop_vring(fe, 0, &base) == 0 &&
+	       vub_frontend_start_vring(fe, 0) == 0, "stop and restart ring 0 alone");
+	{
+		static const uint32_t s[] = {
+			VU_GET_VRING_BASE, VU_SET_VRING_NUM, VU_SET_VRING_BASE,
+			VU_SET_VRING_ADDR, VU_SET_VRING_KICK, VU_SET_VRING_CALL,
+			VU_SET_VRING_ENABLE, VU_SET_VRING_CALL, VU_SET_STATUS,
+		};
+
+		TAP_OK(seq_is(&mk, at, s, 9) && mk.log[at + 7].p.u64 == (1 | VU_VRING_NOFD),
+		       "ring 1, which stayed started, is refreshed with its CALL");
+	}
+	at = mk.n;
 	TAP_OK(vub_frontend_set_vring_enable(fe, 1, false) == 0 &&
 	       mk.log[at].request == VU_SET_VRING_ENABLE &&
 	       mk.log[at].p.state.num == 0, "ENABLE(0) forwarded while running");
