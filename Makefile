@@ -66,7 +66,7 @@ check-unit: deps $(CHECK_UNIT_DEPS)
 		$(MAKE) -C tests/selftests BUILD=$(BUILD) check-unit; \
 	fi
 
-# checkpatch.pl --strict over kmod/ and the uapi header (not part of check).
+# checkpatch.pl --strict over kmod/ and the uapi header.
 lint: deps
 	tests/lint/checkpatch.sh
 

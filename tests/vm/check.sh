@@ -11,7 +11,7 @@ mk=${MAKE:-make}
 logs=$top/build/check
 mkdir -p "$logs"
 
-stages=(deps all check-unit "module-check KVER=6.1" "module-check KVER=6.12"
+stages=(deps all check-unit lint "module-check KVER=6.1" "module-check KVER=6.12"
 	"check-vm KVER=6.1" "check-vm KVER=6.12")
 passed=0 failed=0 skipped=0 any_failed=0
 summary=()
