@@ -204,6 +204,7 @@ static int fe_call(struct vub_frontend *fe, struct vu_msg *req,
 		   struct vu_msg *reply)
 {
 	struct vu_msg scratch;
+	struct vu_err terr;	/* the transport's reason, kept apart from fe->err */
 	const char *name = vu_req_name(VU_CHAN_FRONTEND, req->request);
 	bool acked = false;
 	int ret;
@@ -223,15 +224,15 @@ static int fe_call(struct vub_frontend *fe, struct vu_msg *req,
 		acked = true;
 	}
 	fe->nr_sent++;
-	ret = fe->t.call(fe->t.opaque, req, reply, fe->proto, &fe->err);
+	terr.code = 0;
+	terr.msg[0] = '\0';
+	ret = fe->t.call(fe->t.opaque, req, reply, fe->proto, &terr);
 	if (ret) {
-		if (ret == -EIO && req->request == VU_GET_CONFIG) {
-			fe_emit(fe);
-			return ret;
-		}
+		if (ret == -EIO && req->request == VU_GET_CONFIG)
+			return fe_fail(fe, ret, "%s", terr.msg);
 		fe->broken = true;
 		return fe_fail(fe, ret, "%s: connection error: %s", name,
-			       fe->err.msg);
+			       terr.msg);
 	}
 	if (reply == &scratch)
 		vu_msg_close_fds(reply);
@@ -573,6 +574,7 @@ int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features)
 
 static int send_mem(struct vub_frontend *fe)
 {
+	struct vu_err lerr;
 	struct vu_msg m;
 	int ret;
 	unsigned int i;
@@ -647,9 +649,9 @@ out_slots:
 			};
 			fds[i] = w->fd;
 		}
-		ret = vu_msg_mem_table(&m, r, fds, fe->nmem, &fe->err);
+		ret = vu_msg_mem_table(&m, r, fds, fe->nmem, &lerr);
 		if (ret)
-			return fe_fail(fe, ret, "%s", fe->err.msg);
+			return fe_fail(fe, ret, "%s", lerr.msg);
 		ret = fe_call(fe, &m, NULL);
 		if (!ret)
 			ret = fe_barrier(fe);
@@ -672,6 +674,7 @@ int vub_frontend_set_mem_table(struct vub_frontend *fe,
 			       unsigned int n)
 {
 	struct vub_mem_region *tmp;
+	struct vu_err lerr;
 	unsigned int i, limit;
 	int ret = 0;
 
@@ -695,9 +698,9 @@ int vub_frontend_set_mem_table(struct vub_frontend *fe,
 			tmp[i].file_ino = st.st_ino;
 		}
 	}
-	ret = vub_mem_merge(tmp, &n, &fe->err);
+	ret = vub_mem_merge(tmp, &n, &lerr);
 	if (ret) {
-		fe_fail(fe, ret, "memory table: %s", fe->err.msg);
+		fe_fail(fe, ret, "memory table: %s", lerr.msg);
 		goto out;
 	}
 	limit = vub_frontend_mem_slots(fe);
@@ -783,14 +786,15 @@ int vub_frontend_set_log_base(struct vub_frontend *fe, int fd, uint64_t size,
 int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
 			    void *buf, uint32_t size)
 {
+	struct vu_err lerr;
 	struct vu_msg m, r;
 	int ret;
 
 	if (!(fe->proto & PF(VU_PF_CONFIG)))
 		return fe_fail(fe, -EOPNOTSUPP, "GET_CONFIG: CONFIG not negotiated");
-	ret = vu_msg_config(&m, VU_GET_CONFIG, offset, size, 0, NULL, &fe->err);
+	ret = vu_msg_config(&m, VU_GET_CONFIG, offset, size, 0, NULL, &lerr);
 	if (ret)
-		return fe_fail(fe, ret, "%s", fe->err.msg);
+		return fe_fail(fe, ret, "%s", lerr.msg);
 	ret = fe_call(fe, &m, &r);
 	if (!ret)
 		memcpy(buf, r.p.config.region, size);
@@ -800,14 +804,15 @@ int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
 int vub_frontend_set_config(struct vub_frontend *fe, uint32_t offset,
 			    const void *buf, uint32_t size, uint32_t flags)
 {
+	struct vu_err lerr;
 	struct vu_msg m;
 	int ret;
 
 	if (!(fe->proto & PF(VU_PF_CONFIG)))
 		return fe_fail(fe, -EOPNOTSUPP, "SET_CONFIG: CONFIG not negotiated");
-	ret = vu_msg_config(&m, VU_SET_CONFIG, offset, size, flags, buf, &fe->err);
+	ret = vu_msg_config(&m, VU_SET_CONFIG, offset, size, flags, buf, &lerr);
 	if (ret)
-		return fe_fail(fe, ret, "%s", fe->err.msg);
+		return fe_fail(fe, ret, "%s", lerr.msg);
 	return fe_call(fe, &m, NULL);
 }
 

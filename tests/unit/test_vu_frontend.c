@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DPDK_FEATURES	0x0000000d7c66e7cbull	/* backends.md §2 */
@@ -598,6 +599,103 @@ static void test_reset_and_misc(void)
 	close(mfd);
 }
 
+/* A back-end process that answers the first request with raw bytes (and
+ * optionally an fd), then closes. */
+static pid_t evil_backend(int sock, const void *reply, size_t len, bool with_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint8_t hdr[12];
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr a;
+		} ctl;
+		struct iovec iov = { .iov_base = (void *)reply, .iov_len = len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		int efd = eventfd(0, 0);
+
+		if (read(sock, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+			_exit(1);
+		if (with_fd) {
+			struct cmsghdr *cm;
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.b;
+			mh.msg_controllen = sizeof(ctl.b);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &efd, sizeof(int));
+		}
+		if (sendmsg(sock, &mh, 0) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	return pid;
+}
+
+static char last_log[256];
+
+static void keep_log(void *opaque, const char *msg)
+{
+	(void)opaque;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+static void test_evil_backend(void)
+{
+	static const struct {
+		const char *what;
+		uint32_t hdr[3];
+		uint32_t payload_len;	/* bytes actually sent after the header */
+		bool fd;
+		int want;
+	} cases[] = {
+		{ "reply without the REPLY bit, with an fd", { 1, 1, 8 }, 8, true, -EPROTO },
+		{ "reply to the wrong request", { 15, 5, 8 }, 8, false, -EPROTO },
+		{ "reply of the wrong size", { 1, 5, 4 }, 4, false, -EBADMSG },
+		{ "reply over the payload maximum", { 1, 5, 4096 }, 0, true, -EMSGSIZE },
+		{ "EOF in the middle of the payload", { 1, 5, 8 }, 3, true, -ECONNRESET },
+		{ "version 0", { 1, 4, 8 }, 8, false, -EPROTO },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vub_frontend_opts o = { .log = keep_log, .timeout_ms = 2000 };
+		struct vub_frontend *fe = vub_frontend_new(&o);
+		uint8_t buf[64] = { 0 };
+		int sv[2], before, ret, status;
+		pid_t pid;
+
+		before = count_fds();
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			abort();
+		memcpy(buf, cases[i].hdr, 12);
+		pid = evil_backend(sv[1], buf, 12 + cases[i].payload_len, cases[i].fd);
+		close(sv[1]);
+		last_log[0] = '\0';
+		char conn_log[256];
+
+		ret = vub_frontend_connect_fd(fe, sv[0]);
+		waitpid(pid, &status, 0);
+		snprintf(conn_log, sizeof(conn_log), "%s", last_log);
+		{
+			const char *c = strstr(conn_log, "connection error");
+
+			TAP_OK(c && !strstr(c + 1, "connection error"),
+			       "  one clean log line, the reason stated once");
+		}
+		TAP_OK(ret == cases[i].want && strstr(conn_log, "GET_FEATURES") &&
+		       vub_frontend_set_owner(fe) == -ENOTCONN,
+		       "evil back-end, %s: %d, broken; log: %s",
+		       cases[i].what, ret, conn_log);
+		vub_frontend_free(fe);
+		TAP_OK(count_fds() == before, "  no fd leaked");
+	}
+}
+
 static void test_broken(void)
 {
 	struct mock mk;
@@ -698,6 +796,7 @@ int main(void)
 	test_mem_slots();
 	test_reset_and_misc();
 	test_broken();
+	test_evil_backend();
 	test_backend_channel();
 	TAP_OK(count_fds() == before, "no fd leaked overall");
 	return tap_done();
