@@ -154,15 +154,20 @@ static int pump(struct gdev *tx, struct gdev *rx, const uint8_t *dst,
 	return 0;
 }
 
-static void pin_cpu0(void)
+/* Run on the first usable CPU; testpmd's forwarding lcore gets the second. */
+static void pin_first_cpu(void)
 {
-	cpu_set_t s;
+	cpu_set_t s, one;
+	int i;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	/* same set testpmd.c saw at start-up: nothing has pinned us yet */
+	if (usable_cpus() < 2 || sched_getaffinity(0, sizeof(s), &s))
 		return;
-	CPU_ZERO(&s);
-	CPU_SET(0, &s);
-	sched_setaffinity(0, sizeof(s), &s);
+	for (i = 0; i < CPU_SETSIZE && !CPU_ISSET(i, &s); i++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(i, &one);
+	sched_setaffinity(0, sizeof(one), &one);
 }
 
 static void test_macswap(uint64_t n)
@@ -398,7 +403,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
 	alarm(240);
-	pin_cpu0();
+	pin_first_cpu();
 	if (!only || !strcmp(only, "macswap"))
 		test_macswap(n);
 	if (!only || !strcmp(only, "io"))

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,46 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * The CPUs this process may use, as they were at start-up: the test pins
+ * itself to the first one before it starts testpmd, which must still get the
+ * second.  (A CI cpuset can be smaller than the machine.)
+ */
+static cpu_set_t start_cpus;
+static int start_cpus_ok;
+
+__attribute__((constructor)) static void save_start_cpus(void)
+{
+	start_cpus_ok = !sched_getaffinity(0, sizeof(start_cpus), &start_cpus);
+}
+
+long usable_cpus(void)
+{
+	if (!start_cpus_ok)
+		return sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&start_cpus);
+}
+
+/* The first two CPUs we may use, for --lcores. */
+static void pick_cpus(int *a, int *b)
+{
+	int i, n = 0;
+
+	*a = *b = 0;
+	if (!start_cpus_ok) {
+		*b = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+		return;
+	}
+	for (i = 0; i < CPU_SETSIZE && n < 2; i++) {
+		if (!CPU_ISSET(i, &start_cpus))
+			continue;
+		if (n++ == 0)
+			*a = *b = i;
+		else
+			*b = i;
+	}
+}
 
 const char *testpmd_binary(void)
 {
@@ -78,8 +119,9 @@ int testpmd_start(struct testpmd *t, unsigned int nports, const char *mode)
 {
 	const char *bin = testpmd_binary();
 	char *argv[40], vdev[TESTPMD_MAX_PORTS][200], fwd[64], prefix_arg[80];
+	char lcores[64];
+	int cpu0, cpu1;
 	int pin[2], argc = 0, logfd;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int i;
 	double t0;
 
@@ -106,12 +148,11 @@ int testpmd_start(struct testpmd *t, unsigned int nports, const char *mode)
 	argv[argc++] = "stdbuf";
 	argv[argc++] = "-oL";
 	argv[argc++] = (char *)bin;
-	if (ncpu >= 2) {
-		argv[argc++] = "-l";
-		argv[argc++] = "0-1";
-	} else {
-		argv[argc++] = "--lcores=0@0,1@0";
-	}
+	/* main lcore on our CPU, the forwarding lcore on the next one (or on
+	 * the same one when we only have one) */
+	pick_cpus(&cpu0, &cpu1);
+	snprintf(lcores, sizeof(lcores), "--lcores=0@%d,1@%d", cpu0, cpu1);
+	argv[argc++] = lcores;
 	argv[argc++] = "--no-huge";
 	argv[argc++] = "--no-pci";
 	argv[argc++] = "-m";

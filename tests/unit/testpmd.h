@@ -35,6 +35,9 @@ struct testpmd_port_stats {
 	int have_fwd;
 };
 
+/* CPUs this process may run on. */
+long usable_cpus(void);
+
 /* Path of dpdk-testpmd ($DPDK_TESTPMD or the Debian location), or NULL. */
 const char *testpmd_binary(void);
 
