@@ -1335,7 +1335,7 @@ TEST(ctrl_other_process_eperm)
 	EXPECT_NE(req.dev_id, 0);
 	EXPECT_EQ(req.group_id, 0);
 	EXPECT_EQ(req.flags, 0);
-	EXPECT_EQ(req.reserved[0] | req.reserved[1], 0);
+	EXPECT_EQ(req.reserved | req.ext_offset | req.ext_len, 0);
 	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x77), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
 	ASSERT_EQ(r.ret, 0);

@@ -145,13 +145,19 @@ enum vub_op {
  *	File descriptor numbers in it are the VMM's and mean nothing here.
  * @reply_len: bytes of reply the ioctl returns to the VMM (0 for SET ioctls).
  * @nr_fds: number of file descriptors installed in the daemon for this
- *	request, in the order of the fd fields of the payload that are not
- *	VHOST_FILE_UNBIND.  The daemon owns them and must close them.
+ *	request.  For an fd field of the payload (kick, call, err, log, net
+ *	backend) that is not VHOST_FILE_UNBIND: that file.  For
+ *	VHOST_SET_MEM_TABLE: each distinct file backing guest memory, named by
+ *	the pieces' fd_index.  The daemon owns them and must close them.
  * @fd_offset: offset from the start of this struct of __s32 fds[nr_fds]:
- *	the first 8-byte boundary after the payload.
+ *	the first 8-byte boundary after the payload and the extension.
  * @vmm_pid: thread group id of the process that issued the ioctl (for logs).
  * @group_id: multiqueue group the device belongs to; 0 (none) in version 1.
  * @flags: VUB_REQ_F_* (none defined in version 1).
+ * @ext_offset: offset from the start of this struct of data the kernel adds
+ *	to the payload: the first 8-byte boundary after the payload.
+ * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
+ *	array of struct vub_mem_piece describing all of guest memory.
  * @reserved: 0.
  */
 struct vub_req {
@@ -167,7 +173,35 @@ struct vub_req {
 	__u32	vmm_pid;
 	__u32	group_id;
 	__u32	flags;
-	__u64	reserved[2];
+	__u32	ext_offset;
+	__u32	ext_len;
+	__u64	reserved;
+};
+
+/**
+ * struct vub_mem_piece - where a piece of guest memory lives
+ * @guest_phys_addr: guest physical address of the piece.
+ * @memory_size: its length in bytes.
+ * @userspace_addr: the VMM's virtual address of it, as in the VMM's table,
+ *	so that ring addresses (VMM addresses in vhost) pass through unchanged.
+ * @file_offset: offset in the file of the piece's first byte.
+ * @fd_index: index in the request's fds[] of the file.
+ * @flags: 0 in version 1.
+ *
+ * The kernel resolves each region of a VHOST_SET_MEM_TABLE in the VMM's
+ * address space.  A region that spans several mappings becomes several
+ * pieces; adjacent mappings of the same file are merged.  Only shared
+ * mappings of files (memfd, shmem, hugetlbfs, regular files) can be handed
+ * to a back-end: other memory fails the ioctl (EOPNOTSUPP, unmapped memory
+ * EFAULT) with a kernel log line naming the process and the fix.
+ */
+struct vub_mem_piece {
+	__u64	guest_phys_addr;
+	__u64	memory_size;
+	__u64	userspace_addr;
+	__u64	file_offset;
+	__u32	fd_index;
+	__u32	flags;
 };
 
 #endif /* _UAPI_LINUX_VHOST_USER_BRIDGE_H */
