@@ -252,6 +252,13 @@ int vub_chan_decode(const void *buf, size_t buf_len, struct vub_chan_msg *m)
 	/* fds lie in the header's tail or after the payload, never in it */
 	if (r->nr_fds && fds_end > r->hdr_len && r->fd_offset < pl_end)
 		return -EBADMSG;
+	/* the extension lies after the payload, 8-byte aligned, before fds */
+	if (r->ext_len &&
+	    (r->ext_offset < pl_end || r->ext_offset % 8 ||
+	     (uint64_t)r->ext_offset + r->ext_len > buf_len ||
+	     (r->nr_fds && r->fd_offset < (uint64_t)r->ext_offset + r->ext_len &&
+	      fds_end > r->ext_offset)))
+		return -EBADMSG;
 	if (r->reply_len > VUB_REPLY_MAX)
 		return -EBADMSG;
 	m->payload = (const char *)buf + r->hdr_len;

@@ -39,8 +39,8 @@
 #include <liburing.h>
 #include <linux/vhost_user_bridge.h>
 
-/* Most fds one request may carry (version 1 sends at most one). */
-#define VUB_CHAN_MAX_FDS	8
+/* Most fds one request may carry: one per memory piece. */
+#define VUB_CHAN_MAX_FDS	VUB_MAX_MEM_PIECES
 
 /* user_data of the ATTACH command; FETCH/COMMIT use user_data == tag.
  * (Not UINT64_MAX: liburing reserves that for its internal timeouts.) */
@@ -74,6 +74,13 @@ struct vub_chan_msg {
 	const void *payload;	/* req->payload_len bytes */
 	const int *fds;		/* req->nr_fds descriptors */
 };
+
+/* The kernel's extension of a request that vub_chan_decode() accepted
+ * (struct vub_mem_piece[] for VHOST_SET_MEM_TABLE), or NULL. */
+static inline const void *vub_chan_ext(const struct vub_req *req)
+{
+	return req->ext_len ? (const char *)req + req->ext_offset : NULL;
+}
 
 /* Open @path (NULL: /dev/vhost-user-bridge-control), set up the ring and
  * nr_tags buffers.  Returns 0 or -errno; on error nothing is left open. */

@@ -12,10 +12,12 @@
 #include <linux/types.h>
 #include <linux/vhost_user_bridge.h>
 
-/* Upper bound of the max_mem_regions parameter: a SET_MEM_TABLE must fit
- * in a FETCH buffer together with one fd per region.
+/*
+ * Upper bound of the max_mem_regions parameter: a SET_MEM_TABLE must fit in
+ * a FETCH buffer with its VUB_MAX_MEM_PIECES pieces and one fd per piece
+ * (checked in vub_init()).
  */
-#define VUB_MAX_MEM_REGIONS	1024
+#define VUB_MAX_MEM_REGIONS	512
 
 /* Payloads up to this size live inside the request itself. */
 #define VUB_INLINE_PAYLOAD	40
@@ -37,8 +39,11 @@
  * @nr_files: entries of @files.
  * @files: files (referenced) to install in the daemon, in payload order.
  * @payload: the ioctl argument as the VMM passed it.
+ * @ext: data the kernel adds (struct vub_mem_piece[] for SET_MEM_TABLE).
+ * @ext_len: bytes at @ext.
  * @reply: the daemon's answer.
  * @inline_payload: storage for small payloads.
+ * @inline_file: storage for one file.
  */
 struct vub_request {
 	struct list_head	node;
@@ -53,11 +58,14 @@ struct vub_request {
 	u32			reply_len;
 	int			result;
 	unsigned int		nr_files;
-	struct file		*files[1];
+	struct file		**files;
 	void			*payload;
+	void			*ext;
+	u32			ext_len;
 	/* Copied to and from userspace: keep together, see vub_chan_init(). */
 	u8			reply[VUB_REPLY_MAX];
 	u8			inline_payload[VUB_INLINE_PAYLOAD];
+	struct file		*inline_file;
 };
 
 struct vub_request *vub_request_alloc(u16 op, u32 dev_id, u32 payload_len);
@@ -75,6 +83,8 @@ int vub_chan_submit(struct vub_request *req);
  * -ECONNRESET when the daemon went away.
  */
 int vub_chan_wait(struct vub_request *req, unsigned long timeout);
+
+int vub_mem_resolve(struct vub_request *req);
 
 int vub_chan_init(void);
 void vub_chan_exit(void);

@@ -77,6 +77,7 @@ struct vub_request *vub_request_alloc(u16 op, u32 dev_id, u32 payload_len)
 	if (!req)
 		return NULL;
 	req->payload = req->inline_payload;
+	req->files = &req->inline_file;
 	if (payload_len > VUB_INLINE_PAYLOAD) {
 		req->payload = kmalloc(payload_len, GFP_KERNEL_ACCOUNT);
 		if (!req->payload) {
@@ -103,8 +104,11 @@ void vub_request_put(struct vub_request *req)
 		return;
 	for (i = 0; i < req->nr_files; i++)
 		fput(req->files[i]);
+	if (req->files != &req->inline_file)
+		kfree(req->files);
 	if (req->payload != req->inline_payload)
 		kfree(req->payload);
+	kfree(req->ext);
 	kmem_cache_free(vub_req_cache, req);
 }
 
@@ -125,7 +129,8 @@ static int vub_write_request(const struct vub_tag *t,
 			     const struct vub_request *req, int *fds)
 {
 	u8 __user *buf = u64_to_user_ptr(t->buf_addr);
-	u32 fd_offset = ALIGN(sizeof(struct vub_req) + req->payload_len, 8);
+	u32 ext_offset = ALIGN(sizeof(struct vub_req) + req->payload_len, 8);
+	u32 fd_offset = ALIGN(ext_offset + req->ext_len, 8);
 	int __user *ufds = (int __user *)(buf + fd_offset);
 	struct vub_req hdr = {
 		.op = req->op,
@@ -138,6 +143,8 @@ static int vub_write_request(const struct vub_tag *t,
 		.nr_fds = req->nr_files,
 		.fd_offset = fd_offset,
 		.vmm_pid = req->vmm_pid,
+		.ext_offset = req->ext_len ? ext_offset : 0,
+		.ext_len = req->ext_len,
 	};
 	unsigned int i;
 	int ret;
@@ -145,7 +152,8 @@ static int vub_write_request(const struct vub_tag *t,
 	if (fd_offset + req->nr_files * sizeof(int) > t->buf_len)
 		return -EMSGSIZE;
 	if (copy_to_user(buf, &hdr, sizeof(hdr)) ||
-	    copy_to_user(buf + sizeof(hdr), req->payload, req->payload_len))
+	    copy_to_user(buf + sizeof(hdr), req->payload, req->payload_len) ||
+	    copy_to_user(buf + ext_offset, req->ext, req->ext_len))
 		return -EFAULT;
 	for (i = 0; i < req->nr_files; i++) {
 		ret = vub_receive_fd(req->files[i], &ufds[i]);
@@ -222,8 +230,8 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	struct vub_bridge *b = cmd->file->private_data;
 	struct vub_tag *t = &b->tags[vub_pdu(cmd)->tag];
-	int fds[ARRAY_SIZE(((struct vub_request *)0)->files)];
 	struct vub_request *req;
+	int *fds = NULL;
 	int ret = -ECANCELED;
 	bool undo = false;
 	unsigned int i;
@@ -238,9 +246,11 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	spin_unlock(&vub_lock);
 
 	if (req) {
-		ret = vub_write_request(t, req, fds);
+		fds = kcalloc(req->nr_files, sizeof(*fds), GFP_KERNEL);
+		ret = req->nr_files && !fds ? -ENOMEM :
+		      vub_write_request(t, req, fds);
 		if (ret)
-			pr_warn_ratelimited("cannot deliver request %llu to the daemon (%d): bad FETCH buffer; failing it with EIO\n",
+			pr_warn_ratelimited("cannot deliver request %llu to the daemon (%d); failing it with EIO\n",
 					    req->seq, ret);
 	}
 
@@ -260,6 +270,7 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	if (req) {
 		for (i = 0; undo && i < req->nr_files; i++)
 			close_fd(fds[i]);
+		kfree(fds);
 		vub_request_put(req);
 	}
 	io_uring_cmd_done(cmd, ret, 0, issue_flags);

@@ -50,23 +50,29 @@ MODULE_PARM_DESC(req_timeout_ms,
 static ushort max_mem_regions = 64;
 module_param(max_mem_regions, ushort, 0444);
 MODULE_PARM_DESC(max_mem_regions,
-		 "Maximum number of memory regions in VHOST_SET_MEM_TABLE, as vhost's parameter (default 64, at most 1024)");
+		 "Maximum number of memory regions in VHOST_SET_MEM_TABLE, as vhost's parameter (default 64, at most 512)");
 
 /**
  * struct vub_dev - one open of /dev/vhost-user-bridge
  * @id: the device id the daemon sees.
  * @mutex: serialises the device's ioctls.
+ * @owner: the mm of the process that did VHOST_SET_OWNER (grabbed), as
+ *	vhost's dev->mm: only it may configure the device.
  * @broken: the daemon failed to answer in time; the device's state is
  *	unknown and every further ioctl fails with EIO.
  * @announced: a request of this device was handed to a daemon, which must be
  *	told when it is closed.
  */
 struct vub_dev {
-	u32		id;
-	struct mutex	mutex;	/* serialises the ioctls */
-	bool		broken;
-	bool		announced;
+	u32			id;
+	struct mutex		mutex;	/* serialises the ioctls */
+	struct mm_struct	*owner;
+	bool			broken;
+	bool			announced;
 };
+
+/* vhost-net's virtqueues: rx and tx. */
+#define VUB_NET_NVQS	2
 
 static DEFINE_XARRAY_ALLOC1(vub_devs);
 static u32 vub_next_id;
@@ -79,18 +85,30 @@ enum vub_fd_kind {
 	VUB_FD_ANY,		/* any open file, or VHOST_FILE_UNBIND */
 };
 
+/* How vhost-net checks an ioctl before acting on it. */
+enum vub_check {
+	VUB_ANYONE,	/* no owner needed (the feature ioctls) */
+	VUB_OWNER,	/* only the owner's mm: EPERM otherwise */
+	VUB_VRING,	/* owner, and a vring index below VUB_NET_NVQS */
+};
+
 struct vub_ioctl_desc {
 	unsigned int	cmd;
 	u16		in_len;		/* bytes copied from the VMM */
 	u16		out_len;	/* bytes returned to the VMM */
+	u8		check;		/* enum vub_check */
 	u8		fd_kind;	/* enum vub_fd_kind */
 	u8		fd_offset;	/* offset of the fd within the argument */
 };
 
-#define VUB_IOCTL(_cmd, _in, _out) { .cmd = _cmd, .in_len = _in, .out_len = _out }
+#define VUB_IOCTL(_cmd, _check, _in, _out)				\
+	{ .cmd = _cmd, .check = _check, .in_len = _in, .out_len = _out }
+#define VUB_IOCTL_VRING(_cmd, _out)					\
+	VUB_IOCTL(_cmd, VUB_VRING, sizeof(struct vhost_vring_state), _out)
 #define VUB_IOCTL_FD(_cmd, _kind)					\
-	{ .cmd = _cmd, .in_len = sizeof(struct vhost_vring_file),	\
-	  .fd_kind = _kind, .fd_offset = offsetof(struct vhost_vring_file, fd) }
+	{ .cmd = _cmd, .check = VUB_VRING,				\
+	  .in_len = sizeof(struct vhost_vring_file), .fd_kind = _kind,	\
+	  .fd_offset = offsetof(struct vhost_vring_file, fd) }
 
 /*
  * The generic vhost ioctls and vhost-net's SET_BACKEND.  Directions come from
@@ -98,32 +116,31 @@ struct vub_ioctl_desc {
  * VHOST_SET_MEM_TABLE has a variable length and is handled apart.
  */
 static const struct vub_ioctl_desc vub_ioctls[] = {
-	VUB_IOCTL(VHOST_GET_FEATURES, 0, sizeof(u64)),
-	VUB_IOCTL(VHOST_SET_FEATURES, sizeof(u64), 0),
-	VUB_IOCTL(VHOST_SET_OWNER, 0, 0),
-	VUB_IOCTL(VHOST_RESET_OWNER, 0, 0),
-	VUB_IOCTL(VHOST_SET_MEM_TABLE, sizeof(struct vhost_memory), 0),
-	VUB_IOCTL(VHOST_SET_LOG_BASE, sizeof(u64), 0),
-	{ .cmd = VHOST_SET_LOG_FD, .in_len = sizeof(int),
+	VUB_IOCTL(VHOST_GET_FEATURES, VUB_ANYONE, 0, sizeof(u64)),
+	VUB_IOCTL(VHOST_SET_FEATURES, VUB_ANYONE, sizeof(u64), 0),
+	VUB_IOCTL(VHOST_SET_OWNER, VUB_ANYONE, 0, 0),
+	VUB_IOCTL(VHOST_RESET_OWNER, VUB_OWNER, 0, 0),
+	VUB_IOCTL(VHOST_SET_MEM_TABLE, VUB_OWNER, sizeof(struct vhost_memory),
+		  0),
+	VUB_IOCTL(VHOST_SET_LOG_BASE, VUB_OWNER, sizeof(u64), 0),
+	{ .cmd = VHOST_SET_LOG_FD, .check = VUB_OWNER, .in_len = sizeof(int),
 	  .fd_kind = VUB_FD_EVENTFD, .fd_offset = 0 },
-	VUB_IOCTL(VHOST_SET_VRING_NUM, sizeof(struct vhost_vring_state), 0),
-	VUB_IOCTL(VHOST_SET_VRING_ADDR, sizeof(struct vhost_vring_addr), 0),
-	VUB_IOCTL(VHOST_SET_VRING_BASE, sizeof(struct vhost_vring_state), 0),
-	VUB_IOCTL(VHOST_GET_VRING_BASE, sizeof(struct vhost_vring_state),
-		  sizeof(struct vhost_vring_state)),
-	VUB_IOCTL(VHOST_SET_VRING_ENDIAN, sizeof(struct vhost_vring_state), 0),
-	VUB_IOCTL(VHOST_GET_VRING_ENDIAN, sizeof(struct vhost_vring_state),
-		  sizeof(struct vhost_vring_state)),
+	VUB_IOCTL_VRING(VHOST_SET_VRING_NUM, 0),
+	VUB_IOCTL(VHOST_SET_VRING_ADDR, VUB_VRING,
+		  sizeof(struct vhost_vring_addr), 0),
+	VUB_IOCTL_VRING(VHOST_SET_VRING_BASE, 0),
+	VUB_IOCTL_VRING(VHOST_GET_VRING_BASE, sizeof(struct vhost_vring_state)),
+	VUB_IOCTL_VRING(VHOST_SET_VRING_ENDIAN, 0),
+	VUB_IOCTL_VRING(VHOST_GET_VRING_ENDIAN,
+			sizeof(struct vhost_vring_state)),
 	VUB_IOCTL_FD(VHOST_SET_VRING_KICK, VUB_FD_EVENTFD),
 	VUB_IOCTL_FD(VHOST_SET_VRING_CALL, VUB_FD_EVENTFD),
 	VUB_IOCTL_FD(VHOST_SET_VRING_ERR, VUB_FD_EVENTFD),
-	VUB_IOCTL(VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
-		  sizeof(struct vhost_vring_state), 0),
-	VUB_IOCTL(VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
-		  sizeof(struct vhost_vring_state),
-		  sizeof(struct vhost_vring_state)),
-	VUB_IOCTL(VHOST_SET_BACKEND_FEATURES, sizeof(u64), 0),
-	VUB_IOCTL(VHOST_GET_BACKEND_FEATURES, 0, sizeof(u64)),
+	VUB_IOCTL_VRING(VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 0),
+	VUB_IOCTL_VRING(VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+			sizeof(struct vhost_vring_state)),
+	VUB_IOCTL(VHOST_SET_BACKEND_FEATURES, VUB_ANYONE, sizeof(u64), 0),
+	VUB_IOCTL(VHOST_GET_BACKEND_FEATURES, VUB_ANYONE, 0, sizeof(u64)),
 	VUB_IOCTL_FD(VHOST_NET_SET_BACKEND, VUB_FD_ANY),
 };
 
@@ -197,14 +214,16 @@ static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
 	ret = -EFAULT;
 	if (copy_from_user(req->payload, argp, len))
 		goto err;
+	ret = 0;
 	/* The VMM may have changed the header since it was checked. */
-	if (d->cmd == VHOST_SET_MEM_TABLE)
+	if (d->cmd == VHOST_SET_MEM_TABLE) {
 		memcpy(req->payload, &mem, sizeof(mem));
-	if (d->fd_kind != VUB_FD_NONE) {
+		ret = vub_mem_resolve(req);
+	} else if (d->fd_kind != VUB_FD_NONE) {
 		ret = vub_get_file(req, d);
-		if (ret)
-			goto err;
 	}
+	if (ret)
+		goto err;
 	return req;
 err:
 	vub_request_put(req);
@@ -236,6 +255,37 @@ static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 	return ret;
 }
 
+/* vhost-net's checks, in its order: owner (EBUSY, EPERM), then vring index. */
+static int vub_check(struct vub_dev *dev, const struct vub_ioctl_desc *d,
+		     u32 __user *argp)
+{
+	u32 idx;
+
+	if (d->cmd == VHOST_SET_OWNER)
+		return dev->owner ? -EBUSY : 0;
+	if (d->check == VUB_ANYONE)
+		return 0;
+	if (dev->owner != current->mm)
+		return -EPERM;
+	if (d->check != VUB_VRING)
+		return 0;
+	if (get_user(idx, argp))
+		return -EFAULT;
+	return idx < VUB_NET_NVQS ? 0 : -ENOBUFS;
+}
+
+/* Ownership follows the daemon's successful answer, as in vhost. */
+static void vub_update_owner(struct vub_dev *dev, unsigned int cmd)
+{
+	if (cmd == VHOST_SET_OWNER) {
+		mmgrab(current->mm);
+		dev->owner = current->mm;
+	} else if (cmd == VHOST_RESET_OWNER) {
+		mmdrop(dev->owner);
+		dev->owner = NULL;
+	}
+}
+
 static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vub_dev *dev = file->private_data;
@@ -253,12 +303,17 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	ret = mutex_lock_killable(&dev->mutex);
 	if (ret)
 		return ret;
+	ret = vub_check(dev, d, argp);
+	if (ret)
+		goto out_unlock;
 	req = vub_ioctl_request(dev, d, argp);
 	if (IS_ERR(req)) {
 		ret = PTR_ERR(req);
 		goto out_unlock;
 	}
 	ret = vub_forward(dev, req);
+	if (!ret)
+		vub_update_owner(dev, cmd);
 	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
 		ret = -EFAULT;
 	vub_request_put(req);
@@ -299,6 +354,8 @@ static int vub_release(struct inode *inode, struct file *file)
 			vub_request_put(req);
 		}
 	}
+	if (dev->owner)
+		mmdrop(dev->owner);
 	xa_erase(&vub_devs, dev->id);
 	mutex_destroy(&dev->mutex);
 	kmem_cache_free(vub_dev_cache, dev);
@@ -331,8 +388,9 @@ static int __init vub_init(void)
 	}
 	/* The largest request must fit in a daemon's FETCH buffer. */
 	BUILD_BUG_ON(sizeof(struct vub_req) + sizeof(struct vhost_memory) +
-		     VUB_MAX_MEM_REGIONS * (sizeof(struct vhost_memory_region) +
-					    sizeof(int)) > VUB_REQ_BUF_MIN);
+		     VUB_MAX_MEM_REGIONS * sizeof(struct vhost_memory_region) +
+		     VUB_MAX_MEM_PIECES * (sizeof(struct vub_mem_piece) +
+					   sizeof(int)) + 16 > VUB_REQ_BUF_MIN);
 
 	vub_dev_cache = kmem_cache_create("vub_dev", sizeof(struct vub_dev), 0,
 					  SLAB_ACCOUNT, NULL);

@@ -43,6 +43,8 @@
 #define VUB_REQ_BUF_MIN		65536
 /* Largest reply a daemon returns inline in struct vub_io_cmd. */
 #define VUB_REPLY_MAX		40
+/* Most memory pieces, and so file descriptors, one request carries. */
+#define VUB_MAX_MEM_PIECES	512
 
 /*
  * Control commands, in the cmd_op field of the SQE.  They use ioctl-style
@@ -155,7 +157,8 @@ enum vub_op {
  * @group_id: multiqueue group the device belongs to; 0 (none) in version 1.
  * @flags: VUB_REQ_F_* (none defined in version 1).
  * @ext_offset: offset from the start of this struct of data the kernel adds
- *	to the payload: the first 8-byte boundary after the payload.
+ *	to the payload: the first 8-byte boundary after the payload; 0 when
+ *	there is none.
  * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
  *	array of struct vub_mem_piece describing all of guest memory.
  * @reserved: 0.

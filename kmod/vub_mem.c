@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-user-bridge: guest memory.
+ *
+ * vhost-net reaches guest memory through the VMM's mm; a vhost-user back-end
+ * needs it as files it can map.  At VHOST_SET_MEM_TABLE each region
+ * [userspace_addr, +memory_size) is resolved in the caller's mm to pieces of
+ * shared file mappings, and the files go to the daemon with the request (see
+ * struct vub_mem_piece).  Everything else is refused, with a log line that
+ * says what to change in the VMM.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+
+#include "vub.h"
+
+struct vub_mem_ctx {
+	struct vub_mem_piece	*pieces;
+	unsigned int		nr_pieces;
+	struct file		**files;
+	unsigned int		nr_files;
+};
+
+/* Index of @file in @ctx->files, adding (and referencing) it if new. */
+static int vub_mem_file_index(struct vub_mem_ctx *ctx, struct file *file)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx->nr_files; i++)
+		if (ctx->files[i] == file)
+			return i;
+	ctx->files[ctx->nr_files] = get_file(file);
+	return ctx->nr_files++;
+}
+
+/* Append a piece, merging it into the previous one when they are contiguous. */
+static int vub_mem_add(struct vub_mem_ctx *ctx, u64 gpa, u64 size, u64 uaddr,
+		       struct file *file, u64 offset)
+{
+	struct vub_mem_piece *p = ctx->nr_pieces ?
+				  &ctx->pieces[ctx->nr_pieces - 1] : NULL;
+	int idx;
+
+	if (p && ctx->files[p->fd_index] == file &&
+	    p->guest_phys_addr + p->memory_size == gpa &&
+	    p->userspace_addr + p->memory_size == uaddr &&
+	    p->file_offset + p->memory_size == offset) {
+		p->memory_size += size;
+		return 0;
+	}
+	if (ctx->nr_pieces == VUB_MAX_MEM_PIECES)
+		return -E2BIG;
+	idx = vub_mem_file_index(ctx, file);
+	ctx->pieces[ctx->nr_pieces++] = (struct vub_mem_piece) {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = uaddr,
+		.file_offset = offset,
+		.fd_index = idx,
+	};
+	return 0;
+}
+
+/* Resolve one region; mmap_lock held for reading. */
+static int vub_mem_resolve_region(struct vub_mem_ctx *ctx, struct mm_struct *mm,
+				  const struct vhost_memory_region *r,
+				  unsigned int n)
+{
+	u64 gpa = r->guest_phys_addr, uaddr = r->userspace_addr;
+	u64 left = r->memory_size;
+	struct vm_area_struct *vma;
+	u64 len;
+	int ret;
+
+	while (left) {
+		vma = vma_lookup(mm, uaddr);
+		if (!vma) {
+			pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: nothing is mapped at 0x%llx; failing with EFAULT\n",
+					    current->comm, task_tgid_nr(current),
+					    n, uaddr);
+			return -EFAULT;
+		}
+		if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+			pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is not a shared file mapping, so a vhost-user back-end cannot map it; failing with EOPNOTSUPP. Give the VM shared memory, e.g. QEMU -object memory-backend-memfd,id=mem,size=...,share=on -machine memory-backend=mem\n",
+					    current->comm, task_tgid_nr(current),
+					    n, uaddr);
+			return -EOPNOTSUPP;
+		}
+		len = min_t(u64, vma->vm_end - uaddr, left);
+		ret = vub_mem_add(ctx, gpa, len, uaddr, vma->vm_file,
+				  ((u64)vma->vm_pgoff << PAGE_SHIFT) +
+				  uaddr - vma->vm_start);
+		if (ret)
+			return ret;
+		gpa += len;
+		uaddr += len;
+		left -= len;
+	}
+	return 0;
+}
+
+/**
+ * vub_mem_resolve() - resolve a SET_MEM_TABLE request's regions to files
+ * @req: the request; its payload is a checked struct vhost_memory header
+ *	followed by its regions.
+ *
+ * Regions are first checked as vhost checks them (EFAULT for an empty,
+ * wrapping or non-user range).  On success the request carries the pieces
+ * as its extension and the files to install; on failure it is unchanged.
+ *
+ * Return: 0 or -errno.
+ */
+int vub_mem_resolve(struct vub_request *req)
+{
+	const struct vhost_memory *mem = req->payload;
+	struct mm_struct *mm = current->mm;
+	struct vub_mem_ctx ctx = {};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vhost_memory_region *r = &mem->regions[i];
+		u64 last_gpa, last_uaddr;
+
+		if (!r->memory_size ||
+		    check_add_overflow(r->guest_phys_addr, r->memory_size - 1,
+				       &last_gpa) ||
+		    check_add_overflow(r->userspace_addr, r->memory_size - 1,
+				       &last_uaddr) ||
+		    !access_ok(u64_to_user_ptr(r->userspace_addr),
+			       r->memory_size))
+			return -EFAULT;
+	}
+	if (!mem->nregions)
+		return 0;
+
+	ctx.pieces = kcalloc(VUB_MAX_MEM_PIECES, sizeof(*ctx.pieces),
+			     GFP_KERNEL_ACCOUNT);
+	ctx.files = kcalloc(VUB_MAX_MEM_PIECES, sizeof(*ctx.files),
+			    GFP_KERNEL_ACCOUNT);
+	ret = -ENOMEM;
+	if (!ctx.pieces || !ctx.files)
+		goto err;
+
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		goto err;
+	for (i = 0; i < mem->nregions && !ret; i++)
+		ret = vub_mem_resolve_region(&ctx, mm, &mem->regions[i], i);
+	mmap_read_unlock(mm);
+	if (ret)
+		goto err;
+
+	req->ext = ctx.pieces;
+	req->ext_len = ctx.nr_pieces * sizeof(*ctx.pieces);
+	req->files = ctx.files;
+	req->nr_files = ctx.nr_files;
+	return 0;
+err:
+	for (i = 0; i < ctx.nr_files; i++)
+		fput(ctx.files[i]);
+	kfree(ctx.files);
+	kfree(ctx.pieces);
+	return ret;
+}
