@@ -48,6 +48,13 @@ static struct td_entry *td_record(struct td_shared *sh, const struct vub_req *re
 	e->kick_value = -1;
 	memcpy(e->payload, payload,
 	       req->payload_len < TD_PAYLOAD_MAX ? req->payload_len : TD_PAYLOAD_MAX);
+	e->ext_len = req->ext_len;
+	if (req->ext_len)
+		memcpy(e->ext, vub_chan_ext(req),
+		       req->ext_len < TD_EXT_MAX ? req->ext_len : TD_EXT_MAX);
+	for (uint32_t i = 0; i < req->nr_fds && i < TD_FDS_MAX; i++)
+		if (fds[i] >= 0 && !fstat(fds[i], &st))
+			e->fd_inos[i] = st.st_ino;
 	if (req->nr_fds && fds[0] >= 0) {
 		e->fd_cloexec = (fcntl(fds[0], F_GETFD) & FD_CLOEXEC) != 0;
 		if (!fstat(fds[0], &st))

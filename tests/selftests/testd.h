@@ -31,6 +31,8 @@
 
 #define TD_LOG_CAP	128
 #define TD_PAYLOAD_MAX	4096	/* a 64-region SET_MEM_TABLE is 2056 */
+#define TD_EXT_MAX	4096	/* 102 memory pieces */
+#define TD_FDS_MAX	8	/* fds whose inode is recorded */
 #define TD_FEATURES	0x0123456789abcdefULL
 #define TD_BACKEND_FEATURES 0x5ULL
 #define TD_ATTACH_RETRY_MS 10000	/* a previous daemon may still be detaching */
@@ -48,6 +50,9 @@ struct td_entry {
 	uint64_t fd_ino;	/* fstat(fds[0]).st_ino */
 	char fd_link[64];	/* readlink of /proc/self/fd/<fds[0]> */
 	int64_t kick_value;	/* VHOST_SET_VRING_CALL only */
+	uint64_t fd_inos[TD_FDS_MAX];	/* fstat(fds[i]).st_ino */
+	uint32_t ext_len;
+	uint8_t ext[TD_EXT_MAX];	/* the request's extension */
 	uint8_t payload[TD_PAYLOAD_MAX];
 };
 

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <linux/capability.h>
@@ -285,7 +287,8 @@ TEST(no_daemon_enotconn)
 	t0 = harness_now();
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), ENOTCONN);
-	ASSERT_ERRNO(ioctl(fd, VHOST_SET_VRING_KICK, &f), ENOTCONN);
+	/* not owned (SET_OWNER failed): refused before the daemon is asked */
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_VRING_KICK, &f), EPERM);
 	ASSERT_LT(harness_now() - t0, 2.0);
 	ASSERT_OK(close(f.fd));
 	ASSERT_OK(close(fd));
@@ -326,7 +329,34 @@ TEST(unknown_ioctl_enotty_like_vhost_net)
 
 /* ---- b. every forwarded ioctl, byte for byte -------------------------------- */
 
-static void fill_regions(struct vhost_memory *m, uint32_t n)
+/* Guest memory: one shared memfd mapping of 2n+1 pages. */
+struct guest_mem {
+	int memfd;
+	uint8_t *base;
+	size_t len;
+	long pg;
+};
+
+static void guest_mem_map(struct guest_mem *g, uint32_t n)
+{
+	g->pg = sysconf(_SC_PAGESIZE);
+	g->len = (2 * (size_t)n + 1) * g->pg;
+	g->memfd = memfd_create("vub-guest", MFD_CLOEXEC);
+	ASSERT_GE(g->memfd, 0);
+	ASSERT_OK(ftruncate(g->memfd, g->len));
+	g->base = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	ASSERT_TRUE(g->base != MAP_FAILED);
+}
+
+static void guest_mem_unmap(struct guest_mem *g)
+{
+	munmap(g->base, g->len);
+	close(g->memfd);
+}
+
+/* n one-page regions on every other page of @g, so none are contiguous:
+ * n pieces of one file.  flags_padding is a pattern vhost ignores. */
+static void fill_regions(struct vhost_memory *m, uint32_t n, const struct guest_mem *g)
 {
 	uint32_t i;
 
@@ -335,10 +365,32 @@ static void fill_regions(struct vhost_memory *m, uint32_t n)
 	for (i = 0; i < n; i++)
 		m->regions[i] = (struct vhost_memory_region){
 			.guest_phys_addr = 0x100000000ULL * (i + 1) + 0x1000,
-			.memory_size = 0x200000ULL * (i + 1),
-			.userspace_addr = 0x7f0000000000ULL + 0x10000000ULL * i + 0xa5a5000,
+			.memory_size = g->pg,
+			.userspace_addr = (uintptr_t)g->base + (2 * i + 1) * g->pg,
 			.flags_padding = 0x0101010101010101ULL * (i + 1),
 		};
+}
+
+/* The daemon got one piece per region of fill_regions(), all in @g. */
+static void expect_pieces(const struct td_entry *e, uint32_t n, const struct guest_mem *g)
+{
+	const struct vub_mem_piece *p = (const void *)e->ext;
+	struct stat st;
+	uint32_t i;
+
+	ASSERT_OK(fstat(g->memfd, &st));
+	ASSERT_EQ(e->ext_len, n * sizeof(*p));
+	ASSERT_EQ(e->nr_fds, n ? 1u : 0u);
+	if (n)
+		ASSERT_EQ(e->fd_inos[0], (uint64_t)st.st_ino);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(p[i].guest_phys_addr, 0x100000000ULL * (i + 1) + 0x1000);
+		EXPECT_EQ(p[i].memory_size, (uint64_t)g->pg);
+		EXPECT_EQ(p[i].userspace_addr, (uintptr_t)g->base + (2 * i + 1) * g->pg);
+		EXPECT_EQ(p[i].file_offset, (2 * i + 1) * (uint64_t)g->pg);
+		EXPECT_EQ(p[i].fd_index, 0u);
+		EXPECT_EQ(p[i].flags, 0u);
+	}
 }
 
 static uint32_t mem_len(uint32_t n)
@@ -374,12 +426,14 @@ TEST(roundtrip_every_ioctl)
 	const struct td_entry *e;
 	struct vhost_vring_state s;
 	struct vhost_vring_addr a;
+	struct guest_mem g;
 	uint32_t dev_id;
 	int fd, efd, memfd, i;
 	struct td td;
 	uint64_t u;
 
 	require_bridge();
+	guest_mem_map(&g, 3);
 	start_daemon(&td, TD_SERVE, 4);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
@@ -396,9 +450,9 @@ TEST(roundtrip_every_ioctl)
 	u = 0x0123456789abcdefULL;
 	roundtrip(&td, fd, VHOST_SET_FEATURES, &u, 8, 0, 0);
 	roundtrip(&td, fd, VHOST_SET_OWNER, NULL, 0, 0, 0);
-	roundtrip(&td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
-	fill_regions(&mem.m, 3);
-	roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 0);
+	fill_regions(&mem.m, 3, &g);
+	e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 1);
+	expect_pieces(e, 3, &g);
 	u = 0xfeedface00001000ULL;
 	roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 0);
 
@@ -424,19 +478,19 @@ TEST(roundtrip_every_ioctl)
 	roundtrip(&td, fd, VHOST_SET_VRING_ADDR, &a, sizeof(a), 0, 0);
 
 	/* GETs: the payload goes in as is, the daemon's answer comes back */
-	s = (struct vhost_vring_state){ 3, 0xdead };
+	s = (struct vhost_vring_state){ 1, 0xdead };
 	roundtrip(&td, fd, VHOST_GET_VRING_BASE, &s, 8, 8, 0);
-	ASSERT_EQ(s.index, 3);
-	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BASE, 3));
-	ASSERT_EQ(s.num, 3007);
+	ASSERT_EQ(s.index, 1);
+	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BASE, 1));
+	ASSERT_EQ(s.num, 1007);
 	s = (struct vhost_vring_state){ 1, 0xbeef };
 	roundtrip(&td, fd, VHOST_GET_VRING_ENDIAN, &s, 8, 8, 0);
 	ASSERT_EQ(s.index, 1);
 	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_ENDIAN, 1));
-	s = (struct vhost_vring_state){ 2, 77 };
+	s = (struct vhost_vring_state){ 0, 77 };
 	roundtrip(&td, fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 8, 0);
-	ASSERT_EQ(s.index, 2);
-	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 2));
+	ASSERT_EQ(s.index, 0);
+	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 0));
 
 	roundtrip_file(&td, fd, VHOST_SET_VRING_KICK, 0, efd, "anon_inode:[eventfd]");
 	roundtrip_file(&td, fd, VHOST_SET_VRING_CALL, 0, efd, "anon_inode:[eventfd]");
@@ -450,6 +504,7 @@ TEST(roundtrip_every_ioctl)
 
 	/* NET_SET_BACKEND takes any open file: a memfd, same inode */
 	roundtrip_file(&td, fd, VHOST_NET_SET_BACKEND, 0, memfd, "/memfd:vub-backend");
+	roundtrip(&td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
 
 	/* All on one device; and no forwarded ioctl was left out */
 	e = td_wait(&td, 0, VUB_OP_IOCTL, VHOST_NET_SET_BACKEND, 0, 0);
@@ -464,13 +519,16 @@ TEST(roundtrip_every_ioctl)
 	close(efd);
 	close(fd);
 	td_stop(&td);
+	guest_mem_unmap(&g);
 }
 
 TEST(roundtrip_mem_table_sizes)
 {
 	long max = param_read("max_mem_regions");
+	const struct td_entry *e;
 	struct vhost_memory *m;
 	uint32_t sizes[4], from;
+	struct guest_mem g;
 	struct td td;
 	int fd, vn;
 	size_t i;
@@ -480,25 +538,31 @@ TEST(roundtrip_mem_table_sizes)
 		max = 64;	/* the documented default */
 	m = calloc(1, mem_len(max + 1));
 	ASSERT_TRUE(m);
+	guest_mem_map(&g, max + 1);
 	start_daemon(&td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
 
-	/* 0, 1, 3 and max regions: the payload arrives byte for byte */
+	/* 0, 1, 3 and max regions: the payload arrives byte for byte, with
+	 * one piece per region and the memfd */
 	sizes[0] = 0;
 	sizes[1] = 1;
 	sizes[2] = 3;
-	sizes[3] = mem_len(max) <= TD_PAYLOAD_MAX ? max : 64;
+	sizes[3] = mem_len(max) <= TD_PAYLOAD_MAX &&
+		   max * sizeof(struct vub_mem_piece) <= TD_EXT_MAX ? max : 64;
 	for (i = 0; i < 4; i++) {
-		fill_regions(m, sizes[i]);
-		roundtrip(&td, fd, VHOST_SET_MEM_TABLE, m, mem_len(sizes[i]), 0, 0);
+		fill_regions(m, sizes[i], &g);
+		e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, m, mem_len(sizes[i]), 0,
+			      sizes[i] ? 1 : 0);
+		expect_pieces(e, sizes[i], &g);
 	}
 
 	/* Rejected before forwarding, with vhost's errnos */
 	from = td_count(&td);
-	fill_regions(m, max + 1);
+	fill_regions(m, max + 1, &g);
 	EXPECT_ERRNO(ioctl(fd, VHOST_SET_MEM_TABLE, m), E2BIG);
-	fill_regions(m, 1);
+	fill_regions(m, 1, &g);
 	m->padding = 1;
 	EXPECT_ERRNO(ioctl(fd, VHOST_SET_MEM_TABLE, m), EOPNOTSUPP);
 	usleep(QUIET_MS * 1000);
@@ -510,7 +574,7 @@ TEST(roundtrip_mem_table_sizes)
 	free(m);
 	m = calloc(1, mem_len(1025));
 	ASSERT_TRUE(m);
-	fill_regions(m, 1);
+	fill_regions(m, 1, &g);
 	m->padding = 1;
 	EXPECT_ERRNO(ioctl(vn, VHOST_SET_MEM_TABLE, m), EOPNOTSUPP);
 	m->padding = 0;
@@ -520,6 +584,7 @@ TEST(roundtrip_mem_table_sizes)
 	close(vn);
 	close(fd);
 	td_stop(&td);
+	guest_mem_unmap(&g);
 }
 
 /* ---- c. fds: passed through and usable; rejected like vhost ---------------- */
@@ -538,6 +603,7 @@ TEST(eventfd_passthrough)
 	start_daemon(&td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
 	kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_GE(kick, 0);
@@ -584,6 +650,7 @@ TEST(fd_errors_like_vhost_net)
 	start_daemon(&td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
 	vn = vhost_net_owned();
 	ASSERT_GE(vn, 0);
 	ASSERT_OK(pipe2(p, O_CLOEXEC));
@@ -614,6 +681,255 @@ TEST(fd_errors_like_vhost_net)
 	close(p[1]);
 	close(vn);
 	close(fd);
+	td_stop(&td);
+}
+
+/* ---- vhost-net's checks: owner, vring index, memory -------------------- */
+
+/* errno of @cmd on @fd issued by a child process (another mm), 0 if it worked */
+static int child_errno(int fd, unsigned long cmd, void *arg)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0)
+		_exit(ioctl(fd, cmd, arg) ? errno : 0);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Owner rules, side by side with vhost-net; nothing refused is forwarded. */
+TEST(owner_like_vhost_net)
+{
+	struct vhost_vring_state s = { 0, 256 };
+	struct vhost_vring_file f = { 0, VHOST_FILE_UNBIND };
+	struct vhost_memory m = { 0 };
+	int fd, vn, i, dev[2];
+	uint32_t from;
+	struct td td;
+	uint64_t u;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	dev[0] = fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	dev[1] = vn = open(VHOST_NET_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(vn, 0);
+
+	for (i = 0; i < 2; i++) {
+		from = td_count(&td);
+		/* before SET_OWNER only the feature ioctls work */
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_VRING_NUM, &s), EPERM);
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_MEM_TABLE, &m), EPERM);
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_NET_SET_BACKEND, &f), EPERM);
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_RESET_OWNER, NULL), EPERM);
+		EXPECT_OK(ioctl(dev[i], VHOST_GET_FEATURES, &u));
+		ASSERT_OK(ioctl(dev[i], VHOST_SET_OWNER, NULL));
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_OWNER, NULL), EBUSY);
+		EXPECT_OK(ioctl(dev[i], VHOST_SET_MEM_TABLE, &m));
+		/* another process, another mm: not the owner */
+		EXPECT_EQ(child_errno(dev[i], VHOST_SET_VRING_NUM, &s), EPERM);
+		EXPECT_EQ(child_errno(dev[i], VHOST_SET_MEM_TABLE, &m), EPERM);
+		EXPECT_EQ(child_errno(dev[i], VHOST_SET_OWNER, NULL), EBUSY);
+		EXPECT_EQ(child_errno(dev[i], VHOST_GET_FEATURES, &u), 0);
+		/* RESET_OWNER gives the device back */
+		EXPECT_OK(ioctl(dev[i], VHOST_RESET_OWNER, NULL));
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_VRING_NUM, &s), EPERM);
+		EXPECT_EQ(child_errno(dev[i], VHOST_SET_OWNER, NULL), 0);
+		if (i == 0) {
+			/* the daemon saw exactly the accepted ones */
+			usleep(QUIET_MS * 1000);
+			EXPECT_EQ(td_count(&td) - from, 6u);
+		}
+	}
+	close(vn);
+	close(fd);
+	td_stop(&td);
+}
+
+/* vhost-net has two rings; a higher index is ENOBUFS, before the fd is looked at. */
+TEST(vring_index_enobufs_like_vhost_net)
+{
+	const unsigned long state_cmds[] = {
+		VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
+		VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+	};
+	const unsigned long file_cmds[] = {
+		VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+		VHOST_NET_SET_BACKEND,
+	};
+	const uint32_t bad[] = { 2, 3, 255, 0xffffffff };
+	struct vhost_vring_state s;
+	struct vhost_vring_file f;
+	struct vhost_vring_addr a;
+	int dev[2], i, efd;
+	size_t c, b;
+	uint32_t from;
+	struct td td;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	dev[0] = vmm_open();
+	ASSERT_GE(dev[0], 0);
+	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
+	dev[1] = vhost_net_owned();
+	ASSERT_GE(dev[1], 0);
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	from = td_count(&td);
+
+	for (i = 0; i < 2; i++) {
+		for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			for (c = 0; c < sizeof(state_cmds) / sizeof(state_cmds[0]); c++) {
+				s = (struct vhost_vring_state){ bad[b], 256 };
+				EXPECT_ERRNO(ioctl(dev[i], state_cmds[c], &s), ENOBUFS);
+			}
+			for (c = 0; c < sizeof(file_cmds) / sizeof(file_cmds[0]); c++) {
+				f = (struct vhost_vring_file){ bad[b], efd };
+				EXPECT_ERRNO(ioctl(dev[i], file_cmds[c], &f), ENOBUFS);
+				f.fd = closed_fd();	/* the index is checked first */
+				EXPECT_ERRNO(ioctl(dev[i], file_cmds[c], &f), ENOBUFS);
+			}
+			a = (struct vhost_vring_addr){ .index = bad[b] };
+			EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_VRING_ADDR, &a), ENOBUFS);
+		}
+	}
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
+	close(efd);
+	close(dev[1]);
+	close(dev[0]);
+	td_stop(&td);
+}
+
+/* Read what the kernel logged since @kmsg was opened (at its end). */
+static bool kmsg_has(int kmsg, const char *a, const char *b)
+{
+	char line[2048];
+	bool found = false;
+	ssize_t n;
+
+	while ((n = read(kmsg, line, sizeof(line) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		line[n] = 0;
+		found |= strstr(line, a) && strstr(line, b);
+	}
+	return found;
+}
+
+/*
+ * Memory a vhost-user back-end cannot map is refused, with a log line that
+ * names the process and the fix; ranges vhost-net refuses are refused alike.
+ */
+TEST(mem_table_refuses_what_cannot_be_shared)
+{
+	union {
+		struct vhost_memory m;
+		uint8_t b[sizeof(struct vhost_memory) + 2 * sizeof(struct vhost_memory_region)];
+	} mem = { .m.nregions = 1 };
+	struct vhost_memory_region *r = &mem.m.regions[0];
+	long pg = sysconf(_SC_PAGESIZE);
+	const struct vub_mem_piece *p;
+	const struct td_entry *e;
+	uint8_t *anon, *priv, *two;
+	int dev[2], i, kmsg, mfd[2];
+	struct stat st[2];
+	uint32_t from;
+	struct td td;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	dev[0] = vmm_open();
+	ASSERT_GE(dev[0], 0);
+	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
+	dev[1] = vhost_net_owned();
+	ASSERT_GE(dev[1], 0);
+	for (i = 0; i < 2; i++) {
+		mfd[i] = memfd_create("vub-guest", MFD_CLOEXEC);
+		ASSERT_GE(mfd[i], 0);
+		ASSERT_OK(ftruncate(mfd[i], 4 * pg));
+		ASSERT_OK(fstat(mfd[i], &st[i]));
+	}
+	anon = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	priv = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd[0], 0);
+	two = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, mfd[0], 0);
+	ASSERT_TRUE(anon != MAP_FAILED && priv != MAP_FAILED && two != MAP_FAILED);
+	from = td_count(&td);
+
+	/* QEMU's default: private anonymous RAM; and a private file mapping */
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_GE(kmsg, 0);
+	ASSERT_EQ(lseek(kmsg, 0, SEEK_END), 0);
+	*r = (struct vhost_memory_region){ 0, pg, (uintptr_t)anon, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	EXPECT_TRUE(kmsg_has(kmsg, "vub_selftests[", "memory-backend-memfd"));
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));	/* vhost-net uses the mm */
+	r->userspace_addr = (uintptr_t)priv;
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	close(kmsg);
+
+	/* nothing mapped there (vhost-net would only fault at run time) */
+	munmap(two + 2 * pg, pg);
+	r->userspace_addr = (uintptr_t)two + pg;
+	r->memory_size = 2 * pg;
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+
+	/* ranges vhost refuses: empty, wrapping guest address */
+	for (i = 0; i < 2; i++) {
+		*r = (struct vhost_memory_region){ 0x1000, 0, (uintptr_t)two, 0 };
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+		*r = (struct vhost_memory_region){ ~0ULL - 10, pg, (uintptr_t)two, 0 };
+		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+	}
+	/* ... and ones it checks only once a ring runs: wrapping or kernel
+	 * user address; any empty region */
+	*r = (struct vhost_memory_region){ 0, pg, ~0ULL - 10, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+	*r = (struct vhost_memory_region){ 0, pg, 0xffff800000000000ULL, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+	*r = (struct vhost_memory_region){ 0, 0, (uintptr_t)two, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EFAULT);
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
+
+	/* One region over two files: two pieces, two fds */
+	ASSERT_TRUE(mmap(two + pg, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 mfd[1], 2 * pg) != MAP_FAILED);
+	*r = (struct vhost_memory_region){ 0x10000, 2 * pg, (uintptr_t)two, 0 };
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 2);
+	p = (const void *)e->ext;
+	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
+	EXPECT_EQ(e->fd_inos[0], (uint64_t)st[0].st_ino);
+	EXPECT_EQ(e->fd_inos[1], (uint64_t)st[1].st_ino);
+	EXPECT_EQ(p[0].guest_phys_addr, 0x10000u);
+	EXPECT_EQ(p[0].userspace_addr, (uintptr_t)two);
+	EXPECT_EQ(p[0].file_offset, 0u);
+	EXPECT_EQ(p[0].fd_index, 0u);
+	EXPECT_EQ(p[1].guest_phys_addr, 0x10000u + pg);
+	EXPECT_EQ(p[1].userspace_addr, (uintptr_t)two + pg);
+	EXPECT_EQ(p[1].file_offset, 2u * pg);
+	EXPECT_EQ(p[1].fd_index, 1u);
+
+	/* Two regions in one file, contiguous everywhere: merged into one piece */
+	mem.m.nregions = 2;
+	ASSERT_TRUE(mmap(two + pg, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 mfd[0], pg) != MAP_FAILED);
+	mem.m.regions[0] = (struct vhost_memory_region){ 0, pg, (uintptr_t)two, 0 };
+	mem.m.regions[1] = (struct vhost_memory_region){ pg, pg, (uintptr_t)two + pg, 0 };
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
+	p = (const void *)e->ext;
+	ASSERT_EQ(e->ext_len, sizeof(*p));
+	EXPECT_EQ(p[0].memory_size, 2u * pg);
+
+	munmap(two, 2 * pg);
+	munmap(priv, pg);
+	munmap(anon, pg);
+	close(mfd[1]);
+	close(mfd[0]);
+	close(dev[1]);
+	close(dev[0]);
 	td_stop(&td);
 }
 
@@ -671,8 +987,13 @@ TEST(daemon_malformed_reply_eio)
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
 	atomic_store(&td.sh->bad_reply_ioctl, VHOST_SET_OWNER);	/* 8 bytes, not 0 */
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EIO);
+	atomic_store(&td.sh->bad_reply_ioctl, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));	/* the failed one did not own */
 	atomic_store(&td.sh->bad_reply_ioctl, VHOST_GET_VRING_BASE);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_VRING_BASE, &s), EIO);
+	atomic_store(&td.sh->bad_reply_ioctl, VHOST_RESET_OWNER);
+	ASSERT_ERRNO(ioctl(fd, VHOST_RESET_OWNER, NULL), EIO);
+	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EBUSY);	/* still owned */
 
 	atomic_store(&td.sh->bad_reply_ioctl, 0);
 	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
@@ -946,6 +1267,7 @@ static void leak_cycle(int memfd, bool roundtrip)
 	if (roundtrip) {
 		ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
 		ASSERT_EQ(u, TD_FEATURES);
+		ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
 		efd = eventfd(0, EFD_CLOEXEC);
 		ASSERT_GE(efd, 0);
 		f = (struct vhost_vring_file){ .index = 0, .fd = efd };
