@@ -45,6 +45,14 @@
 #define VUB_REPLY_MAX		40
 /* Most memory pieces, and so file descriptors, one request carries. */
 #define VUB_MAX_MEM_PIECES	512
+/* Instance names (NUL included) and back-end socket paths (as sun_path). */
+#define VUB_NAME_MAX		32
+#define VUB_SOCKET_MAX		108
+
+/* Instance types: the vhost-kernel device model a node imitates. */
+enum vub_instance_type {
+	VUB_TYPE_NET	= 1,	/* vhost-net */
+};
 
 /*
  * Control commands, in the cmd_op field of the SQE.  They use ioctl-style
@@ -131,6 +139,34 @@ enum vub_op {
 	 * free the slot, like every request.
 	 */
 	VUB_OP_RELEASE	= 2,
+	/*
+	 * A device this daemon has not seen yet, sent before its first
+	 * request; the payload is a struct vub_open_info.  Needs a COMMIT
+	 * (result ignored).
+	 */
+	VUB_OP_OPEN	= 3,
+};
+
+/**
+ * struct vub_open_info - payload of VUB_OP_OPEN
+ * @instance_id: the instance whose node the VMM opened; 0 is the default
+ *	node /dev/vhost-user-bridge, served by the daemon's own back-end.
+ * @type: enum vub_instance_type.
+ * @owner_pid: thread group that opened the device.
+ * @reserved0: 0.
+ * @name: the instance's name, NUL-terminated ("" for instance 0).
+ * @socket: the back-end socket the administrator bound the instance to,
+ *	NUL-terminated ("" for instance 0).
+ * @reserved: 0.
+ */
+struct vub_open_info {
+	__u32	instance_id;
+	__u32	type;
+	__u32	owner_pid;
+	__u32	reserved0;
+	char	name[VUB_NAME_MAX];
+	char	socket[VUB_SOCKET_MAX];
+	__u64	reserved[4];
 };
 
 /**
@@ -161,6 +197,7 @@ enum vub_op {
  *	there is none.
  * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
  *	array of struct vub_mem_piece describing all of guest memory.
+ * @instance_id: the instance of the device (see VUB_OP_OPEN).
  * @reserved: 0.
  */
 struct vub_req {
@@ -178,7 +215,8 @@ struct vub_req {
 	__u32	flags;
 	__u32	ext_offset;
 	__u32	ext_len;
-	__u64	reserved;
+	__u32	instance_id;
+	__u32	reserved;
 };
 
 /**
@@ -206,5 +244,91 @@ struct vub_mem_piece {
 	__u32	fd_index;
 	__u32	flags;
 };
+
+/*
+ * Administration: the generic netlink family VUB_GENL_NAME.  Commands that
+ * change anything need CAP_NET_ADMIN (GENL_ADMIN_PERM).  Events go to the
+ * multicast group VUB_GENL_MCGRP_EVENTS as the VUB_CMD_EVT_* commands.
+ */
+#define VUB_GENL_NAME		"vhost-user-br"
+#define VUB_GENL_VERSION	1
+#define VUB_GENL_MCGRP_EVENTS	"events"
+
+enum vub_genl_cmd {
+	VUB_CMD_UNSPEC,
+	/* NAME, SOCKET[, TYPE]: create /dev/vhost-user-bridge-NAME */
+	VUB_CMD_INSTANCE_ADD,
+	/* NAME[, FORCE]: remove it; EBUSY while devices are open, unless
+	 * FORCE (open devices then keep working until closed) */
+	VUB_CMD_INSTANCE_DEL,
+	/* [NAME]: one instance, or dump all */
+	VUB_CMD_INSTANCE_GET,
+	/* [DEV_ID]: one open device, or dump all */
+	VUB_CMD_DEVICE_GET,
+	/* the bridge daemon's attachment and channel counters */
+	VUB_CMD_BRIDGE_GET,
+	/* DEV_ID, BACKEND_STATE: the daemon reports its back-end connection */
+	VUB_CMD_BACKEND_SET,
+
+	/* events (multicast only) */
+	VUB_CMD_EVT_DEVICE_OPENED,	/* DEV_* */
+	VUB_CMD_EVT_DEVICE_CLOSED,	/* DEV_* */
+	VUB_CMD_EVT_BRIDGE_ATTACHED,	/* BRIDGE_* */
+	VUB_CMD_EVT_BRIDGE_DETACHED,	/* BRIDGE_* */
+	VUB_CMD_EVT_BACKEND,		/* DEV_ID, INSTANCE_*, BACKEND_STATE */
+	VUB_CMD_EVT_INSTANCE_ADDED,	/* INSTANCE_* */
+	VUB_CMD_EVT_INSTANCE_REMOVED,	/* INSTANCE_* */
+
+	__VUB_CMD_MAX,
+};
+#define VUB_CMD_MAX (__VUB_CMD_MAX - 1)
+
+enum vub_backend_state {
+	VUB_BACKEND_UNKNOWN	= 0,	/* not reported yet */
+	VUB_BACKEND_CONNECTED	= 1,
+	VUB_BACKEND_LOST	= 2,
+};
+
+enum vub_dev_state {
+	VUB_DEV_OPEN	= 1,	/* no owner yet */
+	VUB_DEV_OWNED	= 2,	/* VHOST_SET_OWNER done */
+	VUB_DEV_BROKEN	= 3,	/* the daemon did not answer in time: EIO */
+};
+
+/* Buckets of VUB_A_DEV_LATENCY: bucket i counts round trips that took
+ * [2^i, 2^(i+1)) microseconds; the last one everything longer. */
+#define VUB_LATENCY_BUCKETS	24
+
+enum vub_genl_attr {
+	VUB_A_UNSPEC,
+	VUB_A_INSTANCE_NAME,	/* string, < VUB_NAME_MAX: [a-zA-Z0-9_.-] */
+	VUB_A_INSTANCE_ID,	/* u32 */
+	VUB_A_INSTANCE_SOCKET,	/* string, absolute path, < VUB_SOCKET_MAX */
+	VUB_A_INSTANCE_TYPE,	/* u32, enum vub_instance_type */
+	VUB_A_INSTANCE_DEVICES,	/* u32: open devices */
+	VUB_A_FORCE,		/* flag */
+	VUB_A_DEV_ID,		/* u32 */
+	VUB_A_DEV_PID,		/* u32: who opened it (owner once owned) */
+	VUB_A_DEV_COMM,		/* string */
+	VUB_A_DEV_STATE,	/* u32, enum vub_dev_state */
+	VUB_A_DEV_FEATURES,	/* u64: last accepted VHOST_SET_FEATURES */
+	VUB_A_DEV_MEM_REGIONS,	/* u32: regions of the accepted memory table */
+	VUB_A_DEV_RINGS,	/* u32: bitmask of rings with a backend attached */
+	VUB_A_DEV_IOCTLS,	/* u64: ioctls issued */
+	VUB_A_DEV_ERRORS,	/* u64: ioctls that failed */
+	VUB_A_DEV_LATENCY,	/* binary: __u64[VUB_LATENCY_BUCKETS] */
+	VUB_A_BACKEND_STATE,	/* u32, enum vub_backend_state */
+	VUB_A_BRIDGE_ATTACHED,	/* u8: 1 if a daemon is attached */
+	VUB_A_BRIDGE_PID,	/* u32 */
+	VUB_A_BRIDGE_COMM,	/* string */
+	VUB_A_BRIDGE_TAGS,	/* u32: slots */
+	VUB_A_BRIDGE_INFLIGHT,	/* u32: requests queued or with the daemon */
+	VUB_A_BRIDGE_REQUESTS,	/* u64: requests handed to daemons, ever */
+	VUB_A_BRIDGE_TIMEOUTS,	/* u64: requests that timed out, ever */
+	VUB_A_PAD,
+
+	__VUB_A_MAX,
+};
+#define VUB_A_MAX (__VUB_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_VHOST_USER_BRIDGE_H */
