@@ -258,8 +258,10 @@ enum vub_genl_cmd {
 	VUB_CMD_UNSPEC,
 	/* NAME, SOCKET[, TYPE]: create /dev/vhost-user-bridge-NAME */
 	VUB_CMD_INSTANCE_ADD,
-	/* NAME[, FORCE]: remove it; EBUSY while devices are open, unless
-	 * FORCE (open devices then keep working until closed) */
+	/*
+	 * NAME[, FORCE]: remove it; EBUSY while devices are open, unless
+	 * FORCE (open devices then keep working until closed)
+	 */
 	VUB_CMD_INSTANCE_DEL,
 	/* [NAME]: one instance, or dump all */
 	VUB_CMD_INSTANCE_GET,
@@ -281,6 +283,7 @@ enum vub_genl_cmd {
 
 	__VUB_CMD_MAX,
 };
+
 #define VUB_CMD_MAX (__VUB_CMD_MAX - 1)
 
 enum vub_backend_state {
@@ -295,8 +298,10 @@ enum vub_dev_state {
 	VUB_DEV_BROKEN	= 3,	/* the daemon did not answer in time: EIO */
 };
 
-/* Buckets of VUB_A_DEV_LATENCY: bucket i counts round trips that took
- * [2^i, 2^(i+1)) microseconds; the last one everything longer. */
+/*
+ * Buckets of VUB_A_DEV_LATENCY: bucket i counts round trips that took
+ * [2^i, 2^(i+1)) microseconds; the last one everything longer.
+ */
 #define VUB_LATENCY_BUCKETS	24
 
 enum vub_genl_attr {
@@ -329,6 +334,7 @@ enum vub_genl_attr {
 
 	__VUB_A_MAX,
 };
+
 #define VUB_A_MAX (__VUB_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_VHOST_USER_BRIDGE_H */
