@@ -2,10 +2,11 @@
 /*
  * vhost-user-bridged: the bridge daemon.
  *
- * SKELETON: it attaches to the kernel module, receives every vhost ioctl a
- * VMM issues on /dev/vhost-user-bridge, logs it and answers EOPNOTSUPP.  The
- * vhost-user front-end that will really serve them (--backend) does not
- * exist yet; the dispatch table below is where its handlers go.
+ * It attaches to the kernel module and serves every vhost ioctl a VMM issues
+ * on /dev/vhost-user-bridge: each open of the device (dev_id) gets its own
+ * vhost-user connection to the back-end socket given with --backend, and
+ * its ioctls are answered with vhost-net semantics by vub_dev.c.  Requests
+ * are served one at a time, in the order the kernel delivers them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,29 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vub_chan.h"
+#include "vub_dev.h"
 #include "vub_vhost.h"
 
 #define PROG "vhost-user-bridged"
 #define DEFAULT_TAGS 8
 
-struct device {
-	uint32_t dev_id;
-	uint32_t vmm_pid;
-	uint64_t nr_reqs;
-};
-
 struct bridge {
 	bool verbose;
-	const char *backend;	/* vhost-user socket; unused until the front-end exists */
-	struct device *devs;
+	struct vub_dev_cfg cfg;	/* cfg.backend: the vhost-user socket */
+	struct vub_dev **devs;
 	size_t nr_devs, cap_devs;
 };
-
-typedef int vhost_handler(struct bridge *br, struct device *dev,
-			  const struct vub_req *req, const void *payload,
-			  int *fds, void *reply, uint32_t *reply_len);
 
 static volatile sig_atomic_t stop;
 
@@ -62,19 +55,22 @@ static const char *errname(int err)
 
 /* --- devices: one per open of /dev/vhost-user-bridge ------------------ */
 
-static struct device *device_find(struct bridge *br, uint32_t dev_id)
+static struct vub_dev *device_find(struct bridge *br, uint32_t dev_id, size_t *pos)
 {
 	size_t i;
 
 	for (i = 0; i < br->nr_devs; i++)
-		if (br->devs[i].dev_id == dev_id)
-			return &br->devs[i];
+		if (br->devs[i]->dev_id == dev_id) {
+			if (pos)
+				*pos = i;
+			return br->devs[i];
+		}
 	return NULL;
 }
 
-static struct device *device_get(struct bridge *br, const struct vub_req *req)
+static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
 {
-	struct device *dev = device_find(br, req->dev_id), *n;
+	struct vub_dev *dev = device_find(br, req->dev_id, NULL), **n;
 	size_t cap;
 
 	if (dev)
@@ -87,54 +83,28 @@ static struct device *device_get(struct bridge *br, const struct vub_req *req)
 		br->devs = n;
 		br->cap_devs = cap;
 	}
-	dev = &br->devs[br->nr_devs++];
-	*dev = (struct device){ .dev_id = req->dev_id, .vmm_pid = req->vmm_pid };
+	dev = malloc(sizeof(*dev));	/* stable address: the front-end logs into it */
+	if (!dev)
+		return NULL;
+	vub_dev_init(dev, &br->cfg, req->dev_id, req->vmm_pid);
+	br->devs[br->nr_devs++] = dev;
 	logmsg("dev %u: new device of VMM pid %u", dev->dev_id, dev->vmm_pid);
 	return dev;
 }
 
-static void device_forget(struct bridge *br, struct device *dev)
+static void device_forget(struct bridge *br, size_t pos)
 {
-	logmsg("dev %u: released after %llu requests", dev->dev_id,
-	       (unsigned long long)dev->nr_reqs);
-	*dev = br->devs[--br->nr_devs];
+	struct vub_dev *dev = br->devs[pos];
+
+	logmsg("dev %u: released after %llu requests%s", dev->dev_id,
+	       (unsigned long long)dev->nr_reqs,
+	       dev->fe ? ", back-end connection closed" : "");
+	vub_dev_release(dev);
+	free(dev);
+	br->devs[pos] = br->devs[--br->nr_devs];
 }
 
-/* --- vhost ioctl handlers ---------------------------------------------- */
-
-/* Every ioctl, for now: there is no vhost-user front-end to forward to. */
-static int h_not_implemented(struct bridge *br, struct device *dev,
-			     const struct vub_req *req, const void *payload,
-			     int *fds, void *reply, uint32_t *reply_len)
-{
-	(void)br; (void)dev; (void)req; (void)payload; (void)fds;
-	(void)reply; (void)reply_len;
-	return -EOPNOTSUPP;
-}
-
-static vhost_handler *const dispatch[VUB_VHOST_NR] = {
-	[VUB_IDX_VHOST_GET_FEATURES]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_FEATURES]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_OWNER]			= h_not_implemented,
-	[VUB_IDX_VHOST_RESET_OWNER]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_MEM_TABLE]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_LOG_BASE]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_LOG_FD]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_NUM]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_BASE]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_ENDIAN]		= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_BUSYLOOP_TIMEOUT]	= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_ADDR]			= h_not_implemented,
-	[VUB_IDX_VHOST_GET_VRING_BASE]			= h_not_implemented,
-	[VUB_IDX_VHOST_GET_VRING_ENDIAN]		= h_not_implemented,
-	[VUB_IDX_VHOST_GET_VRING_BUSYLOOP_TIMEOUT]	= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_KICK]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_CALL]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_VRING_ERR]			= h_not_implemented,
-	[VUB_IDX_VHOST_SET_BACKEND_FEATURES]		= h_not_implemented,
-	[VUB_IDX_VHOST_GET_BACKEND_FEATURES]		= h_not_implemented,
-	[VUB_IDX_VHOST_NET_SET_BACKEND]			= h_not_implemented,
-};
+/* --- requests ------------------------------------------------------------ */
 
 static void format_fds(const struct vub_req *req, const int *fds, char *buf, size_t size)
 {
@@ -151,15 +121,13 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req,
 		    const void *payload, int *fds, void *reply, uint32_t *reply_len)
 {
 	const struct vub_vhost_ioctl *d = vub_vhost_find(req->ioctl);
-	struct device *dev = device_get(br, req);
-	char arg[512], fdstr[64];
-	const char *why = "";
-	bool malformed;
+	struct vub_dev *dev = device_get(br, req);
+	char arg[512], fdstr[64], why[256] = "";
+	bool malformed = false;
 	int ret;
 
 	if (!dev)
 		return -ENOMEM;
-	dev->nr_reqs++;
 	format_fds(req, fds, fdstr, sizeof(fdstr));
 	if (!d) {
 		logmsg("dev %u seq %llu: unknown ioctl %#x -> ENOTTY", req->dev_id,
@@ -167,21 +135,45 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req,
 		return -ENOTTY;
 	}
 	vub_vhost_format(d, payload, req->payload_len, arg, sizeof(arg));
-	malformed = vub_vhost_check_payload(d, payload, req->payload_len) ||
-		    req->reply_len != d->out_len ||
-		    req->nr_fds != vub_vhost_nr_fds(d, payload);
-	if (malformed) {
+	if (vub_dev_check_request(req, payload, why, sizeof(why))) {
+		malformed = true;
 		ret = -EINVAL;
-		why = " (malformed request: size, reply size or fd count)";
 	} else {
-		ret = dispatch[d->idx](br, dev, req, payload, fds, reply, reply_len);
-		if (ret == -EOPNOTSUPP && dispatch[d->idx] == h_not_implemented)
-			why = " (skeleton: vhost-user forwarding not implemented yet)";
+		ret = vub_dev_ioctl(dev, req, payload, fds, reply, reply_len);
+		if (ret)
+			snprintf(why, sizeof(why), "%s", vub_dev_why(dev));
 	}
-	if (br->verbose || malformed)
-		logmsg("dev %u pid %u seq %llu: %s %s fds %s -> %s%s", req->dev_id,
+	if (br->verbose || ret)
+		logmsg("dev %u pid %u seq %llu: %s %s fds %s -> %s%s%s%s", req->dev_id,
 		       req->vmm_pid, (unsigned long long)req->seq, d->name, arg, fdstr,
-		       ret ? errname(-ret) : "0", why);
+		       ret ? errname(-ret) : "0", malformed ? " (malformed request)" : "",
+		       why[0] ? ": " : "", why);
+	return ret;
+}
+
+static int on_open(struct bridge *br, const struct vub_req *req, const void *payload)
+{
+	struct vub_open_info oi;
+	struct vub_dev *dev;
+	int ret;
+
+	if (req->payload_len < sizeof(oi)) {
+		logmsg("dev %u: VUB_OP_OPEN with %u bytes of payload -> EINVAL", req->dev_id,
+		       req->payload_len);
+		return -EINVAL;
+	}
+	memcpy(&oi, payload, sizeof(oi));
+	dev = device_get(br, req);
+	if (!dev)
+		return -ENOMEM;
+	ret = vub_dev_open(dev, &oi);
+	if (ret)
+		logmsg("dev %u: open of instance %u (%.*s) -> %s: %s", dev->dev_id,
+		       oi.instance_id, (int)sizeof(oi.name), oi.name, errname(-ret),
+		       vub_dev_why(dev));
+	else if (oi.instance_id)
+		logmsg("dev %u: instance %u (%.*s), back-end %s", dev->dev_id, oi.instance_id,
+		       (int)sizeof(oi.name), oi.name, dev->backend ? dev->backend : "(none)");
 	return ret;
 }
 
@@ -189,15 +181,16 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		      int *fds, void *reply, uint32_t *reply_len)
 {
 	struct bridge *br = ctx;
-	struct device *dev;
+	size_t pos;
 
 	switch (req->op) {
 	case VUB_OP_IOCTL:
 		return on_ioctl(br, req, payload, fds, reply, reply_len);
+	case VUB_OP_OPEN:
+		return on_open(br, req, payload);
 	case VUB_OP_RELEASE:
-		dev = device_find(br, req->dev_id);
-		if (dev)
-			device_forget(br, dev);
+		if (device_find(br, req->dev_id, &pos))
+			device_forget(br, pos);
 		else
 			logmsg("dev %u: release of a device never seen", req->dev_id);
 		return 0;
@@ -206,6 +199,12 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		       req->dev_id, (unsigned long long)req->seq, req->op);
 		return -EOPNOTSUPP;
 	}
+}
+
+static void dev_log(void *opaque, const char *line)
+{
+	(void)opaque;
+	logmsg("%s", line);
 }
 
 /* --- main ---------------------------------------------------------------- */
@@ -219,21 +218,22 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [--tags N] [--backend PATH] [--verbose]\n"
+		"usage: " PROG " --backend PATH [--tags N] [--timeout MS] [--verbose]\n"
 		"\n"
 		"Bridge daemon of vhost-user-bridge: serves the vhost ioctls VMMs issue on\n"
-		"/dev/" VUB_VMM_DEVICE_NAME ", received through /dev/" VUB_CTRL_DEVICE_NAME ".\n"
+		"/dev/" VUB_VMM_DEVICE_NAME ", received through /dev/" VUB_CTRL_DEVICE_NAME ",\n"
+		"with vhost-net semantics.  Every open of the device gets its own vhost-user\n"
+		"connection to the back-end listening on PATH (e.g. DPDK's vhost PMD).\n"
 		"\n"
-		"THIS IS A SKELETON: every vhost ioctl is logged and answered EOPNOTSUPP;\n"
-		"the vhost-user front-end (--backend) is not implemented yet.\n"
-		"\n"
+		"  --backend PATH  vhost-user back-end socket (unix, the back-end listens)\n"
 		"  --tags N        request slots posted to the kernel, 1..%d (default %d)\n"
-		"  --backend PATH  vhost-user backend socket (accepted, not used yet)\n"
+		"  --timeout MS    longest wait for one back-end reply (default %d)\n"
 		"  --verbose       log every request\n"
 		"  --help          this text\n"
 		"\n"
-		"Needs CAP_NET_ADMIN.  SIGTERM or SIGINT: detach and exit 0.\n",
-		VUB_MAX_TAGS, DEFAULT_TAGS);
+		"Needs CAP_NET_ADMIN.  SIGTERM or SIGINT: close the back-end connections,\n"
+		"detach and exit 0.\n",
+		VUB_MAX_TAGS, DEFAULT_TAGS, VU_CONN_DEFAULT_TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)
@@ -241,19 +241,22 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tags", required_argument, NULL, 't' },
 		{ "backend", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct bridge br = { 0 };
+	struct bridge br = { .cfg = { .log = dev_log } };
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	sigset_t block, waitmask;
-	unsigned long tags = DEFAULT_TAGS;
+	unsigned long tags = DEFAULT_TAGS, ms;
+	struct stat st;
+	size_t i;
 	struct vub_chan ch;
 	char *end;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "t:b:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:b:T:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			errno = 0;
@@ -264,7 +267,16 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			br.backend = optarg;
+			br.cfg.backend = optarg;
+			break;
+		case 'T':
+			errno = 0;
+			ms = strtoul(optarg, &end, 0);
+			if (errno || *end || ms < 1 || ms > 600000) {
+				logmsg("--timeout: 1..600000 ms");
+				return 2;
+			}
+			br.cfg.timeout_ms = (int)ms;
 			break;
 		case 'v':
 			br.verbose = true;
@@ -277,15 +289,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || !br.cfg.backend) {
+		if (!br.cfg.backend)
+			logmsg("--backend PATH is required");
 		usage(stderr);
 		return 2;
 	}
-	for (c = 0; c < VUB_VHOST_NR; c++)
-		if (!dispatch[c]) {
-			logmsg("BUG: no handler for %s", vub_vhost_ioctls[c].name);
-			return 1;
-		}
+	/* Checked again at every connection; this only catches typos early. */
+	if (stat(br.cfg.backend, &st) || !S_ISSOCK(st.st_mode))
+		logmsg("warning: %s is not a socket (yet): devices cannot connect until the back-end listens there",
+		       br.cfg.backend);
 
 	/* Signals stay blocked except while waiting for the kernel, so a
 	 * SIGTERM cannot slip in between the stop check and the wait. */
@@ -306,13 +319,15 @@ int main(int argc, char **argv)
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return 1;
 	}
-	logmsg("attached: API version %u, %lu tags, backend %s", ch.version, tags,
-	       br.backend ? br.backend : "(none)");
-	logmsg("skeleton: every vhost ioctl is answered EOPNOTSUPP "
-	       "(vhost-user front-end not implemented yet)");
+	logmsg("attached: API version %u, %lu tags, back-end %s", ch.version, tags,
+	       br.cfg.backend);
 
 	ret = vub_chan_run(&ch, on_request, &br, &waitmask, &stop);
 	vub_chan_close(&ch);
+	for (i = 0; i < br.nr_devs; i++) {
+		vub_dev_release(br.devs[i]);
+		free(br.devs[i]);
+	}
 	free(br.devs);
 	if (ret == -ECANCELED) {
 		logmsg("detached by the kernel");

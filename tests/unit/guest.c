@@ -112,6 +112,13 @@ static int setup_ring(struct gdev *g, unsigned int i)
 	return ret;
 }
 
+void guest_post_rx_all(struct gdev *g)
+{
+	while (g->q[0].nfree)
+		post_rx(&g->q[0], g->q[0].free_ids[--g->q[0].nfree]);
+	publish(&g->q[0]);
+}
+
 int guest_up(struct gdev *g, const char *sock, unsigned int fe_flags)
 {
 	struct vub_frontend_opts o = { .nr_rings = 2, .flags = fe_flags };
@@ -140,9 +147,7 @@ int guest_up(struct gdev *g, const char *sock, unsigned int fe_flags)
 	if (!ret)
 		ret = vub_frontend_set_mem_table(g->fe, &r, 1);
 	/* RX buffers are posted before the ring starts, as a driver does. */
-	for (i = 0; i < GUEST_QSIZE; i++)
-		post_rx(&g->q[0], g->q[0].free_ids[--g->q[0].nfree]);
-	publish(&g->q[0]);
+	guest_post_rx_all(g);
 	for (i = 0; !ret && i < 2; i++)
 		ret = setup_ring(g, i);
 	for (i = 0; !ret && i < 2; i++)

@@ -13,6 +13,7 @@
 
 #include "../../bridged/vu_frontend.h"
 
+#include <linux/virtio_ring.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,33 +22,8 @@
 #define GUEST_NET_HDR	12u
 #define GUEST_GPA_BASE	0x40000000ull	/* a GPA that is not the file offset */
 
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct vring_avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[];
-};
-
-struct vring_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct vring_used {
-	uint16_t flags;
-	uint16_t idx;
-	struct vring_used_elem ring[];
-};
-
-#define VRING_DESC_F_WRITE	2
-#define VRING_USED_F_NO_NOTIFY	1
-#define VRING_AVAIL_F_NO_INTERRUPT 1
+/* struct vring_desc/avail/used and the VRING_* flags: the kernel's uapi
+ * (the same header the daemon's <linux/vhost.h> pulls in). */
 
 struct gqueue {
 	unsigned int idx;
@@ -79,6 +55,8 @@ int guest_init(struct gdev *g);
 /* Connect to `sock` and bring the device up (features, memory, rings),
  * RX buffers posted.  Returns 0 or a negative errno (message on stderr). */
 int guest_up(struct gdev *g, const char *sock, unsigned int fe_flags);
+/* Post every free RX buffer (guest_up does it before starting the rings). */
+void guest_post_rx_all(struct gdev *g);
 /* GET_VRING_BASE on both rings. */
 int guest_stop(struct gdev *g, uint32_t base[2]);
 /* Start both rings again from the cached bases. */

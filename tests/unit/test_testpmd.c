@@ -16,6 +16,13 @@
  *           own counters must match exactly: RX = TX = N, no drops.
  *  io:      two ports, io forwarding: N frames sent on device A arrive
  *           unchanged on device B and vice versa; counters exact.
+ *  bridge:  macswap again, but the device is brought up by the daemon's
+ *           translation (bridged/vub_dev.c) from vhost-net ioctls as the
+ *           kernel forwards them (tests/unit/vmm.c), in DPDK virtio-user's
+ *           order: memory as the kernel resolves it (pieces of the memfd),
+ *           NET_SET_BACKEND starting the rings, GET_VRING_BASE on a running
+ *           ring, then a QEMU-style stop/start (NET_SET_BACKEND -1,
+ *           GET_VRING_BASE, SET_VRING_BASE, NET_SET_BACKEND); counters exact.
  *
  * Usage: test_testpmd [N]      env: DPDK_TESTPMD, VUB_KEEP_LOGS
  * Exit 77 (skip) when dpdk-testpmd is not installed.
@@ -23,6 +30,7 @@
 #include "guest.h"
 #include "tap.h"
 #include "testpmd.h"
+#include "vmm.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -393,6 +401,143 @@ out:
 	g_tp = NULL;
 }
 
+/* Rings, eventfds and memory of `g`, given to the bridge like a VMM does. */
+static int bridge_up(struct vub_dev *d, struct gdev *g)
+{
+	struct vhost_memory_region r = {
+		.guest_phys_addr = GUEST_GPA_BASE, .memory_size = g->size,
+		.userspace_addr = (uint64_t)(uintptr_t)g->mem,
+	};
+	/* The kernel resolves the region into (file, offset) pieces; split it
+	 * in two pieces of the same memfd, as two adjacent mappings would be. */
+	struct vub_mem_piece p[2] = {
+		{ r.guest_phys_addr, g->size / 2, r.userspace_addr, 0, 0, 0 },
+		{ r.guest_phys_addr + g->size / 2, g->size / 2,
+		  r.userspace_addr + g->size / 2, g->size / 2, 0, 0 },
+	};
+	uint64_t f = 0;
+	unsigned int i;
+	int ret;
+
+	ret = vmm_ioctl(d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = vmm_ioctl(d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f);
+	for (i = 0; !ret && i < 2; i++)
+		ret = vmm_file(d, VHOST_SET_VRING_CALL, i, g->q[i].call);
+	g->features = f & (1ull << VU_F_VERSION_1);
+	if (!ret)
+		ret = vmm_u64(d, VHOST_SET_FEATURES, g->features);
+	if (!ret)
+		ret = vmm_mem_table(d, &r, 1, p, 2, &g->memfd, 1);
+	guest_post_rx_all(g);
+	for (i = 0; !ret && i < 2; i++) {
+		struct gqueue *q = &g->q[i];
+
+		ret = vmm_state(d, VHOST_SET_VRING_NUM, i, GUEST_QSIZE);
+		if (!ret)
+			ret = vmm_state(d, VHOST_SET_VRING_BASE, i, 0);
+		if (!ret)
+			ret = vmm_addr(d, i, (uintptr_t)q->desc, (uintptr_t)q->avail,
+				       (uintptr_t)q->used, 0);
+		if (!ret)
+			ret = vmm_file(d, VHOST_SET_VRING_KICK, i, q->kick);
+	}
+	/* the tap fd: any fd, the bridge does not use it */
+	for (i = 0; !ret && i < 2; i++)
+		ret = vmm_file(d, VHOST_NET_SET_BACKEND, i, g->memfd);
+	return ret;
+}
+
+static void bridge_log(void *opaque, const char *line)
+{
+	(void)opaque;
+	TAP_DIAG("bridge: %s", line);
+}
+
+static void test_bridge(uint64_t n)
+{
+	struct testpmd tp;
+	struct testpmd_port_stats st;
+	struct vub_dev_cfg cfg = { .log = bridge_log };
+	struct vub_dev d;
+	struct gdev g;
+	struct rxcheck chk = { .want_dst = MAC_B, .want_src = MAC_A };
+	uint64_t sent = 0;
+	uint32_t base[2] = { 0, 0 };
+	unsigned int i;
+	int ret;
+
+	TAP_DIAG("bridge: %llu frames through vub_dev and testpmd", (unsigned long long)n);
+	memset(&g, 0, sizeof(g));
+	g_tp = &tp;
+	ret = testpmd_start(&tp, 1, "macswap");
+	if (!TAP_OK(ret == 0, "bridge: testpmd (1 vhost port, macswap) started")) {
+		testpmd_cleanup(&tp);
+		return;
+	}
+	cfg.backend = tp.sock[0];
+	vub_dev_init(&d, &cfg, 1, (uint32_t)getpid());
+	ret = guest_init(&g);
+	if (!ret)
+		ret = bridge_up(&d, &g);
+	if (!TAP_OK(ret == 0, "bridge: device up through vhost-net ioctls: %s",
+		    ret ? vub_dev_why(&d) : "ok"))
+		goto out;
+	ret = pump(&g, &g, MAC_A, MAC_B, &sent, n / 3, &chk);
+	TAP_OK(ret == 0 && chk.received == n / 3, "bridge: first third: %llu frames back",
+	       (unsigned long long)chk.received);
+	if (ret)
+		goto out;
+	/* vhost reads a running ring's base; the bridge stops, reads, restarts. */
+	ret = vmm_get_base(&d, 1, &base[1]);
+	TAP_OK(ret == 0 && base[1] == (uint32_t)(sent & 0xffff) && d.fe->ring[1].started,
+	       "bridge: GET_VRING_BASE on the running TX ring: %u (sent %llu), still running",
+	       base[1], (unsigned long long)sent);
+	if (ret == 0)
+		ret = pump(&g, &g, MAC_A, MAC_B, &sent, 2 * (n / 3), &chk);
+	TAP_OK(ret == 0 && chk.received == 2 * (n / 3), "bridge: second third: %llu frames back",
+	       (unsigned long long)chk.received);
+	if (ret)
+		goto out;
+	/* QEMU's vhost_net_stop / vhost_net_start. */
+	for (i = 0; !ret && i < 2; i++)
+		ret = vmm_file(&d, VHOST_NET_SET_BACKEND, i, -1);
+	for (i = 0; !ret && i < 2; i++)
+		ret = vmm_get_base(&d, i, &base[i]);
+	TAP_OK(ret == 0 && base[0] == (uint32_t)(chk.received & 0xffff) &&
+	       base[1] == (uint32_t)(sent & 0xffff),
+	       "bridge: NET_SET_BACKEND -1 + GET_VRING_BASE: rx %u tx %u", base[0], base[1]);
+	for (i = 0; !ret && i < 2; i++) {
+		ret = vmm_state(&d, VHOST_SET_VRING_BASE, i, base[i]);
+		if (!ret)
+			ret = vmm_file(&d, VHOST_NET_SET_BACKEND, i, g.memfd);
+	}
+	TAP_OK(ret == 0, "bridge: SET_VRING_BASE + NET_SET_BACKEND: restarted: %s",
+	       ret ? vub_dev_why(&d) : "ok");
+	if (ret == 0)
+		ret = pump(&g, &g, MAC_A, MAC_B, &sent, n, &chk);
+	TAP_OK(ret == 0 && chk.received == n && sent == n && chk.bad == 0 &&
+	       chk.out_of_order == 0,
+	       "bridge: all %llu frames came back MAC-swapped, intact, in order", (unsigned long long)n);
+	for (i = 0; !ret && i < 2; i++)
+		ret = vmm_file(&d, VHOST_NET_SET_BACKEND, i, -1);
+	vub_dev_release(&d);
+	ret = testpmd_finish(&tp, &st, 20);
+	if (TAP_OK(ret == 0, "bridge: testpmd quit and printed its counters"))
+		TAP_OK(st.rx_packets == n && st.tx_packets == n && st.rx_missed == 0 &&
+		       st.rx_errors == 0 && st.tx_errors == 0 && st.rx_nombuf == 0,
+		       "bridge: testpmd counters: RX-packets %llu, TX-packets %llu == %llu, no errors",
+		       (unsigned long long)st.rx_packets, (unsigned long long)st.tx_packets,
+		       (unsigned long long)n);
+	else
+		testpmd_dump_log(&tp, 40);
+out:
+	vub_dev_release(&d);
+	guest_destroy(&g);
+	testpmd_cleanup(&tp);
+	g_tp = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
@@ -408,5 +553,7 @@ int main(int argc, char **argv)
 		test_macswap(n);
 	if (!only || !strcmp(only, "io"))
 		test_io_two_ports(n / 2 > 70000 ? n / 2 : 70000);
+	if (!only || !strcmp(only, "bridge"))
+		test_bridge(n / 2 > 70000 ? n / 2 : 70000);
 	return tap_done();
 }

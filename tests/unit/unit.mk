@@ -18,19 +18,28 @@ VUB_BRIDGED	:= $(VUB_TOP)/bridged
 VUB_UNIT_CC	?= cc
 VUB_UNIT_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 		   -fno-omit-frame-pointer -fsanitize=address,undefined \
-		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED)
+		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED) -I$(VUB_TOP)/uapi
 
 VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c \
 		   $(VUB_BRIDGED)/vu_frontend.c
 VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
 		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_UNIT_DIR)/tap.h
 
+# The daemon's vhost-net translation, and the tests' stand-in for the kernel
+# that feeds it requests.
+VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_vhost.c \
+		   $(VUB_UNIT_DIR)/vmm.c
+VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_vhost.h \
+		   $(VUB_UNIT_DIR)/vmm.h $(VUB_TOP)/uapi/linux/vhost_user_bridge.h
+
 # Helpers of the tests that run a real back-end.
-VUB_UNIT_HELPERS := $(VUB_UNIT_DIR)/guest.c $(VUB_UNIT_DIR)/testpmd.c
-VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h
+VUB_UNIT_HELPERS := $(VUB_UNIT_DIR)/guest.c $(VUB_UNIT_DIR)/testpmd.c $(VUB_DEV_SRCS)
+VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h $(VUB_DEV_HDRS)
 
 # Pure tests: nothing but the library.
 VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
+# Pure too, with the daemon's translation (mock back-end).
+VUB_UNIT_DEV	:= test_vub_dev
 # Against real, unmodified back-ends (need packages).
 VUB_UNIT_BACKEND := test_testpmd test_qsd
 
@@ -47,7 +56,7 @@ VUB_FUZZ_BIN	:= $(VUB_UNIT_OUT)/fuzz_vu_codec
 FUZZ_CHECK_SECONDS ?= 20
 FUZZ_SECONDS	?= 600
 
-VUB_UNIT_ALL	:= $(VUB_UNIT_PURE) $(VUB_UNIT_BACKEND)
+VUB_UNIT_ALL	:= $(VUB_UNIT_PURE) $(VUB_UNIT_DEV) $(VUB_UNIT_BACKEND)
 
 CHECK_UNIT_DEPS += check-frontend
 
@@ -82,6 +91,11 @@ $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE)): $(VUB_UNIT_OUT)/%: \
 		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS)
 	@mkdir -p $(VUB_UNIT_OUT)
 	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_FE_SRCS)
+
+$(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_DEV)): $(VUB_UNIT_OUT)/%: \
+		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS) $(VUB_DEV_SRCS) $(VUB_DEV_HDRS)
+	@mkdir -p $(VUB_UNIT_OUT)
+	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_DEV_SRCS) $(VUB_FE_SRCS)
 
 $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_BACKEND)): $(VUB_UNIT_OUT)/%: \
 		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS) \

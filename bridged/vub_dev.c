@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vub_dev: vhost-net semantics for one VMM device over one vhost-user
+ * connection (see vub_dev.h; the table is in Documentation/ioctl-map.rst).
+ */
+#include "vub_dev.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vub_vhost.h"
+
+#define BIT(n)	(1ull << (n))
+
+/* --- logging and errors ----------------------------------------------- */
+
+static void dev_log(struct vub_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void dev_log(struct vub_dev *d, const char *fmt, ...)
+{
+	char line[512];
+	size_t n;
+	va_list ap;
+
+	n = (size_t)snprintf(line, sizeof(line), "dev %u: ", d->dev_id);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (d->cfg->log)
+		d->cfg->log(d->cfg->log_opaque, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+/* Explain the failure about to be returned; returns @err. */
+static int fail(struct vub_dev *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct vub_dev *d, int err, const char *fmt, ...)
+{
+	char tmp[sizeof(d->why)];	/* fmt's arguments may point into d->why */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	memcpy(d->why, tmp, sizeof(d->why));
+	return err;
+}
+
+/* The front-end explains its own failures through this hook. */
+static void fe_log(void *opaque, const char *msg)
+{
+	struct vub_dev *d = opaque;
+
+	snprintf(d->why, sizeof(d->why), "%s", msg);
+}
+
+const char *vub_dev_why(const struct vub_dev *d)
+{
+	return d->why;
+}
+
+/* --- life cycle --------------------------------------------------------- */
+
+void vub_dev_init(struct vub_dev *d, const struct vub_dev_cfg *cfg,
+		  uint32_t dev_id, uint32_t vmm_pid)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->dev_id = dev_id;
+	d->vmm_pid = vmm_pid;
+	d->backend = cfg->backend;
+}
+
+int vub_dev_open(struct vub_dev *d, const struct vub_open_info *oi)
+{
+	if (oi->type != VUB_TYPE_NET)
+		return fail(d, -EOPNOTSUPP, "instance type %u: only vhost-net (%u) is served",
+			    oi->type, VUB_TYPE_NET);
+	d->instance_id = oi->instance_id;
+	if (oi->instance_id && oi->socket[0]) {
+		snprintf(d->instance_socket, sizeof(d->instance_socket), "%.*s",
+			 (int)sizeof(oi->socket), oi->socket);
+		d->backend = d->instance_socket;
+	} else {
+		d->backend = d->cfg->backend;
+	}
+	return 0;
+}
+
+/* Forget the back-end and everything it was told. */
+static void dev_disconnect(struct vub_dev *d)
+{
+	vub_frontend_free(d->fe);
+	d->fe = NULL;
+	memset(d->attached, 0, sizeof(d->attached));
+}
+
+void vub_dev_release(struct vub_dev *d)
+{
+	dev_disconnect(d);
+	d->lost = false;
+}
+
+static int dev_connect(struct vub_dev *d)
+{
+	struct vub_frontend_opts o = {
+		.nr_rings = VUB_NET_RINGS,
+		.timeout_ms = d->cfg->timeout_ms,
+		.log = fe_log,
+		.log_opaque = d,
+	};
+	struct vub_frontend *fe;
+	int ret;
+
+	if (d->fe)
+		return 0;
+	if (d->lost)
+		return fail(d, -ENOTCONN,
+			    "the connection to the back-end was lost earlier; the VMM must close the device (or VHOST_RESET_OWNER)");
+	if (!d->cfg->connect && !d->backend)
+		return fail(d, -ENOTCONN, "no back-end configured (vhost-user-bridged --backend PATH)");
+	fe = vub_frontend_new(&o);
+	if (!fe)
+		return fail(d, -ENOMEM, "out of memory");
+	ret = d->cfg->connect ? d->cfg->connect(d->cfg->connect_opaque, fe) :
+				vub_frontend_connect(fe, d->backend);
+	if (ret) {
+		char tmp[sizeof(d->why)];
+
+		snprintf(tmp, sizeof(tmp), "%s", d->why[0] ? d->why : strerror(-ret));
+		vub_frontend_free(fe);
+		dev_log(d, "cannot connect to the back-end %s: %s; the next request retries",
+			d->backend ? d->backend : "(test)", tmp);
+		return fail(d, -ECONNREFUSED, "cannot connect to the back-end: %s", tmp);
+	}
+	d->fe = fe;
+	d->nr_connects++;
+	dev_log(d, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
+		d->backend ? d->backend : "(test)",
+		(unsigned long long)fe->backend_features,
+		(unsigned long long)fe->proto,
+		(unsigned long long)vub_net_features(fe->backend_features &
+						     ~VUB_FE_HIDDEN_FEATURES));
+	return 0;
+}
+
+/*
+ * The result of a front-end call.  When the connection itself failed
+ * (EOF, timeout, malformed reply), the device loses its back-end for good:
+ * the connection and every file it held are dropped, and the VMM gets
+ * ENOTCONN now and for every later request that needs the back-end.
+ */
+static int fe_result(struct vub_dev *d, int ret)
+{
+	char tmp[sizeof(d->why)];
+
+	if (!ret || !d->fe || !d->fe->broken)
+		return ret;
+	snprintf(tmp, sizeof(tmp), "%s", d->why);
+	dev_log(d, "lost the connection to the back-end %s: %s; every further ioctl that needs it fails with ENOTCONN until the VMM closes the device",
+		d->backend ? d->backend : "(test)", tmp);
+	dev_disconnect(d);
+	d->lost = true;
+	return fail(d, -ENOTCONN, "lost the connection to the back-end: %s", tmp);
+}
+
+/* --- pure helpers -------------------------------------------------------- */
+
+uint64_t vub_net_features(uint64_t backend_features)
+{
+	return backend_features & VUB_NET_FEATURES;
+}
+
+int vub_mem_from_pieces(const struct vhost_memory *mem,
+			const struct vub_mem_piece *pieces, uint32_t nr_pieces,
+			const int *fds, uint32_t nr_fds,
+			struct vub_mem_region *out, char *why, size_t why_len)
+{
+	const struct vhost_memory_region *regions = mem->regions;
+	uint32_t i, j;
+
+	if (nr_pieces > VUB_MAX_MEM_PIECES) {
+		snprintf(why, why_len, "%u memory pieces, at most %u", nr_pieces,
+			 VUB_MAX_MEM_PIECES);
+		return -EINVAL;
+	}
+	for (i = 0; i < nr_pieces; i++) {
+		const struct vub_mem_piece *p = &pieces[i];
+
+		if (!p->memory_size || p->flags || p->fd_index >= nr_fds ||
+		    p->guest_phys_addr + p->memory_size < p->guest_phys_addr ||
+		    p->userspace_addr + p->memory_size < p->userspace_addr) {
+			snprintf(why, why_len,
+				 "memory piece %u (gpa %#llx size %#llx fd_index %u flags %#x) is malformed",
+				 i, (unsigned long long)p->guest_phys_addr,
+				 (unsigned long long)p->memory_size, p->fd_index, p->flags);
+			return -EINVAL;
+		}
+		for (j = 0; j < mem->nregions; j++) {
+			const struct vhost_memory_region *r = &regions[j];
+
+			if (p->guest_phys_addr >= r->guest_phys_addr &&
+			    p->guest_phys_addr - r->guest_phys_addr <= r->memory_size &&
+			    p->memory_size <= r->memory_size -
+					      (p->guest_phys_addr - r->guest_phys_addr) &&
+			    p->userspace_addr - r->userspace_addr ==
+			    p->guest_phys_addr - r->guest_phys_addr)
+				break;
+		}
+		if (j == mem->nregions) {
+			snprintf(why, why_len,
+				 "memory piece %u (gpa %#llx size %#llx uaddr %#llx) lies in no region of the table",
+				 i, (unsigned long long)p->guest_phys_addr,
+				 (unsigned long long)p->memory_size,
+				 (unsigned long long)p->userspace_addr);
+			return -EINVAL;
+		}
+		out[i] = (struct vub_mem_region){
+			.gpa = p->guest_phys_addr,
+			.size = p->memory_size,
+			.uaddr = p->userspace_addr,
+			.fd_offset = p->file_offset,
+			.fd = fds[p->fd_index],
+		};
+	}
+	return (int)nr_pieces;
+}
+
+static const struct vub_mem_piece *req_pieces(const struct vub_req *req,
+					      uint32_t *n)
+{
+	*n = req->ext_len / sizeof(struct vub_mem_piece);
+	return req->ext_len ? (const void *)((const char *)req + req->ext_offset)
+			    : NULL;
+}
+
+int vub_dev_check_request(const struct vub_req *req, const void *payload,
+			  char *why, size_t why_len)
+{
+	const struct vub_vhost_ioctl *d = vub_vhost_find(req->ioctl);
+	struct vhost_memory mem;
+
+	if (!d) {
+		snprintf(why, why_len, "not a forwarded vhost ioctl");
+		return -EINVAL;
+	}
+	if (vub_vhost_check_payload(d, payload, req->payload_len) ||
+	    req->reply_len != d->out_len) {
+		snprintf(why, why_len, "payload %u bytes / reply %u bytes, expected %u%s / %u",
+			 req->payload_len, req->reply_len, d->in_len,
+			 d->arg == VUB_ARG_MEM ? " + 32 * nregions" : "", d->out_len);
+		return -EINVAL;
+	}
+	if (d->arg != VUB_ARG_MEM) {
+		if (req->ext_len || req->nr_fds != vub_vhost_nr_fds(d, payload)) {
+			snprintf(why, why_len, "%u fds and %u bytes of extension, expected %u and 0",
+				 req->nr_fds, req->ext_len, vub_vhost_nr_fds(d, payload));
+			return -EINVAL;
+		}
+		return 0;
+	}
+	memcpy(&mem, payload, sizeof(mem));
+	if (req->ext_len % sizeof(struct vub_mem_piece) ||
+	    req->ext_len / sizeof(struct vub_mem_piece) > VUB_MAX_MEM_PIECES ||
+	    (mem.nregions && (!req->ext_len || !req->nr_fds)) ||
+	    (!mem.nregions && (req->ext_len || req->nr_fds))) {
+		snprintf(why, why_len,
+			 "%u regions with %u bytes of memory pieces and %u files: the kernel must resolve every region to pieces of files (module too old?)",
+			 mem.nregions, req->ext_len, req->nr_fds);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --- vhost ioctl handlers ------------------------------------------------ */
+
+typedef int dev_handler(struct vub_dev *d, const struct vub_req *req,
+			const void *payload, const int *fds, void *reply,
+			uint32_t *reply_len);
+
+static void reply_u64(void *reply, uint32_t *reply_len, uint64_t v)
+{
+	memcpy(reply, &v, sizeof(v));
+	*reply_len = sizeof(v);
+}
+
+static void reply_state(void *reply, uint32_t *reply_len, uint32_t idx,
+			uint32_t num)
+{
+	struct vhost_vring_state s = { .index = idx, .num = num };
+
+	memcpy(reply, &s, sizeof(s));
+	*reply_len = sizeof(s);
+}
+
+/* Ring index of a state/file/addr payload (all start with a u32 index);
+ * the kernel already refused >= 2 with ENOBUFS, as vhost does. */
+static int ring_index(struct vub_dev *d, const void *payload, uint32_t *idx)
+{
+	memcpy(idx, payload, sizeof(*idx));
+	if (*idx >= VUB_NET_RINGS)
+		return fail(d, -ENOBUFS, "ring index %u (vhost-net has rings 0 and 1)", *idx);
+	return 0;
+}
+
+static int h_get_features(struct vub_dev *d, const struct vub_req *req,
+			  const void *payload, const int *fds, void *reply,
+			  uint32_t *reply_len)
+{
+	uint64_t f;
+	int ret;
+
+	(void)req; (void)payload; (void)fds;
+	ret = vub_frontend_get_features(d->fe, &f);
+	if (ret)
+		return ret;
+	reply_u64(reply, reply_len, vub_net_features(f));
+	return 0;
+}
+
+static int h_set_features(struct vub_dev *d, const struct vub_req *req,
+			  const void *payload, const int *fds, void *reply,
+			  uint32_t *reply_len)
+{
+	uint64_t f, offered;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	memcpy(&f, payload, sizeof(f));
+	ret = vub_frontend_get_features(d->fe, &offered);
+	if (ret)
+		return ret;
+	offered = vub_net_features(offered);
+	if (f & ~offered)
+		return fail(d, -EOPNOTSUPP,
+			    "features %#llx: bits %#llx are not offered (GET_FEATURES: %#llx)",
+			    (unsigned long long)f, (unsigned long long)(f & ~offered),
+			    (unsigned long long)offered);
+	/* Bit 27 (VHOST_NET_F_VIRTIO_NET_HDR) is offered only when the back-end
+	 * offers ANY_LAYOUT, and goes to it as ANY_LAYOUT: the back-end owns
+	 * the virtio-net header, nothing here adds or strips it. */
+	return vub_frontend_set_features(d->fe, f);
+}
+
+static int h_set_owner(struct vub_dev *d, const struct vub_req *req,
+		       const void *payload, const int *fds, void *reply,
+		       uint32_t *reply_len)
+{
+	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
+	return vub_frontend_set_owner(d->fe);
+}
+
+/*
+ * vhost-net forgets everything (rings, eventfds, memory, features) and lets
+ * a new owner start over.  A vhost-user connection is only reset cleanly by
+ * closing it (RESET_OWNER is deprecated, and DPDK has no RESET_DEVICE): the
+ * next request opens a fresh one.  This also gives a device that lost its
+ * back-end a way back.
+ */
+static int h_reset_owner(struct vub_dev *d, const struct vub_req *req,
+			 const void *payload, const int *fds, void *reply,
+			 uint32_t *reply_len)
+{
+	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
+	if (d->fe || d->lost)
+		dev_log(d, "VHOST_RESET_OWNER: closing the back-end connection; the next request opens a new one");
+	vub_dev_release(d);
+	memset(d->busyloop, 0, sizeof(d->busyloop));
+	return 0;
+}
+
+static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
+			   const void *payload, const int *fds, void *reply,
+			   uint32_t *reply_len)
+{
+	const struct vub_mem_piece *pieces;
+	struct vub_mem_region *regions;
+	uint32_t n;
+	int ret;
+
+	(void)reply; (void)reply_len;
+	pieces = req_pieces(req, &n);
+	regions = calloc(n ? n : 1, sizeof(*regions));
+	if (!regions)
+		return fail(d, -ENOMEM, "out of memory");
+	ret = vub_mem_from_pieces(payload, pieces, n, fds, req->nr_fds, regions,
+				  d->why, sizeof(d->why));
+	if (ret >= 0)
+		ret = vub_frontend_set_mem_table(d->fe, regions, n);
+	free(regions);
+	return ret;
+}
+
+static int h_log(struct vub_dev *d, const struct vub_req *req,
+		 const void *payload, const int *fds, void *reply,
+		 uint32_t *reply_len)
+{
+	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
+	return fail(d, -EOPNOTSUPP,
+		    "dirty logging (live migration) is not supported yet; GET_FEATURES does not offer VHOST_F_LOG_ALL");
+}
+
+static int h_set_vring_num(struct vub_dev *d, const struct vub_req *req,
+			   const void *payload, const int *fds, void *reply,
+			   uint32_t *reply_len)
+{
+	struct vhost_vring_state s;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &s.index);
+	if (ret)
+		return ret;
+	memcpy(&s, payload, sizeof(s));
+	if (d->attached[s.index])
+		return fail(d, -EBUSY, "ring %u is started (VHOST_NET_SET_BACKEND)", s.index);
+	return vub_frontend_set_vring_num(d->fe, s.index, s.num);
+}
+
+static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
+			    const void *payload, const int *fds, void *reply,
+			    uint32_t *reply_len)
+{
+	struct vhost_vring_state s;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &s.index);
+	if (ret)
+		return ret;
+	memcpy(&s, payload, sizeof(s));
+	if (d->attached[s.index])
+		return fail(d, -EBUSY, "ring %u is started (VHOST_NET_SET_BACKEND)", s.index);
+	return vub_frontend_set_vring_base(d->fe, s.index, s.num);
+}
+
+static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
+			    const void *payload, const int *fds, void *reply,
+			    uint32_t *reply_len)
+{
+	struct vhost_vring_addr a;
+	struct vu_vring_addr v;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &a.index);
+	if (ret)
+		return ret;
+	memcpy(&a, payload, sizeof(a));
+	if (a.flags & ~(1u << VHOST_VRING_F_LOG))
+		return fail(d, -EOPNOTSUPP, "ring %u: address flags %#x", a.index, a.flags);
+	if (a.flags)
+		return fail(d, -EOPNOTSUPP,
+			    "ring %u: VHOST_VRING_F_LOG: dirty logging is not supported yet", a.index);
+	v = (struct vu_vring_addr){
+		.index = a.index,
+		.flags = a.flags,
+		.desc = a.desc_user_addr,
+		.used = a.used_user_addr,
+		.avail = a.avail_user_addr,
+		.log = a.log_guest_addr,
+	};
+	return vub_frontend_set_vring_addr(d->fe, &v);
+}
+
+static int h_get_vring_base(struct vub_dev *d, const struct vub_req *req,
+			    const void *payload, const int *fds, void *reply,
+			    uint32_t *reply_len)
+{
+	uint32_t idx, base;
+	int ret;
+
+	(void)req; (void)fds;
+	ret = ring_index(d, payload, &idx);
+	if (ret)
+		return ret;
+	if (d->fe->ring[idx].started) {
+		/* vhost reads the index of a running ring; vhost-user can only
+		 * stop it to read it, so: stop, read, start again. */
+		ret = vub_frontend_stop_vring(d->fe, idx, &base);
+		if (!ret)
+			ret = vub_frontend_start_vring(d->fe, idx);
+	} else {
+		ret = vub_frontend_vring_base(d->fe, idx, &base);
+	}
+	if (ret)
+		return ret;
+	reply_state(reply, reply_len, idx, base);
+	return 0;
+}
+
+static int h_endian(struct vub_dev *d, const struct vub_req *req,
+		    const void *payload, const int *fds, void *reply,
+		    uint32_t *reply_len)
+{
+	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
+	return fail(d, -ENOTTY,
+		    "legacy cross-endian rings are not supported (as vhost-net without CONFIG_VHOST_CROSS_ENDIAN_LEGACY)");
+}
+
+static int h_set_busyloop(struct vub_dev *d, const struct vub_req *req,
+			  const void *payload, const int *fds, void *reply,
+			  uint32_t *reply_len)
+{
+	struct vhost_vring_state s;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &s.index);
+	if (ret)
+		return ret;
+	memcpy(&s, payload, sizeof(s));
+	d->busyloop[s.index] = s.num;	/* no vhost-user equivalent */
+	return 0;
+}
+
+static int h_get_busyloop(struct vub_dev *d, const struct vub_req *req,
+			  const void *payload, const int *fds, void *reply,
+			  uint32_t *reply_len)
+{
+	uint32_t idx;
+	int ret;
+
+	(void)req; (void)fds;
+	ret = ring_index(d, payload, &idx);
+	if (ret)
+		return ret;
+	reply_state(reply, reply_len, idx, d->busyloop[idx]);
+	return 0;
+}
+
+/* KICK, CALL, ERR.  fd -1 (VHOST_FILE_UNBIND) unbinds: for KICK that stops
+ * a running ring (NOFD would mean "poll"); for CALL and ERR it is NOFD,
+ * which in vhost-user means "do not signal". */
+static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
+			    const void *payload, const int *fds, void *reply,
+			    uint32_t *reply_len)
+{
+	struct vhost_vring_file f;
+	struct vub_fe_ring *r;
+	int fd, ret;
+
+	(void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &f.index);
+	if (ret)
+		return ret;
+	memcpy(&f, payload, sizeof(f));
+	fd = f.fd == VHOST_FILE_UNBIND ? VUB_FE_FD_NONE : fds[0];
+	r = &d->fe->ring[f.index];
+	switch (req->ioctl) {
+	case VHOST_SET_VRING_KICK:
+		ret = vub_frontend_set_vring_kick(d->fe, f.index, fd);
+		/* A started ring whose kick was unbound (and so stopped), or
+		 * whose start waited for a kick, starts with the new one. */
+		if (!ret && fd >= 0 && d->attached[f.index] && !r->started)
+			ret = vub_frontend_start_vring(d->fe, f.index);
+		return ret;
+	case VHOST_SET_VRING_CALL:
+		return vub_frontend_set_vring_call(d->fe, f.index, fd);
+	default:
+		return vub_frontend_set_vring_err(d->fe, f.index, fd);
+	}
+}
+
+/*
+ * The tap fd is not used: the back-end moves the packets.  fd >= 0 means
+ * "start ring idx" (deferred until FEATURES, MEM_TABLE and a KICK are
+ * there), -1 "stop it" (GET_VRING_BASE; the base is cached).
+ */
+static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
+			     const void *payload, const int *fds, void *reply,
+			     uint32_t *reply_len)
+{
+	struct vhost_vring_file f;
+	struct vub_fe_ring *r;
+	uint32_t base;
+	int ret;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	ret = ring_index(d, payload, &f.index);
+	if (ret)
+		return ret;
+	memcpy(&f, payload, sizeof(f));
+	r = &d->fe->ring[f.index];
+	if (f.fd == VHOST_FILE_UNBIND) {
+		d->attached[f.index] = false;
+		return vub_frontend_stop_vring(d->fe, f.index, &base);
+	}
+	/* vhost-net: vhost_vq_access_ok() fails on a ring never set up. */
+	if ((r->have & (VUB_RING_NUM | VUB_RING_ADDR)) != (VUB_RING_NUM | VUB_RING_ADDR))
+		return fail(d, -EFAULT, "ring %u is not set up (missing%s%s)", f.index,
+			    (r->have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
+			    (r->have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
+	d->attached[f.index] = true;
+	if (!(r->have & VUB_RING_KICK))
+		return 0;	/* starts at VHOST_SET_VRING_KICK */
+	ret = vub_frontend_start_vring(d->fe, f.index);
+	if (ret)
+		d->attached[f.index] = false;
+	return ret;
+}
+
+static int h_set_backend_features(struct vub_dev *d, const struct vub_req *req,
+				  const void *payload, const int *fds, void *reply,
+				  uint32_t *reply_len)
+{
+	uint64_t f;
+
+	(void)req; (void)fds; (void)reply; (void)reply_len;
+	memcpy(&f, payload, sizeof(f));
+	if (f)
+		return fail(d, -EOPNOTSUPP,
+			    "backend features %#llx: none is offered (no IOTLB messages)",
+			    (unsigned long long)f);
+	return 0;
+}
+
+static int h_get_backend_features(struct vub_dev *d, const struct vub_req *req,
+				  const void *payload, const int *fds, void *reply,
+				  uint32_t *reply_len)
+{
+	(void)d; (void)req; (void)payload; (void)fds;
+	reply_u64(reply, reply_len, 0);
+	return 0;
+}
+
+static const struct {
+	dev_handler *fn;
+	bool backend;		/* needs the vhost-user connection */
+} handlers[VUB_VHOST_NR] = {
+	[VUB_IDX_VHOST_GET_FEATURES]		= { h_get_features, true },
+	[VUB_IDX_VHOST_SET_FEATURES]		= { h_set_features, true },
+	[VUB_IDX_VHOST_SET_OWNER]		= { h_set_owner, true },
+	[VUB_IDX_VHOST_RESET_OWNER]		= { h_reset_owner, false },
+	[VUB_IDX_VHOST_SET_MEM_TABLE]		= { h_set_mem_table, true },
+	[VUB_IDX_VHOST_SET_LOG_BASE]		= { h_log, false },
+	[VUB_IDX_VHOST_SET_LOG_FD]		= { h_log, false },
+	[VUB_IDX_VHOST_SET_VRING_NUM]		= { h_set_vring_num, true },
+	[VUB_IDX_VHOST_SET_VRING_BASE]		= { h_set_vring_base, true },
+	[VUB_IDX_VHOST_SET_VRING_ENDIAN]	= { h_endian, false },
+	[VUB_IDX_VHOST_SET_VRING_BUSYLOOP_TIMEOUT] = { h_set_busyloop, false },
+	[VUB_IDX_VHOST_SET_VRING_ADDR]		= { h_set_vring_addr, true },
+	[VUB_IDX_VHOST_GET_VRING_BASE]		= { h_get_vring_base, true },
+	[VUB_IDX_VHOST_GET_VRING_ENDIAN]	= { h_endian, false },
+	[VUB_IDX_VHOST_GET_VRING_BUSYLOOP_TIMEOUT] = { h_get_busyloop, false },
+	[VUB_IDX_VHOST_SET_VRING_KICK]		= { h_set_vring_file, true },
+	[VUB_IDX_VHOST_SET_VRING_CALL]		= { h_set_vring_file, true },
+	[VUB_IDX_VHOST_SET_VRING_ERR]		= { h_set_vring_file, true },
+	[VUB_IDX_VHOST_SET_BACKEND_FEATURES]	= { h_set_backend_features, false },
+	[VUB_IDX_VHOST_GET_BACKEND_FEATURES]	= { h_get_backend_features, false },
+	[VUB_IDX_VHOST_NET_SET_BACKEND]		= { h_net_set_backend, true },
+};
+
+int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
+		  const void *payload, const int *fds, void *reply,
+		  uint32_t *reply_len)
+{
+	const struct vub_vhost_ioctl *desc = vub_vhost_find(req->ioctl);
+	int ret;
+
+	d->why[0] = '\0';
+	d->nr_reqs++;
+	if (!desc || !handlers[desc->idx].fn)
+		return fail(d, -ENOTTY, "not a vhost-net ioctl");
+	if (handlers[desc->idx].backend) {
+		ret = dev_connect(d);
+		if (ret)
+			return ret;
+	}
+	ret = handlers[desc->idx].fn(d, req, payload, fds, reply, reply_len);
+	if (ret)
+		*reply_len = 0;
+	return fe_result(d, ret);
+}

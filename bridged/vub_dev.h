@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vub_dev: one VMM device (one open of /dev/vhost-user-bridge) served with
+ * vhost-net semantics over one vhost-user connection (vub_frontend).
+ *
+ * The daemon's main loop hands every forwarded ioctl of a device to
+ * vub_dev_ioctl(), which answers it as vhost-net would, translating into
+ * vub_frontend calls (Documentation/ioctl-map.rst has the table):
+ *
+ *   - the connection to the back-end is made at the device's first request
+ *     (and again after VHOST_RESET_OWNER); a failed connect or handshake is
+ *     ECONNREFUSED and is retried by the next request;
+ *   - features: the back-end's, within the vhost-net personality's allowlist
+ *     (VUB_NET_FEATURES); bit 30 and RING_RESET are never shown;
+ *   - VHOST_NET_SET_BACKEND fd >= 0 starts ring idx, -1 stops it; the tap fd
+ *     is not used;
+ *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
+ *     the ring stopped, or stop + read + restart while it runs;
+ *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
+ *     builds it); busyloop timeout: stored and returned; dirty log ioctls:
+ *     EOPNOTSUPP (not implemented); backend features: 0;
+ *   - a back-end refusal is the ioctl's errno; once the connection itself
+ *     fails, every ioctl that needs the back-end is ENOTCONN until the VMM
+ *     closes the device or issues VHOST_RESET_OWNER.
+ *
+ * The kernel has already checked ownership (EPERM), ring indices (ENOBUFS,
+ * only 0 = rx and 1 = tx arrive), eventfds and memory (pieces of shared
+ * files); the checks are repeated here only where they are cheap.
+ */
+#ifndef VUB_DEV_H
+#define VUB_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/vhost.h>
+#include <linux/vhost_user_bridge.h>
+
+#include "vu_frontend.h"
+
+/* Until the uapi header defines it: most pieces one SET_MEM_TABLE carries. */
+#ifndef VUB_MAX_MEM_PIECES
+#define VUB_MAX_MEM_PIECES	512
+#endif
+
+/* vhost-net has two rings per device: 0 = rx, 1 = tx. */
+#define VUB_NET_RINGS		2
+
+/*
+ * The features GET_FEATURES may show: vhost-net's VHOST_NET_FEATURES
+ * (MRG_RXBUF 15, NOTIFY_ON_EMPTY 24, ANY_LAYOUT = VHOST_NET_F_VIRTIO_NET_HDR
+ * 27, INDIRECT_DESC 28, EVENT_IDX 29, VERSION_1 32), without
+ *   LOG_ALL (26)         dirty logging is not implemented yet,
+ *   ACCESS_PLATFORM (33) no IOTLB forwarding yet,
+ *   RING_RESET (40)      DPDK stops the whole device on a one-ring stop.
+ * Each bit is shown only if the back-end offers it.
+ */
+#define VUB_NET_FEATURES	((1ull << 15) | (1ull << 24) | (1ull << 27) | \
+				 (1ull << 28) | (1ull << 29) | (1ull << 32))
+
+struct vub_dev_cfg {
+	const char *backend;	/* vhost-user socket path */
+	int timeout_ms;		/* per back-end reply; 0: vu_conn's default */
+	/* Connect a new front-end; NULL: vub_frontend_connect(fe, backend).
+	 * Tests plug a mock transport here.  Returns 0 or -errno. */
+	int (*connect)(void *opaque, struct vub_frontend *fe);
+	void *connect_opaque;
+	/* One line per event (connected, connection lost, ...); NULL: stderr. */
+	void (*log)(void *opaque, const char *line);
+	void *log_opaque;
+};
+
+struct vub_dev {
+	uint32_t dev_id;
+	uint32_t vmm_pid;
+	uint32_t instance_id;		/* VUB_OP_OPEN; 0: the default node */
+	const struct vub_dev_cfg *cfg;
+	const char *backend;		/* cfg->backend, or the instance's socket */
+	char instance_socket[VUB_SOCKET_MAX];
+	struct vub_frontend *fe;	/* NULL until connected */
+	bool lost;			/* the connection failed: ENOTCONN */
+	bool attached[VUB_NET_RINGS];	/* NET_SET_BACKEND fd >= 0 in force */
+	uint32_t busyloop[VUB_NET_RINGS];
+	uint64_t nr_reqs;
+	uint64_t nr_connects;
+	char why[224];			/* the last failure, explained */
+};
+
+/* A device seen for the first time.  Does not connect yet. */
+void vub_dev_init(struct vub_dev *d, const struct vub_dev_cfg *cfg,
+		  uint32_t dev_id, uint32_t vmm_pid);
+/*
+ * VUB_OP_OPEN: the device belongs to an instance the administrator bound to
+ * its own back-end socket (instance 0, the default node, uses cfg->backend).
+ * Returns 0, or -EOPNOTSUPP for an instance type other than vhost-net.
+ */
+int vub_dev_open(struct vub_dev *d, const struct vub_open_info *oi);
+/* VUB_OP_RELEASE (or shutdown): drop the back-end connection. */
+void vub_dev_release(struct vub_dev *d);
+
+/*
+ * Answer one VUB_OP_IOCTL request of this device: 0 (with the reply for GET
+ * ioctls) or -errno.  @fds are the request's descriptors, borrowed (the
+ * front-end dups what it keeps).  The request must have passed
+ * vub_dev_check_request().  On failure vub_dev_why() explains it.
+ */
+int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
+		  const void *payload, const int *fds, void *reply,
+		  uint32_t *reply_len);
+
+/* Why the last failing ioctl failed ("" if nothing to add to the errno). */
+const char *vub_dev_why(const struct vub_dev *d);
+
+/*
+ * Sizes of a request as the kernel must send them: payload and reply size
+ * of the ioctl, one fd for an fd field that is not VHOST_FILE_UNBIND, and
+ * for VHOST_SET_MEM_TABLE a whole array of struct vub_mem_piece with at
+ * least one file when there is memory.  0 or -EINVAL (@why says what).
+ */
+int vub_dev_check_request(const struct vub_req *req, const void *payload,
+			  char *why, size_t why_len);
+
+/* --- pure helpers, exposed for unit tests ------------------------------ */
+
+/* What VHOST_GET_FEATURES shows for these back-end features (as
+ * vub_frontend_get_features returns them: bit 30 already hidden). */
+uint64_t vub_net_features(uint64_t backend_features);
+
+/*
+ * The kernel's pieces of a VHOST_SET_MEM_TABLE as front-end regions: one
+ * per piece, fd = fds[fd_index] (borrowed).  Every piece must be non-empty,
+ * name one of the @nr_fds files and lie inside a region of @mem with the
+ * same gpa -> user address mapping.  Returns the number of regions, or
+ * -EINVAL with @why explaining.  @out has room for VUB_MAX_MEM_PIECES.
+ */
+int vub_mem_from_pieces(const struct vhost_memory *mem,
+			const struct vub_mem_piece *pieces, uint32_t nr_pieces,
+			const int *fds, uint32_t nr_fds,
+			struct vub_mem_region *out, char *why, size_t why_len);
+
+#endif /* VUB_DEV_H */

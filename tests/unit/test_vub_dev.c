@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests for bridged/vub_dev.c, the vhost-net -> vhost-user translation,
+ * against a mock back-end transport: requests are built as the kernel builds
+ * them (struct vub_req, payload, memory pieces, fds), answered by
+ * vub_dev_ioctl(), and every vhost-user message that results is recorded,
+ * so the tests assert errnos, replies and the exact message order.
+ */
+#include "../../bridged/vub_dev.h"
+#include "../../bridged/vub_vhost.h"
+#include "tap.h"
+#include "vmm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define DPDK_FEATURES	0x0000000d7c66e7cbull	/* backends.md §2 */
+#define DPDK_PROTO	0x10cbfull
+/* What the VMM must see for DPDK: MRG_RXBUF, ANY_LAYOUT, INDIRECT,
+ * EVENT_IDX, VERSION_1 (no LOG_ALL, no PROTOCOL_FEATURES, no packed...). */
+#define DPDK_VISIBLE	0x0000000138008000ull
+
+struct rec {
+	uint32_t request;
+	union vu_payload p;
+	unsigned int nfds;
+};
+
+struct mock {
+	uint64_t features, proto, status;
+	uint32_t vring_base[2];
+	uint32_t nack_request;		/* REPLY_ACK status 1 for this one */
+	int fail_request;		/* transport error on this one */
+	int fail_connect;		/* the next connects fail */
+	int bad_reqs;
+	unsigned int connects;
+	struct rec log[512];
+	unsigned int n;
+};
+
+static int mock_call(void *opaque, const struct vu_msg *req,
+		     struct vu_msg *reply, uint64_t proto, struct vu_err *err)
+{
+	struct mock *mk = opaque;
+	struct vu_err e;
+
+	(void)proto;
+	if (vu_check_request(VU_CHAN_FRONTEND, req, &e)) {
+		TAP_DIAG("front-end sent a bad request: %s", e.msg);
+		mk->bad_reqs++;
+	}
+	if ((int)req->request == mk->fail_request) {
+		err->code = -ECONNRESET;
+		snprintf(err->msg, sizeof(err->msg), "mock: connection reset");
+		return -ECONNRESET;
+	}
+	if (mk->n < 512)
+		mk->log[mk->n++] = (struct rec){ req->request, req->p, req->nfds };
+	memset(reply, 0, sizeof(*reply));
+	switch (req->request) {
+	case VU_GET_FEATURES:
+		vu_msg_u64(reply, req->request, mk->features);
+		break;
+	case VU_GET_PROTOCOL_FEATURES:
+		vu_msg_u64(reply, req->request, mk->proto);
+		break;
+	case VU_GET_QUEUE_NUM:
+		vu_msg_u64(reply, req->request, 1);
+		break;
+	case VU_GET_VRING_BASE:
+		vu_msg_state(reply, req->request, req->p.state.index,
+			     mk->vring_base[req->p.state.index & 1]);
+		break;
+	case VU_SET_STATUS:
+		mk->status = req->p.u64;
+		/* fall through */
+	default:
+		if (!(req->flags & VU_FLAG_NEED_REPLY))
+			return 0;
+		vu_msg_u64(reply, req->request,
+			   req->request == mk->nack_request ? 1 : 0);
+		break;
+	}
+	reply->flags = VU_REPLY_FLAGS;
+	return vu_check_reply(VU_CHAN_FRONTEND, req, reply, err);
+}
+
+static int mock_connect(void *opaque, struct vub_frontend *fe)
+{
+	struct mock *mk = opaque;
+	struct vub_fe_transport t = { .call = mock_call, .opaque = mk };
+
+	if (mk->fail_connect) {
+		mk->fail_connect--;
+		return -ECONNREFUSED;
+	}
+	mk->connects++;
+	return vub_frontend_connect_transport(fe, &t);
+}
+
+static char last_log[512];
+
+static void keep_log(void *opaque, const char *line)
+{
+	(void)opaque;
+	snprintf(last_log, sizeof(last_log), "%s", line);
+}
+
+/* --- requests as the kernel builds them (vmm.c) ------------------------- */
+
+#define ioc		vmm_ioctl
+#define ioc_u64		vmm_u64
+#define ioc_state	vmm_state
+#define ioc_file	vmm_file
+#define get_base	vmm_get_base
+
+#define RAM_UADDR	0x7f1200000000ull
+#define RAM_SIZE	(64ull << 20)
+
+/* DPDK virtio-user: gpa == uaddr; one region, resolved into two pieces. */
+static int mem_table(struct vub_dev *d, int memfd)
+{
+	struct vhost_memory_region r = { RAM_UADDR, RAM_SIZE, RAM_UADDR, 0 };
+	struct vub_mem_piece p[2] = {
+		{ RAM_UADDR, RAM_SIZE / 2, RAM_UADDR, 0, 0, 0 },
+		{ RAM_UADDR + RAM_SIZE / 2, RAM_SIZE / 2, RAM_UADDR + RAM_SIZE / 2,
+		  RAM_SIZE / 2, 0, 0 },
+	};
+
+	return vmm_mem_table(d, &r, 1, p, 2, &memfd, 1);
+}
+
+static int ring_addr(struct vub_dev *d, uint32_t idx, uint32_t flags)
+{
+	return vmm_addr(d, idx, RAM_UADDR + idx * 0x10000,
+			RAM_UADDR + idx * 0x10000 + 0x1000,
+			RAM_UADDR + idx * 0x10000 + 0x2000, flags);
+}
+
+/* The request checks alone, on a request built by hand. */
+struct req {
+	union {
+		struct vub_req r;
+		uint64_t align;
+	};
+	unsigned char buf[4096];
+};
+
+static const void *mkreq(struct req *q, uint32_t ioctl, const void *payload,
+			 uint32_t len, const struct vub_mem_piece *pieces,
+			 uint32_t npieces, const int *fds, uint32_t nfds)
+{
+	const struct vub_vhost_ioctl *d = vub_vhost_find(ioctl);
+	uint32_t off = (sizeof(q->r) + len + 7) & ~7u;
+
+	memset(q, 0, sizeof(*q));
+	q->r = (struct vub_req){
+		.op = VUB_OP_IOCTL, .hdr_len = sizeof(q->r), .dev_id = 7,
+		.ioctl = ioctl, .payload_len = len,
+		.reply_len = d ? d->out_len : 0, .nr_fds = nfds,
+	};
+	if (len)
+		memcpy((char *)q + sizeof(q->r), payload, len);
+	if (npieces) {
+		q->r.ext_offset = off;
+		q->r.ext_len = npieces * sizeof(*pieces);
+		memcpy((char *)q + off, pieces, q->r.ext_len);
+		off = (off + q->r.ext_len + 7) & ~7u;
+	}
+	if (nfds) {
+		q->r.fd_offset = off;
+		memcpy((char *)q + off, fds, nfds * sizeof(int));
+	}
+	return (const char *)q + sizeof(q->r);
+}
+
+/* --- harness --------------------------------------------------------------- */
+
+struct env {
+	struct mock mk;
+	struct vub_dev_cfg cfg;
+	struct vub_dev d;
+	int memfd, kick[2], call[2];
+};
+
+static void env_init(struct env *e)
+{
+	unsigned int i;
+
+	memset(e, 0, sizeof(*e));
+	e->mk.features = DPDK_FEATURES;
+	e->mk.proto = DPDK_PROTO;
+	e->mk.fail_request = -1;
+	e->cfg = (struct vub_dev_cfg){ .backend = "mock.sock", .connect = mock_connect,
+				       .connect_opaque = &e->mk, .log = keep_log };
+	vub_dev_init(&e->d, &e->cfg, 7, 1234);
+	e->memfd = memfd_create("guest", MFD_CLOEXEC);
+	if (e->memfd < 0 || ftruncate(e->memfd, (off_t)RAM_SIZE))
+		abort();
+	for (i = 0; i < 2; i++) {
+		e->kick[i] = eventfd(0, EFD_CLOEXEC);
+		e->call[i] = eventfd(0, EFD_CLOEXEC);
+	}
+}
+
+static void env_fini(struct env *e)
+{
+	unsigned int i;
+
+	vub_dev_release(&e->d);
+	close(e->memfd);
+	for (i = 0; i < 2; i++) {
+		close(e->kick[i]);
+		close(e->call[i]);
+	}
+}
+
+static int seq_is(const struct mock *mk, unsigned int from,
+		  const uint32_t *want, unsigned int n)
+{
+	unsigned int i;
+
+	if (mk->n - from == n) {
+		for (i = 0; i < n; i++)
+			if (mk->log[from + i].request != want[i])
+				break;
+		if (i == n)
+			return 1;
+	}
+	TAP_DIAG("expected %u messages, got %u:", n, mk->n - from);
+	for (i = from; i < mk->n; i++)
+		TAP_DIAG("  %s", vu_req_name(VU_CHAN_FRONTEND, mk->log[i].request));
+	return 0;
+}
+#define SEQ_IS(mk, from, ...) ({					\
+		static const uint32_t _w[] = { __VA_ARGS__ };		\
+		seq_is(mk, from, _w, sizeof(_w) / sizeof(_w[0]));	\
+	})
+
+static int count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n - 1;
+}
+
+/* DPDK virtio-user's order (virtio_user_dev.c, 22.11), up to both rings
+ * started: SET_OWNER, GET_FEATURES, CALL x2, SET_FEATURES, SET_MEM_TABLE,
+ * NUM/BASE/ADDR/KICK x2, NET_SET_BACKEND 0 and 1. */
+static int bring_up(struct env *e)
+{
+	uint64_t f = 0;
+	unsigned int i;
+	int ret;
+
+	ret = ioc(&e->d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = ioc(&e->d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f);
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_file(&e->d, VHOST_SET_VRING_CALL, i, e->call[i]);
+	if (!ret)
+		ret = ioc_u64(&e->d, VHOST_SET_FEATURES, f & ((1ull << 32) | (1ull << 15)));
+	if (!ret)
+		ret = mem_table(&e->d, e->memfd);
+	for (i = 0; !ret && i < 2; i++) {
+		ret = ioc_state(&e->d, VHOST_SET_VRING_NUM, i, 256);
+		if (!ret)
+			ret = ioc_state(&e->d, VHOST_SET_VRING_BASE, i, 0);
+		if (!ret)
+			ret = ring_addr(&e->d, i, 0);
+		if (!ret)
+			ret = ioc_file(&e->d, VHOST_SET_VRING_KICK, i, e->kick[i]);
+	}
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_file(&e->d, VHOST_NET_SET_BACKEND, i, e->memfd /* any fd: a tap */);
+	if (ret)
+		TAP_DIAG("bring-up failed: %s: %s", strerrorname_np(-ret), vub_dev_why(&e->d));
+	return ret;
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+static void test_features_pure(void)
+{
+	TAP_OK(vub_net_features(DPDK_FEATURES & ~(1ull << 30)) == DPDK_VISIBLE,
+	       "features: DPDK's 0xd7c66e7cb shows as %#llx (MRG_RXBUF ANY_LAYOUT INDIRECT EVENT_IDX VERSION_1)",
+	       (unsigned long long)DPDK_VISIBLE);
+	TAP_OK(vub_net_features(1ull << 26 | 1ull << 33 | 1ull << 34 | 1ull << 40) == 0,
+	       "features: LOG_ALL, ACCESS_PLATFORM, RING_PACKED, RING_RESET never shown");
+	TAP_OK(vub_net_features(1ull << 32) == 1ull << 32,
+	       "features: bit 27 (VHOST_NET_F_VIRTIO_NET_HDR) not shown when the back-end lacks ANY_LAYOUT");
+}
+
+static void test_check_request(void)
+{
+	static struct req q;
+	struct vhost_vring_file f = { 0, 5 };
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[1];
+	} mem = { { 1, 0 }, { { 0, 4096, 0x10000, 0 } } };
+	struct vub_mem_piece p = { 0, 4096, 0x10000, 0, 0, 0 };
+	int fd = 3;
+	char why[256];
+	const void *pl;
+
+	pl = mkreq(&q, VHOST_SET_VRING_KICK, &f, sizeof(f), NULL, 0, &fd, 1);
+	TAP_OK(!vub_dev_check_request(&q.r, pl, why, sizeof(why)), "check: KICK with one fd");
+	q.r.nr_fds = 0;
+	TAP_OK(vub_dev_check_request(&q.r, pl, why, sizeof(why)) == -EINVAL,
+	       "check: KICK fd 5 without its fd is malformed (%s)", why);
+	pl = mkreq(&q, VHOST_SET_VRING_NUM, &f, 4, NULL, 0, NULL, 0);
+	TAP_OK(vub_dev_check_request(&q.r, pl, why, sizeof(why)) == -EINVAL,
+	       "check: short payload is malformed");
+	pl = mkreq(&q, VHOST_GET_FEATURES, NULL, 0, NULL, 0, NULL, 0);
+	q.r.reply_len = 4;
+	TAP_OK(vub_dev_check_request(&q.r, pl, why, sizeof(why)) == -EINVAL,
+	       "check: wrong reply size is malformed");
+	pl = mkreq(&q, VHOST_SET_MEM_TABLE, &mem, sizeof(mem), &p, 1, &fd, 1);
+	TAP_OK(!vub_dev_check_request(&q.r, pl, why, sizeof(why)),
+	       "check: SET_MEM_TABLE with pieces and a file");
+	pl = mkreq(&q, VHOST_SET_MEM_TABLE, &mem, sizeof(mem), NULL, 0, NULL, 0);
+	TAP_OK(vub_dev_check_request(&q.r, pl, why, sizeof(why)) == -EINVAL,
+	       "check: SET_MEM_TABLE without pieces is refused (%s)", why);
+	pl = mkreq(&q, VHOST_SET_MEM_TABLE, &mem, sizeof(mem), &p, 1, &fd, 1);
+	q.r.ext_len = 20;
+	TAP_OK(vub_dev_check_request(&q.r, pl, why, sizeof(why)) == -EINVAL,
+	       "check: a partial piece is malformed");
+}
+
+static void test_pieces_pure(void)
+{
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[2];
+	} mem = { { 2, 0 }, { { 0, 0x100000, 0x7000000000, 0 },
+			      { 0x100000000, 0x200000, 0x7100000000, 0 } } };
+	struct vub_mem_piece p[3] = {
+		{ 0, 0x100000, 0x7000000000, 0x5000, 0, 0 },
+		{ 0x100000000, 0x100000, 0x7100000000, 0, 1, 0 },
+		{ 0x100100000, 0x100000, 0x7100100000, 0x100000, 1, 0 },
+	};
+	struct vub_mem_region out[3];
+	int fds[2] = { 10, 11 };
+	char why[200];
+	int n;
+
+	n = vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why));
+	TAP_OK(n == 3 && out[0].fd == 10 && out[0].fd_offset == 0x5000 &&
+	       out[1].fd == 11 && out[2].gpa == 0x100100000 &&
+	       out[2].uaddr == 0x7100100000 && out[2].fd_offset == 0x100000,
+	       "pieces: 3 pieces of 2 regions in 2 files become regions with their fd and offset");
+	p[2].fd_index = 2;
+	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: fd_index past the files is refused (%s)", why);
+	p[2].fd_index = 1;
+	p[2].userspace_addr += 0x1000;
+	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: a piece whose uaddr does not match its region is refused");
+	p[2].userspace_addr -= 0x1000;
+	p[2].memory_size = 0x100001;
+	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: a piece past its region's end is refused");
+	p[2].memory_size = 0;
+	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: an empty piece is refused");
+}
+
+static void test_dpdk_order(void)
+{
+	struct env e;
+	uint32_t base;
+	unsigned int mark;
+	int fds0;
+
+	fds0 = count_fds();
+	env_init(&e);
+	TAP_OK(bring_up(&e) == 0, "virtio-user order: every ioctl succeeds");
+	TAP_OK(SEQ_IS(&e.mk, 0,
+		      VU_GET_FEATURES, VU_GET_PROTOCOL_FEATURES, VU_SET_PROTOCOL_FEATURES,
+		      VU_GET_QUEUE_NUM, VU_SET_OWNER,
+		      VU_SET_VRING_CALL, VU_SET_VRING_CALL,
+		      VU_SET_FEATURES, VU_SET_STATUS, VU_SET_MEM_TABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_STATUS),
+	       "virtio-user order: connect at the first request, rings started at NET_SET_BACKEND, DRIVER_OK last");
+	TAP_OK(e.mk.status == 0xf && e.mk.bad_reqs == 0, "virtio-user order: status 0xf, no malformed message");
+	TAP_OK(e.mk.log[9].p.mem.nregions == 1 && e.mk.log[9].nfds == 1 &&
+	       e.mk.log[9].p.mem.regions[0].uaddr == RAM_UADDR &&
+	       e.mk.log[9].p.mem.regions[0].size == RAM_SIZE,
+	       "SET_MEM_TABLE: the two pieces of one file are merged into one region at the VMM's address");
+	TAP_OK(e.mk.log[12].p.addr.desc == RAM_UADDR && e.mk.log[12].p.addr.used == RAM_UADDR + 0x2000,
+	       "SET_VRING_ADDR: ring addresses pass through unchanged");
+	TAP_OK((e.mk.log[7].p.u64 & ~(1ull << 30)) == ((1ull << 32) | (1ull << 15)),
+	       "SET_FEATURES: the VMM's bits, bit 30 added back");
+
+	/* GET_VRING_BASE on a running ring: stop, read, restart. */
+	e.mk.vring_base[1] = 1234;
+	mark = e.mk.n;
+	TAP_OK(get_base(&e.d, 1, &base) == 0 && base == 1234,
+	       "GET_VRING_BASE while started: the back-end's value (%u)", base);
+	TAP_OK(SEQ_IS(&e.mk, mark, VU_GET_VRING_BASE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_CALL, VU_SET_STATUS),
+	       "GET_VRING_BASE while started: stop, restart from the base, the other ring refreshed, DRIVER_OK again");
+	TAP_OK(e.mk.log[mark + 2].p.state.num == 1234, "GET_VRING_BASE while started: restart resumes at 1234");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 512) == -EBUSY,
+	       "SET_VRING_NUM on a started ring: EBUSY (%s)", vub_dev_why(&e.d));
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_BASE, 1, 0) == -EBUSY,
+	       "SET_VRING_BASE on a started ring: EBUSY");
+
+	/* Stop (virtio_user_stop_device): NET_SET_BACKEND -1, then GET_VRING_BASE from the cache. */
+	e.mk.vring_base[0] = 77;
+	e.mk.vring_base[1] = 88;
+	mark = e.mk.n;
+	TAP_OK(ioc_file(&e.d, VHOST_NET_SET_BACKEND, 0, -1) == 0 &&
+	       ioc_file(&e.d, VHOST_NET_SET_BACKEND, 1, -1) == 0,
+	       "NET_SET_BACKEND -1: rings stopped");
+	TAP_OK(SEQ_IS(&e.mk, mark, VU_GET_VRING_BASE, VU_GET_VRING_BASE),
+	       "NET_SET_BACKEND -1: one GET_VRING_BASE each");
+	mark = e.mk.n;
+	TAP_OK(get_base(&e.d, 0, &base) == 0 && base == 77 && get_base(&e.d, 1, &base) == 0 &&
+	       base == 88 && e.mk.n == mark,
+	       "GET_VRING_BASE after the stop: the cached back-end values, no message");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 512) == 0, "SET_VRING_NUM on a stopped ring: 0");
+
+	env_fini(&e);
+	TAP_OK(count_fds() == fds0, "virtio-user order: no fd leaked after release (%d, was %d)",
+	       count_fds(), fds0);
+}
+
+/* kvmtool's order: KICK, NUM, BASE, ADDR, CALL, NET_SET_BACKEND per ring,
+ * SET_FEATURES last: the starts wait for the features. */
+static void test_kvmtool_order(void)
+{
+	struct env e;
+	unsigned int i, mark;
+	int ret = 0;
+
+	env_init(&e);
+	ret = ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = mem_table(&e.d, e.memfd);
+	for (i = 0; !ret && i < 2; i++) {
+		ret = ioc_file(&e.d, VHOST_SET_VRING_KICK, i, e.kick[i]);
+		if (!ret)
+			ret = ioc_state(&e.d, VHOST_SET_VRING_NUM, i, 256);
+		if (!ret)
+			ret = ioc_state(&e.d, VHOST_SET_VRING_BASE, i, 0);
+		if (!ret)
+			ret = ring_addr(&e.d, i, 0);
+		if (!ret)
+			ret = ioc_file(&e.d, VHOST_SET_VRING_CALL, i, e.call[i]);
+		if (!ret)
+			ret = ioc_file(&e.d, VHOST_NET_SET_BACKEND, i, e.memfd);
+	}
+	mark = e.mk.n;
+	TAP_OK(ret == 0 && !e.d.fe->ring[0].started && !e.d.fe->ring[1].started,
+	       "kvmtool order: NET_SET_BACKEND before SET_FEATURES succeeds, start deferred");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 32) == 0 &&
+	       e.d.fe->ring[0].started && e.d.fe->ring[1].started,
+	       "kvmtool order: SET_FEATURES starts both rings");
+	TAP_OK(SEQ_IS(&e.mk, mark, VU_SET_FEATURES, VU_SET_STATUS, VU_SET_MEM_TABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_STATUS),
+	       "kvmtool order: FEATURES -> MEM -> rings in canonical order");
+	/* kvmtool's exit: CALL -1, then RESET_OWNER. */
+	mark = e.mk.n;
+	TAP_OK(ioc_file(&e.d, VHOST_SET_VRING_CALL, 0, -1) == 0 &&
+	       e.mk.log[mark].request == VU_SET_VRING_CALL &&
+	       (e.mk.log[mark].p.u64 & 0x100) && e.mk.log[mark].nfds == 0,
+	       "SET_VRING_CALL -1: CALL with NOFD (no interrupts), no fd");
+	TAP_OK(ioc(&e.d, VHOST_RESET_OWNER, NULL, 0, NULL, 0, NULL) == 0 && !e.d.fe &&
+	       !e.d.attached[0] && !e.d.attached[1],
+	       "RESET_OWNER: connection closed, rings detached");
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 && e.mk.connects == 2,
+	       "RESET_OWNER then SET_OWNER: a fresh connection");
+	env_fini(&e);
+}
+
+static void test_local_ioctls(void)
+{
+	struct env e;
+	struct vhost_vring_state s = { 1, 0 };
+	uint64_t v = 1;
+
+	env_init(&e);
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 1, 50) == 0 &&
+	       ioc(&e.d, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, sizeof(s), NULL, 0, &s) == 0 &&
+	       s.index == 1 && s.num == 50,
+	       "busyloop timeout: stored and returned (50)");
+	TAP_OK(ioc(&e.d, VHOST_GET_BACKEND_FEATURES, NULL, 0, NULL, 0, &v) == 0 && v == 0,
+	       "GET_BACKEND_FEATURES: 0");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 0) == 0, "SET_BACKEND_FEATURES 0: ok");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 2) == -EOPNOTSUPP,
+	       "SET_BACKEND_FEATURES IOTLB_MSG_V2: EOPNOTSUPP");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_ENDIAN, 0, 1) == -ENOTTY &&
+	       ioc_state(&e.d, VHOST_GET_VRING_ENDIAN, 0, 0) == -ENOTTY,
+	       "endian ioctls: ENOTTY, as vhost-net without CROSS_ENDIAN_LEGACY");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_LOG_BASE, 0x1000) == -EOPNOTSUPP &&
+	       ioc(&e.d, VHOST_SET_LOG_FD, &e.kick[0], sizeof(int), &e.kick[0], 1, NULL) ==
+	       -EOPNOTSUPP,
+	       "log ioctls: EOPNOTSUPP (%s)", vub_dev_why(&e.d));
+	TAP_OK(e.mk.connects == 0, "local ioctls: no back-end connection made");
+	{
+		struct vub_open_info oi = { .instance_id = 3, .type = VUB_TYPE_NET,
+					    .name = "vm1", .socket = "/run/vm1.sock" };
+
+		TAP_OK(vub_dev_open(&e.d, &oi) == 0 && !strcmp(e.d.backend, "/run/vm1.sock"),
+		       "VUB_OP_OPEN of instance 3: its own back-end socket");
+		oi.instance_id = 0;
+		TAP_OK(vub_dev_open(&e.d, &oi) == 0 && !strcmp(e.d.backend, "mock.sock"),
+		       "VUB_OP_OPEN of instance 0: the daemon's --backend");
+		oi.type = 2;
+		TAP_OK(vub_dev_open(&e.d, &oi) == -EOPNOTSUPP,
+		       "VUB_OP_OPEN of another instance type: EOPNOTSUPP");
+	}
+	env_fini(&e);
+}
+
+static void test_errors(void)
+{
+	struct env e;
+	unsigned int mark;
+	int fd;
+
+	env_init(&e);
+	e.mk.fail_connect = 1;
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == -ECONNREFUSED,
+	       "connect failure: ECONNREFUSED (%s)", vub_dev_why(&e.d));
+	TAP_OK(strstr(last_log, "cannot connect to the back-end mock.sock") != NULL,
+	       "connect failure: logged (%s)", last_log);
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 && e.mk.connects == 1,
+	       "connect failure: the next request connects");
+	mark = e.mk.n;
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 26) == -EOPNOTSUPP && e.mk.n == mark,
+	       "SET_FEATURES LOG_ALL (offered by DPDK, not shown): EOPNOTSUPP, nothing sent (%s)",
+	       vub_dev_why(&e.d));
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 30) == -EOPNOTSUPP,
+	       "SET_FEATURES bit 30: EOPNOTSUPP");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 27 | 1ull << 32) == 0 &&
+	       (e.mk.log[e.mk.n - 2].p.u64 & (1ull << 27)),
+	       "SET_FEATURES bit 27: forwarded as ANY_LAYOUT (DPDK offers it)");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 300) == -EINVAL &&
+	       ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 65536) == -EINVAL &&
+	       ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 0) == -EINVAL &&
+	       ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 32768) == 0,
+	       "SET_VRING_NUM: EINVAL unless a power of 2 <= 32768");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_BASE, 0, 0x10000) == -EINVAL,
+	       "SET_VRING_BASE > 0xffff on a split ring: EINVAL");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 2, 256) == -ENOBUFS,
+	       "ring index 2: ENOBUFS");
+	TAP_OK(ring_addr(&e.d, 0, 1) == -EOPNOTSUPP && ring_addr(&e.d, 0, 2) == -EOPNOTSUPP,
+	       "SET_VRING_ADDR with VHOST_VRING_F_LOG or unknown flags: EOPNOTSUPP");
+	{
+		struct vhost_vring_addr a = { .index = 0, .desc_user_addr = RAM_UADDR + 8,
+					      .avail_user_addr = RAM_UADDR + 0x1000,
+					      .used_user_addr = RAM_UADDR + 0x2000 };
+
+		TAP_OK(ioc(&e.d, VHOST_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL) == -EINVAL,
+		       "SET_VRING_ADDR misaligned desc: EINVAL");
+	}
+	TAP_OK(ioc_file(&e.d, VHOST_NET_SET_BACKEND, 1, e.memfd) == -EFAULT,
+	       "NET_SET_BACKEND on a ring never set up: EFAULT (%s)", vub_dev_why(&e.d));
+	TAP_OK(ioc(&e.d, 0xaf99, NULL, 0, NULL, 0, NULL) == -EINVAL,
+	       "an ioctl that is not forwarded is malformed");
+
+	/* A back-end refusal is the errno; the connection stays. */
+	TAP_OK(mem_table(&e.d, e.memfd) == 0 && ring_addr(&e.d, 0, 0) == 0 &&
+	       ioc_state(&e.d, VHOST_SET_VRING_NUM, 0, 256) == 0 &&
+	       ioc_file(&e.d, VHOST_SET_VRING_KICK, 0, e.kick[0]) == 0, "ring 0 set up");
+	e.mk.nack_request = VU_SET_VRING_ADDR;
+	TAP_OK(ioc_file(&e.d, VHOST_NET_SET_BACKEND, 0, e.memfd) == -EINVAL && !e.d.attached[0],
+	       "back-end refuses SET_VRING_ADDR: NET_SET_BACKEND fails EINVAL (%s)", vub_dev_why(&e.d));
+	e.mk.nack_request = 0;
+	TAP_OK(ioc_file(&e.d, VHOST_NET_SET_BACKEND, 0, e.memfd) == 0 && e.d.fe->ring[0].started,
+	       "after the refusal: the same connection starts the ring");
+
+	/* KICK unbind on a running ring stops it; a new kick restarts it. */
+	mark = e.mk.n;
+	TAP_OK(ioc_file(&e.d, VHOST_SET_VRING_KICK, 0, -1) == 0 && !e.d.fe->ring[0].started &&
+	       e.mk.log[mark].request == VU_GET_VRING_BASE,
+	       "KICK -1 on a started ring: GET_VRING_BASE (never NOFD)");
+	TAP_OK(ioc_file(&e.d, VHOST_SET_VRING_KICK, 0, e.kick[1]) == 0 && e.d.fe->ring[0].started,
+	       "KICK rebound on an attached ring: started again");
+
+	/* The connection breaks: ENOTCONN now and later, files dropped. */
+	fd = count_fds();
+	e.mk.fail_request = VU_SET_VRING_CALL;
+	TAP_OK(ioc_file(&e.d, VHOST_SET_VRING_CALL, 0, e.call[0]) == -ENOTCONN && !e.d.fe,
+	       "transport failure: ENOTCONN (%s)", vub_dev_why(&e.d));
+	TAP_OK(strstr(last_log, "lost the connection to the back-end") != NULL, "transport failure: logged");
+	TAP_OK(count_fds() < fd, "transport failure: the connection's files are closed");
+	mark = e.mk.n;
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 1, 256) == -ENOTCONN && e.mk.n == mark &&
+	       e.mk.connects == 1,
+	       "after the loss: ENOTCONN, no reconnect");
+	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 1, 5) == 0,
+	       "after the loss: local ioctls still work");
+	e.mk.fail_request = -1;
+	TAP_OK(ioc(&e.d, VHOST_RESET_OWNER, NULL, 0, NULL, 0, NULL) == 0 &&
+	       ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 && e.mk.connects == 2,
+	       "after the loss: RESET_OWNER gives the device a new connection");
+	env_fini(&e);
+}
+
+int main(void)
+{
+	test_features_pure();
+	test_check_request();
+	test_pieces_pure();
+	test_dpdk_order();
+	test_kvmtool_order();
+	test_local_ioctls();
+	test_errors();
+	return tap_done();
+}
