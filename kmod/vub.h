@@ -7,9 +7,14 @@
 #define _VUB_H
 
 #include <linux/completion.h>
+#include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 #include <linux/vhost_user_bridge.h>
 
 /*
@@ -68,14 +73,89 @@ struct vub_request {
 	struct file		*inline_file;
 };
 
+/**
+ * struct vub_instance - a device node bound to a back-end socket
+ * @ref: one for the registry, one per open device.
+ * @id: 0 for the default node, else allocated at creation.
+ * @type: enum vub_instance_type.
+ * @nr_devices: open devices.
+ * @name: "" for the default node.
+ * @socket: "" for the default node (the daemon's own back-end).
+ * @devname: the misc device's name.
+ * @misc: /dev/vhost-user-bridge[-NAME].
+ */
+struct vub_instance {
+	struct kref		ref;
+	u32			id;
+	u32			type;
+	atomic_t		nr_devices;
+	char			name[VUB_NAME_MAX];
+	char			socket[VUB_SOCKET_MAX];
+	char			devname[sizeof(VUB_VMM_DEVICE_NAME) + VUB_NAME_MAX];
+	struct miscdevice	misc;
+};
+
+/**
+ * struct vub_dev - one open of a VMM node
+ * @id: the device id the daemon sees.
+ * @mutex: serialises the device's ioctls; the fields below are written
+ *	under it and read without it by the administration API.
+ * @inst: the instance whose node was opened (referenced).
+ * @owner: the mm of the process that did VHOST_SET_OWNER (grabbed), as
+ *	vhost's dev->mm: only it may configure the device.
+ * @seen: generation of the bridge daemon that was told about the device
+ *	(VUB_OP_OPEN), 0 if none.
+ * @broken: the daemon failed to answer in time; the device's state is
+ *	unknown and every further ioctl fails with EIO.
+ * @pid: the opener, then the owner.
+ * @comm: its command name.
+ * @features: last VHOST_SET_FEATURES the daemon accepted.
+ * @mem_regions: regions of the last memory table the daemon accepted.
+ * @rings: rings with a back-end attached (VHOST_NET_SET_BACKEND).
+ * @backend_state: enum vub_backend_state, as the daemon reports it.
+ * @ioctls: ioctls issued.
+ * @errors: ioctls that failed.
+ * @latency: round trips through the daemon, by log2 of microseconds.
+ */
+struct vub_dev {
+	u32			id;
+	struct mutex		mutex;	/* see above */
+	struct vub_instance	*inst;
+	struct mm_struct	*owner;
+	u64			seen;
+	bool			broken;
+	pid_t			pid;
+	char			comm[TASK_COMM_LEN];
+	u64			features;
+	u32			mem_regions;
+	u32			rings;
+	u32			backend_state;
+	u64			ioctls;
+	u64			errors;
+	u64			latency[VUB_LATENCY_BUCKETS];
+};
+
+/* All open devices, by id; readers of a device hold the xa_lock. */
+extern struct xarray vub_devs;
+/* All instances but the default one, by id; changed under vub_inst_mutex. */
+extern struct xarray vub_instances;
+extern struct mutex vub_inst_mutex;
+extern struct vub_instance vub_default_instance;
+
+int vub_instance_add(const char *name, const char *socket, u32 type);
+int vub_instance_del(const char *name, bool force);
+u32 vub_dev_state(const struct vub_dev *dev);
+
 struct vub_request *vub_request_alloc(u16 op, u32 dev_id, u32 payload_len);
 void vub_request_put(struct vub_request *req);
 
 /*
- * Hand @req to the attached daemon.  Returns 0 once it is queued (the channel
- * then holds its own reference) or -ENOTCONN when no daemon is attached.
+ * Hand @req to the attached daemon, if its generation is @gen (0: any).
+ * Returns 0 once it is queued (the channel then holds its own reference;
+ * *@queued_gen tells to which daemon), -ENOTCONN when no daemon is attached
+ * or -ESTALE when the attached one is not @gen.
  */
-int vub_chan_submit(struct vub_request *req);
+int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen);
 
 /*
  * Wait for the daemon's answer, killably and at most @timeout jiffies.
@@ -84,9 +164,29 @@ int vub_chan_submit(struct vub_request *req);
  */
 int vub_chan_wait(struct vub_request *req, unsigned long timeout);
 
+/* The attached daemon and the channel's counters, for administrators. */
+struct vub_bridge_info {
+	bool	attached;
+	pid_t	pid;
+	char	comm[TASK_COMM_LEN];
+	u32	tags;
+	u32	inflight;
+	u64	requests;
+	u64	timeouts;
+};
+
+void vub_chan_info(struct vub_bridge_info *info);
+void vub_chan_count_timeout(void);
+
 int vub_mem_resolve(struct vub_request *req);
 
 int vub_chan_init(void);
 void vub_chan_exit(void);
+
+int vub_genl_init(void);
+void vub_genl_exit(void);
+void vub_genl_dev_event(u8 cmd, struct vub_dev *dev);
+void vub_genl_instance_event(u8 cmd, struct vub_instance *inst);
+void vub_genl_bridge_event(u8 cmd, const struct vub_bridge_info *info);
 
 #endif /* _VUB_H */

@@ -48,6 +48,8 @@ struct vub_tag {
 /* One per successful ATTACH; freed when its control file is released. */
 struct vub_bridge {
 	struct pid		*tgid;	/* the attached daemon process */
+	char			comm[TASK_COMM_LEN];
+	u64			gen;	/* attachment number, from 1 */
 	bool			dead;	/* detached: fails everything */
 	u32			nr_tags;
 	struct list_head	queue;	/* requests waiting for a slot */
@@ -57,6 +59,9 @@ struct vub_bridge {
 static DEFINE_SPINLOCK(vub_lock);
 static struct vub_bridge *vub_active;	/* the attached bridge, or NULL */
 static u64 vub_seq;
+static u64 vub_gen;
+static u64 vub_nr_requests;
+static u64 vub_nr_timeouts;
 static struct kmem_cache *vub_req_cache;
 
 struct vub_pdu {
@@ -173,6 +178,18 @@ static void vub_cancel_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
 }
 
+static void vub_bridge_event(u8 cmd, const struct vub_bridge *b)
+{
+	struct vub_bridge_info info = {
+		.attached = cmd == VUB_CMD_EVT_BRIDGE_ATTACHED,
+		.pid = pid_nr(b->tgid),
+		.tags = b->nr_tags,
+	};
+
+	strscpy(info.comm, b->comm, sizeof(info.comm));
+	vub_genl_bridge_event(cmd, &info);
+}
+
 /*
  * Detach @b: fail its queued and delivered requests, and complete its parked
  * FETCH commands with -ECANCELED.  Idempotent.
@@ -214,7 +231,9 @@ static void vub_bridge_abort(struct vub_bridge *b)
 
 	for (i = 0; i < n; i++)
 		io_uring_cmd_complete_in_task(parked[i], vub_cancel_tw);
-	pr_info("bridge daemon (pid %d) detached\n", pid_nr(b->tgid));
+	pr_info("bridge daemon %s (pid %d) detached\n", b->comm,
+		pid_nr(b->tgid));
+	vub_bridge_event(VUB_CMD_EVT_BRIDGE_DETACHED, b);
 }
 
 /* True when task work runs in the attached daemon and may touch its memory. */
@@ -276,7 +295,7 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	io_uring_cmd_done(cmd, ret, 0, issue_flags);
 }
 
-int vub_chan_submit(struct vub_request *req)
+int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 {
 	struct io_uring_cmd *cmd = NULL;
 	struct vub_bridge *b;
@@ -284,11 +303,13 @@ int vub_chan_submit(struct vub_request *req)
 
 	spin_lock(&vub_lock);
 	b = vub_active;
-	if (!b) {
+	if (!b || (gen && gen != b->gen)) {
 		spin_unlock(&vub_lock);
-		return -ENOTCONN;
+		return b ? -ESTALE : -ENOTCONN;
 	}
+	*queued_gen = b->gen;
 	req->seq = ++vub_seq;
+	vub_nr_requests++;
 	refcount_inc(&req->ref);
 	for (i = 0; i < b->nr_tags; i++) {
 		struct vub_tag *t = &b->tags[i];
@@ -307,6 +328,37 @@ int vub_chan_submit(struct vub_request *req)
 	if (cmd)
 		io_uring_cmd_complete_in_task(cmd, vub_dispatch_tw);
 	return 0;
+}
+
+void vub_chan_count_timeout(void)
+{
+	spin_lock(&vub_lock);
+	vub_nr_timeouts++;
+	spin_unlock(&vub_lock);
+}
+
+void vub_chan_info(struct vub_bridge_info *info)
+{
+	struct vub_bridge *b;
+	struct vub_request *req;
+	unsigned int i;
+
+	memset(info, 0, sizeof(*info));
+	spin_lock(&vub_lock);
+	b = vub_active;
+	if (b) {
+		info->attached = true;
+		info->pid = pid_nr(b->tgid);
+		strscpy(info->comm, b->comm, sizeof(info->comm));
+		info->tags = b->nr_tags;
+		list_for_each_entry(req, &b->queue, node)
+			info->inflight++;
+		for (i = 0; i < b->nr_tags; i++)
+			info->inflight += !!b->tags[i].req;
+	}
+	info->requests = vub_nr_requests;
+	info->timeouts = vub_nr_timeouts;
+	spin_unlock(&vub_lock);
 }
 
 int vub_chan_wait(struct vub_request *req, unsigned long timeout)
@@ -480,6 +532,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	for (i = 0; i < b->nr_tags; i++)
 		b->tags[i].state = VUB_TAG_IDLE;
 	b->tgid = get_pid(task_tgid(current));
+	get_task_comm(b->comm, current);
 
 	spin_lock(&vub_lock);
 	if (vub_active || cmd->file->private_data) {
@@ -488,12 +541,14 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 		kfree(b);
 		return -EBUSY;
 	}
+	b->gen = ++vub_gen;
 	cmd->file->private_data = b;
 	vub_active = b;
 	spin_unlock(&vub_lock);
 
 	pr_info("bridge daemon %s (pid %d) attached with %u slots\n",
-		current->comm, task_tgid_nr(current), b->nr_tags);
+		b->comm, pid_nr(b->tgid), b->nr_tags);
+	vub_bridge_event(VUB_CMD_EVT_BRIDGE_ATTACHED, b);
 	return min_t(u32, ua.version, VUB_API_VERSION);
 }
 

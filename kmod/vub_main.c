@@ -7,11 +7,18 @@
  * is copied in the VMM's context (argument bytes, and the files behind any
  * file descriptors it names), forwarded to the daemon, and answered with the
  * daemon's result.  Ioctls of one device are serialised, as vhost's are.
+ *
+ * Administrators add instances: nodes /dev/vhost-user-bridge-NAME bound to a
+ * back-end socket; the daemon learns a device's instance from VUB_OP_OPEN.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
+#include <linux/ctype.h>
 #include <linux/eventfd.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/sched/mm.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -52,31 +59,15 @@ module_param(max_mem_regions, ushort, 0444);
 MODULE_PARM_DESC(max_mem_regions,
 		 "Maximum number of memory regions in VHOST_SET_MEM_TABLE, as vhost's parameter (default 64, at most 512)");
 
-/**
- * struct vub_dev - one open of /dev/vhost-user-bridge
- * @id: the device id the daemon sees.
- * @mutex: serialises the device's ioctls.
- * @owner: the mm of the process that did VHOST_SET_OWNER (grabbed), as
- *	vhost's dev->mm: only it may configure the device.
- * @broken: the daemon failed to answer in time; the device's state is
- *	unknown and every further ioctl fails with EIO.
- * @announced: a request of this device was handed to a daemon, which must be
- *	told when it is closed.
- */
-struct vub_dev {
-	u32			id;
-	struct mutex		mutex;	/* serialises the ioctls */
-	struct mm_struct	*owner;
-	bool			broken;
-	bool			announced;
-};
-
 /* vhost-net's virtqueues: rx and tx. */
 #define VUB_NET_NVQS	2
 
-static DEFINE_XARRAY_ALLOC1(vub_devs);
+DEFINE_XARRAY_ALLOC1(vub_devs);
 static u32 vub_next_id;
 static struct kmem_cache *vub_dev_cache;
+
+DEFINE_XARRAY_ALLOC1(vub_instances);
+DEFINE_MUTEX(vub_inst_mutex);	/* serialises instance changes */
 
 /* Where an ioctl argument names a file descriptor, and of what kind. */
 enum vub_fd_kind {
@@ -230,28 +221,95 @@ err:
 	return ERR_PTR(ret);
 }
 
-static long vub_forward(struct vub_dev *dev, struct vub_request *req)
+u32 vub_dev_state(const struct vub_dev *dev)
+{
+	if (READ_ONCE(dev->broken))
+		return VUB_DEV_BROKEN;
+	return READ_ONCE(dev->owner) ? VUB_DEV_OWNED : VUB_DEV_OPEN;
+}
+
+/* Hand @req to the daemon and wait; a timeout breaks the device. */
+static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
+			 u64 *queued_gen)
 {
 	unsigned int ms = READ_ONCE(req_timeout_ms);
+	ktime_t t0 = ktime_get();
 	int ret;
 
-	if (dev->broken)
-		return -EIO;
-	ret = vub_chan_submit(req);
-	if (ret) {
-		pr_warn_ratelimited("no bridge daemon attached: ioctl 0x%x of %s[%d] fails with ENOTCONN; start vhost-user-bridged\n",
-				    req->ioctl, current->comm,
-				    task_tgid_nr(current));
+	ret = vub_chan_submit(req, gen, queued_gen);
+	if (ret)
 		return ret;
-	}
-	dev->announced = true;
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms));
 	if (ret == -ETIMEDOUT) {
-		dev->broken = true;
+		WRITE_ONCE(dev->broken, true);
+		vub_chan_count_timeout();
 		pr_warn_ratelimited("device %u: the bridge daemon did not answer ioctl 0x%x of %s[%d] within %u ms; device marked broken (EIO) until closed\n",
 				    dev->id, req->ioctl, current->comm,
 				    task_tgid_nr(current), ms);
+	} else {
+		u64 us = ktime_us_delta(ktime_get(), t0);
+		unsigned int b = us ? ilog2(us) : 0;
+
+		b = min_t(unsigned int, b, VUB_LATENCY_BUCKETS - 1);
+		WRITE_ONCE(dev->latency[b], dev->latency[b] + 1);
 	}
+	return ret;
+}
+
+/* Tell the attached daemon about @dev (VUB_OP_OPEN) and wait for its yes. */
+static int vub_announce(struct vub_dev *dev)
+{
+	struct vub_instance *inst = dev->inst;
+	struct vub_open_info *oi;
+	struct vub_request *req;
+	u64 gen;
+	int ret;
+
+	req = vub_request_alloc(VUB_OP_OPEN, dev->id, sizeof(*oi));
+	if (!req)
+		return -ENOMEM;
+	oi = req->payload;
+	memset(oi, 0, sizeof(*oi));
+	oi->instance_id = inst->id;
+	oi->type = inst->type;
+	oi->owner_pid = dev->pid;
+	strscpy(oi->name, inst->name, sizeof(oi->name));
+	strscpy(oi->socket, inst->socket, sizeof(oi->socket));
+	ret = vub_roundtrip(dev, req, 0, &gen);
+	if (!ret)
+		dev->seen = gen;
+	vub_request_put(req);
+	return ret;
+}
+
+/*
+ * Forward @req to the daemon that knows @dev, announcing the device first
+ * to a daemon that does not.  Another daemon may attach in between; after a
+ * few tries that is a connection reset.
+ */
+static long vub_forward(struct vub_dev *dev, struct vub_request *req)
+{
+	int tries, ret = -ECONNRESET;
+	u64 gen;
+
+	if (dev->broken)
+		return -EIO;
+	for (tries = 0; tries < 3; tries++) {
+		if (!dev->seen) {
+			ret = vub_announce(dev);
+			if (ret)
+				break;
+		}
+		ret = vub_roundtrip(dev, req, dev->seen, &gen);
+		if (ret != -ESTALE)
+			break;
+		dev->seen = 0;	/* a new daemon: introduce the device again */
+		ret = -ECONNRESET;
+	}
+	if (ret == -ENOTCONN)
+		pr_warn_ratelimited("no bridge daemon attached: ioctl 0x%x of %s[%d] fails with ENOTCONN; start vhost-user-bridged\n",
+				    req->ioctl, current->comm,
+				    task_tgid_nr(current));
 	return ret;
 }
 
@@ -274,15 +332,39 @@ static int vub_check(struct vub_dev *dev, const struct vub_ioctl_desc *d,
 	return idx < VUB_NET_NVQS ? 0 : -ENOBUFS;
 }
 
-/* Ownership follows the daemon's successful answer, as in vhost. */
-static void vub_update_owner(struct vub_dev *dev, unsigned int cmd)
+/*
+ * The daemon accepted @req: ownership follows, as in vhost, and so does the
+ * state administrators see.
+ */
+static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 {
-	if (cmd == VHOST_SET_OWNER) {
+	const struct vhost_vring_file *f = req->payload;
+
+	switch (req->ioctl) {
+	case VHOST_SET_OWNER:
 		mmgrab(current->mm);
-		dev->owner = current->mm;
-	} else if (cmd == VHOST_RESET_OWNER) {
+		WRITE_ONCE(dev->owner, current->mm);
+		WRITE_ONCE(dev->pid, task_tgid_nr(current));
+		get_task_comm(dev->comm, current);
+		break;
+	case VHOST_RESET_OWNER:
 		mmdrop(dev->owner);
-		dev->owner = NULL;
+		WRITE_ONCE(dev->owner, NULL);
+		WRITE_ONCE(dev->mem_regions, 0);
+		WRITE_ONCE(dev->rings, 0);
+		break;
+	case VHOST_SET_FEATURES:
+		WRITE_ONCE(dev->features, *(u64 *)req->payload);
+		break;
+	case VHOST_SET_MEM_TABLE:
+		WRITE_ONCE(dev->mem_regions,
+			   ((struct vhost_memory *)req->payload)->nregions);
+		break;
+	case VHOST_NET_SET_BACKEND:
+		WRITE_ONCE(dev->rings, f->fd == VHOST_FILE_UNBIND ?
+			   dev->rings & ~BIT(f->index) :
+			   dev->rings | BIT(f->index));
+		break;
 	}
 }
 
@@ -303,6 +385,7 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	ret = mutex_lock_killable(&dev->mutex);
 	if (ret)
 		return ret;
+	WRITE_ONCE(dev->ioctls, dev->ioctls + 1);
 	ret = vub_check(dev, d, argp);
 	if (ret)
 		goto out_unlock;
@@ -313,17 +396,32 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 	ret = vub_forward(dev, req);
 	if (!ret)
-		vub_update_owner(dev, cmd);
+		vub_accepted(dev, req);
 	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
 		ret = -EFAULT;
 	vub_request_put(req);
 out_unlock:
+	if (ret)
+		WRITE_ONCE(dev->errors, dev->errors + 1);
 	mutex_unlock(&dev->mutex);
 	return ret;
 }
 
+static void vub_instance_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct vub_instance, ref));
+}
+
+static void vub_instance_put(struct vub_instance *inst)
+{
+	if (inst != &vub_default_instance)
+		kref_put(&inst->ref, vub_instance_free);
+}
+
 static int vub_open(struct inode *inode, struct file *file)
 {
+	struct miscdevice *misc = file->private_data;
+	struct vub_instance *inst = container_of(misc, struct vub_instance, misc);
 	struct vub_dev *dev;
 	int ret;
 
@@ -331,13 +429,21 @@ static int vub_open(struct inode *inode, struct file *file)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	dev->pid = task_tgid_nr(current);
+	get_task_comm(dev->comm, current);
+	/* The node exists, so the registry still holds the instance. */
+	kref_get(&inst->ref);
+	dev->inst = inst;
 	ret = xa_alloc_cyclic(&vub_devs, &dev->id, dev, xa_limit_32b,
 			      &vub_next_id, GFP_KERNEL);
 	if (ret < 0) {
+		vub_instance_put(inst);
 		kmem_cache_free(vub_dev_cache, dev);
 		return ret;
 	}
+	atomic_inc(&inst->nr_devices);
 	file->private_data = dev;
+	vub_genl_dev_event(VUB_CMD_EVT_DEVICE_OPENED, dev);
 	return 0;
 }
 
@@ -345,18 +451,22 @@ static int vub_release(struct inode *inode, struct file *file)
 {
 	struct vub_dev *dev = file->private_data;
 	struct vub_request *req;
+	u64 gen;
 
-	/* Tell the daemon, without waiting: nobody is left to hear back. */
-	if (dev->announced) {
+	/* Tell the daemon that knows it, without waiting. */
+	if (dev->seen) {
 		req = vub_request_alloc(VUB_OP_RELEASE, dev->id, 0);
 		if (req) {
-			vub_chan_submit(req);
+			vub_chan_submit(req, dev->seen, &gen);
 			vub_request_put(req);
 		}
 	}
+	vub_genl_dev_event(VUB_CMD_EVT_DEVICE_CLOSED, dev);
 	if (dev->owner)
 		mmdrop(dev->owner);
 	xa_erase(&vub_devs, dev->id);
+	atomic_dec(&dev->inst->nr_devices);
+	vub_instance_put(dev->inst);
 	mutex_destroy(&dev->mutex);
 	kmem_cache_free(vub_dev_cache, dev);
 	return 0;
@@ -371,11 +481,136 @@ static const struct file_operations vub_fops = {
 	.llseek		= noop_llseek,
 };
 
-static struct miscdevice vub_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= VUB_VMM_DEVICE_NAME,
-	.fops	= &vub_fops,
+struct vub_instance vub_default_instance = {
+	.type = VUB_TYPE_NET,
+	.devname = VUB_VMM_DEVICE_NAME,
+	.misc = {
+		.minor	= MISC_DYNAMIC_MINOR,
+		.name	= VUB_VMM_DEVICE_NAME,
+		.fops	= &vub_fops,
+	},
 };
+
+/* Letters, digits, '_', '.', '-'; "control" is the daemon's node. */
+static bool vub_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (!len || len >= VUB_NAME_MAX || !strcmp(name, "control"))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum(name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+/* Under vub_inst_mutex. */
+static struct vub_instance *vub_instance_find(const char *name)
+{
+	struct vub_instance *inst;
+	unsigned long id;
+
+	xa_for_each(&vub_instances, id, inst)
+		if (!strcmp(inst->name, name))
+			return inst;
+	return NULL;
+}
+
+/**
+ * vub_instance_add() - create /dev/vhost-user-bridge-@name bound to @socket
+ * @name: the instance's name.
+ * @socket: absolute path of the back-end's vhost-user socket.
+ * @type: enum vub_instance_type.
+ *
+ * Return: 0, -EINVAL for a bad name, socket or type, -EEXIST, or -errno.
+ */
+int vub_instance_add(const char *name, const char *socket, u32 type)
+{
+	struct vub_instance *inst;
+	int ret;
+
+	if (!vub_name_ok(name) || socket[0] != '/' ||
+	    strlen(socket) >= VUB_SOCKET_MAX || type != VUB_TYPE_NET)
+		return -EINVAL;
+	inst = kzalloc(sizeof(*inst), GFP_KERNEL);
+	if (!inst)
+		return -ENOMEM;
+	kref_init(&inst->ref);
+	inst->type = type;
+	strscpy(inst->name, name, sizeof(inst->name));
+	strscpy(inst->socket, socket, sizeof(inst->socket));
+	snprintf(inst->devname, sizeof(inst->devname), "%s-%s",
+		 VUB_VMM_DEVICE_NAME, name);
+	inst->misc = (struct miscdevice) {
+		.minor	= MISC_DYNAMIC_MINOR,
+		.name	= inst->devname,
+		.fops	= &vub_fops,
+	};
+
+	mutex_lock(&vub_inst_mutex);
+	ret = -EEXIST;
+	if (vub_instance_find(name))
+		goto err_unlock;
+	ret = xa_alloc(&vub_instances, &inst->id, inst, xa_limit_32b,
+		       GFP_KERNEL);
+	if (ret)
+		goto err_unlock;
+	ret = misc_register(&inst->misc);
+	if (ret)
+		goto err_erase;
+	mutex_unlock(&vub_inst_mutex);
+	pr_info("instance %s (id %u): /dev/%s bound to %s\n", inst->name,
+		inst->id, inst->devname, inst->socket);
+	vub_genl_instance_event(VUB_CMD_EVT_INSTANCE_ADDED, inst);
+	return 0;
+
+err_erase:
+	xa_erase(&vub_instances, inst->id);
+err_unlock:
+	mutex_unlock(&vub_inst_mutex);
+	kfree(inst);
+	return ret;
+}
+
+/**
+ * vub_instance_del() - remove an instance's node
+ * @name: the instance.
+ * @force: also while devices are open; they keep working until closed.
+ *
+ * Return: 0, -ENOENT, -EBUSY while devices are open without @force.
+ */
+int vub_instance_del(const char *name, bool force)
+{
+	struct vub_instance *inst;
+
+	mutex_lock(&vub_inst_mutex);
+	inst = vub_instance_find(name);
+	if (!inst) {
+		mutex_unlock(&vub_inst_mutex);
+		return -ENOENT;
+	}
+	if (!force && atomic_read(&inst->nr_devices)) {
+		mutex_unlock(&vub_inst_mutex);
+		return -EBUSY;
+	}
+	misc_deregister(&inst->misc);
+	xa_erase(&vub_instances, inst->id);
+	mutex_unlock(&vub_inst_mutex);
+	pr_info("instance %s (id %u) removed, %d devices still open\n",
+		inst->name, inst->id, atomic_read(&inst->nr_devices));
+	vub_genl_instance_event(VUB_CMD_EVT_INSTANCE_REMOVED, inst);
+	vub_instance_put(inst);
+	return 0;
+}
+
+static void vub_instances_del_all(void)
+{
+	struct vub_instance *inst;
+	unsigned long id;
+
+	xa_for_each(&vub_instances, id, inst)
+		vub_instance_del(inst->name, true);
+}
 
 static int __init vub_init(void)
 {
@@ -396,14 +631,20 @@ static int __init vub_init(void)
 					  SLAB_ACCOUNT, NULL);
 	if (!vub_dev_cache)
 		return -ENOMEM;
+	kref_init(&vub_default_instance.ref);
 	ret = vub_chan_init();
 	if (ret)
 		goto err_cache;
-	ret = misc_register(&vub_misc);
+	ret = misc_register(&vub_default_instance.misc);
 	if (ret)
 		goto err_chan;
+	ret = vub_genl_init();
+	if (ret)
+		goto err_misc;
 	return 0;
 
+err_misc:
+	misc_deregister(&vub_default_instance.misc);
 err_chan:
 	vub_chan_exit();
 err_cache:
@@ -413,7 +654,9 @@ err_cache:
 
 static void __exit vub_exit(void)
 {
-	misc_deregister(&vub_misc);
+	vub_genl_exit();
+	vub_instances_del_all();
+	misc_deregister(&vub_default_instance.misc);
 	vub_chan_exit();
 	kmem_cache_destroy(vub_dev_cache);
 }

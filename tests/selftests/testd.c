@@ -130,7 +130,7 @@ static int td_handler(void *ctx, const struct vub_req *req, const void *payload,
 
 	if (req->op == VUB_OP_RELEASE)
 		atomic_fetch_add(&sh->nr_release, 1);
-	else
+	else if (req->op == VUB_OP_IOCTL)
 		ret = td_answer(sh, e, req, payload, fds, reply, reply_len);
 	td_publish(sh);
 	return ret;

@@ -12,7 +12,7 @@
  *   VHOST_SET_VRING_CALL        reads the kept kick fd into the entry's
  *                               kick_value (-1 if nothing), writes 9 to the
  *                               call fd
- *   anything else               0
+ *   anything else               0 (VUB_OP_OPEN and VUB_OP_RELEASE too)
  * unless the parent asked for a failure (fail_ioctl/fail_errno) or a
  * malformed reply (bad_reply_ioctl) through the shared page.
  *

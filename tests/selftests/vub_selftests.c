@@ -738,9 +738,9 @@ TEST(owner_like_vhost_net)
 		EXPECT_ERRNO(ioctl(dev[i], VHOST_SET_VRING_NUM, &s), EPERM);
 		EXPECT_EQ(child_errno(dev[i], VHOST_SET_OWNER, NULL), 0);
 		if (i == 0) {
-			/* the daemon saw exactly the accepted ones */
+			/* the daemon saw exactly the accepted ones, and OPEN */
 			usleep(QUIET_MS * 1000);
-			EXPECT_EQ(td_count(&td) - from, 6u);
+			EXPECT_EQ(td_count(&td) - from, 7u);	/* and OPEN */
 		}
 	}
 	close(vn);
@@ -1021,11 +1021,12 @@ TEST(release_after_close)
 	ASSERT_GE(c, 0);
 	from = td_count(&td);
 	ASSERT_OK(ioctl(b, VHOST_GET_FEATURES, &u));
-	ASSERT_OK(ioctl(c, VHOST_GET_FEATURES, &u));
 	e = td_wait(&td, from, VUB_OP_IOCTL, VHOST_GET_FEATURES, 0, 0);
 	ASSERT_TRUE(e);
 	dev_b = e->dev_id;
-	e = td_wait(&td, from + 1, VUB_OP_IOCTL, VHOST_GET_FEATURES, 0, 0);
+	from = td_count(&td);
+	ASSERT_OK(ioctl(c, VHOST_GET_FEATURES, &u));
+	e = td_wait(&td, from, VUB_OP_IOCTL, VHOST_GET_FEATURES, 0, 0);
 	ASSERT_TRUE(e);
 	dev_c = e->dev_id;
 	ASSERT_NE(dev_b, dev_c);	/* one device per open */
@@ -1343,10 +1344,14 @@ struct ctl {
 	int fd;
 	struct io_uring ring;
 	unsigned char *bufs;	/* 2 tags */
+	int nr_open;			/* VUB_OP_OPEN answered by ctl_take_request */
+	struct vub_req open_req;	/* the last one */
+	struct vub_open_info open;
 };
 
 static void ctl_open(struct ctl *c, unsigned int ring_flags)
 {
+	memset(c, 0, sizeof(*c));
 	c->fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_GE(c->fd, 0);
 	ASSERT_OK(io_uring_queue_init(16, &c->ring, ring_flags));
@@ -1600,17 +1605,33 @@ static int child_uses_parents_fd(void *arg)
 }
 
 /* Wait for the request delivered to tag 0; a copy of its header. */
+static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t result,
+			  uint32_t reply_len, uint64_t value);
+
+/* The next request on tag 0; a device's introduction (VUB_OP_OPEN) is
+ * recorded and answered yes on the way. */
 static struct vub_req ctl_take_request(struct ctl *c)
 {
 	struct vub_chan_msg m;
 	uint64_t ud = ~0ULL;
 	int32_t res = 1;
 
-	ASSERT_OK(vub_chan_raw_wait(&c->ring, WAIT_MS, &ud, &res));
-	ASSERT_EQ(res, 0);
-	ASSERT_EQ(ud, 0);
-	ASSERT_OK(vub_chan_decode(c->bufs, VUB_REQ_BUF_MIN, &m));
-	return *m.req;
+	for (;;) {
+		if (res) {	/* else the COMMIT below already brought it */
+			ASSERT_OK(vub_chan_raw_wait(&c->ring, WAIT_MS, &ud, &res));
+			ASSERT_EQ(res, 0);
+			ASSERT_EQ(ud, 0);
+		}
+		ASSERT_OK(vub_chan_decode(c->bufs, VUB_REQ_BUF_MIN, &m));
+		if (m.req->op != VUB_OP_OPEN)
+			return *m.req;
+		ASSERT_EQ(m.req->payload_len, sizeof(c->open));
+		c->open_req = *m.req;
+		memcpy(&c->open, m.payload, sizeof(c->open));
+		c->nr_open++;
+		res = ctl_commit(c, 0, m.req->seq, 0, 0, 0);
+		ASSERT_TRUE(res == NOT_COMPLETED || res == 0);
+	}
 }
 
 static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t result,
@@ -1647,6 +1668,14 @@ TEST(ctrl_other_process_eperm)
 	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_start(&a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
 	req = ctl_take_request(&c);
+	/* first the device's introduction: the default node, opened here */
+	EXPECT_EQ(c.nr_open, 1);
+	EXPECT_EQ(c.open_req.dev_id, req.dev_id);
+	EXPECT_EQ(c.open_req.nr_fds, 0);
+	EXPECT_EQ(c.open.instance_id, 0);
+	EXPECT_EQ(c.open.type, VUB_TYPE_NET);
+	EXPECT_EQ(c.open.owner_pid, (uint32_t)getpid());
+	EXPECT_EQ(c.open.name[0] | c.open.socket[0], 0);
 	EXPECT_EQ(req.op, VUB_OP_IOCTL);
 	EXPECT_EQ(req.hdr_len, sizeof(struct vub_req));
 	EXPECT_EQ(req.ioctl, VHOST_GET_FEATURES);
@@ -1657,7 +1686,7 @@ TEST(ctrl_other_process_eperm)
 	EXPECT_NE(req.dev_id, 0);
 	EXPECT_EQ(req.group_id, 0);
 	EXPECT_EQ(req.flags, 0);
-	EXPECT_EQ(req.reserved | req.ext_offset | req.ext_len, 0);
+	EXPECT_EQ(req.reserved | req.ext_offset | req.ext_len | req.instance_id, 0);
 	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x77), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
 	ASSERT_EQ(r.ret, 0);
