@@ -140,9 +140,9 @@ enum vub_op {
 	 */
 	VUB_OP_RELEASE	= 2,
 	/*
-	 * A device this daemon has not seen yet, sent before its first
-	 * request; the payload is a struct vub_open_info.  Needs a COMMIT
-	 * (result ignored).
+	 * A device this daemon has not seen yet, sent (and answered) before
+	 * its first request; the payload is a struct vub_open_info.  An
+	 * error result fails the VMM's ioctl with it.
 	 */
 	VUB_OP_OPEN	= 3,
 };
