@@ -38,6 +38,7 @@ deps:
 
 userspace: deps
 	$(MAKE) -C bridged BUILD=$(BUILD)
+	$(MAKE) -C tools BUILD=$(BUILD)
 	$(MAKE) -C tests/selftests BUILD=$(BUILD)
 
 module: deps
@@ -78,4 +79,5 @@ clean:
 	rm -rf $(BUILD)
 	cd kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order .module-common.o
 	if [ -f bridged/Makefile ]; then $(MAKE) -C bridged BUILD=$(BUILD) clean; fi
+	$(MAKE) -C tools BUILD=$(BUILD) clean
 	if [ -f tests/selftests/Makefile ]; then $(MAKE) -C tests/selftests BUILD=$(BUILD) clean; fi
