@@ -59,6 +59,7 @@ bench: deps userspace
 # tests/unit/unit.mk (optional) appends to CHECK_UNIT_DEPS.
 CHECK_UNIT_DEPS ?=
 -include tests/unit/unit.mk
+-include tests/unit/admin.mk
 ifneq ($(strip $(CHECK_UNIT_DEPS)),)
 $(CHECK_UNIT_DEPS): deps
 endif
