@@ -6,6 +6,7 @@
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
 #   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests
 #   make bench                the benchmark in one 6.12 VM
+#   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
 # The VM runner is described in Documentation/vm-runner.rst.
 SHELL := /bin/bash
@@ -24,7 +25,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check bench lint clean
+.PHONY: all deps userspace module module-check check-vm check-unit check bench demo lint clean
 
 all: userspace module
 
@@ -54,6 +55,11 @@ check-vm: deps userspace
 
 bench: deps userspace
 	$(VM)/run.sh 6.12 --bench
+
+# tests/vm/demo-guest.sh in a 6.12 VM (its results replace build/vm-6.12/).
+demo: deps userspace
+	@echo "demo: boots Debian's 6.12 kernel under QEMU TCG (no KVM needed, about 2 minutes)"
+	VUB_GUEST=$(VM)/demo-guest.sh $(VM)/run.sh 6.12
 
 # Host-side tests: the selftests' check-unit target if it has one, plus whatever
 # tests/unit/unit.mk (optional) appends to CHECK_UNIT_DEPS.

@@ -1,0 +1,260 @@
+# shellcheck shell=bash
+# End to end through /dev/vhost-user-bridge with unmodified DPDK on both sides:
+#
+#   dpdk-testpmd "VMM"                 vhost-user-bridged           dpdk-testpmd "back-end"
+#   net_virtio_user0,path=/dev/vhost-user-bridge  --backend SOCK    net_vhost0,iface=SOCK
+#   (virtio-user picks its vhost-kernel back-end for a misc char device: vhost ioctls)
+#
+# The VMM forwards in io mode and starts with a few bursts (start tx_first), the
+# back-end echoes in io mode, so packets bounce between the two testpmds for
+# E2E_SECONDS.  Then the VMM stops sending and drains what is still coming back
+# (rxonly), and both print their port counters: VMM TX-packets must equal the
+# back-end's RX-packets, the back-end's TX-packets the VMM's RX-packets, and
+# both directions must carry at least E2E_MIN packets.
+#
+# Sourced by tests/vm/guest.d/20-e2e-virtio-user.sh (a test) and
+# tests/vm/demo-guest.sh (make demo); runs in the test VM as root with the
+# module loaded.  The caller may define say() (plain words) and detail()
+# (details) before calling e2e_main; e2e_main returns 0 (pass), 1 (fail) or
+# 4 (skip, the reason in $e2e_why).  Measured numbers are left in E2E_*.
+
+E2E_SECONDS=${E2E_SECONDS:-6}	# traffic time
+E2E_MIN=${E2E_MIN:-10000}	# packets each way, at least
+E2E_BURSTS=${E2E_BURSTS:-4}	# bursts of 32 packets bouncing between the two
+
+declare -F say >/dev/null || say() { echo "$*"; }
+declare -F detail >/dev/null || detail() { echo "    $*"; }
+
+e2e_why=
+e2e_dir=
+e2e_daemon_pid=
+declare -A e2e_pid e2e_fd e2e_log
+
+e2e_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+e2e_build=${VUB_BUILD:-$e2e_top/build}
+e2e_testpmd=${DPDK_TESTPMD:-/usr/bin/dpdk-testpmd}
+
+# tun/tap interfaces (DPDK's vhost-kernel mode makes one per queue pair).
+e2e_taps() {
+	local d t=
+	for d in /sys/class/net/*; do
+		[ -e "$d/tun_flags" ] && t="$t${t:+ }${d##*/}"
+	done
+	echo "${t:-no tap}"
+}
+
+e2e_now() { local u; read -r u _ </proc/uptime; echo "$u"; }
+e2e_since() { awk -v a="$1" -v b="$(e2e_now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# tp_start NAME CPU_MAIN CPU_FWD MEM_MB EAL-ARGS... -- APP-ARGS...: testpmd,
+# interactive, stdin from a FIFO we hold open, stdout line-buffered into
+# $e2e_dir/NAME.log.
+tp_start() {
+	local name=$1 main=$2 fwd=$3 mem=$4 fd
+	shift 4
+	mkfifo "$e2e_dir/$name.in"
+	exec {fd}<>"$e2e_dir/$name.in"
+	e2e_fd[$name]=$fd
+	e2e_log[$name]=$e2e_dir/$name.log
+	setsid stdbuf -oL "$e2e_testpmd" --lcores="0@$main,1@$fwd" --no-huge --no-pci -m "$mem" \
+		--file-prefix="vub-e2e-$name" --log-level=lib.eal:error "$@" \
+		<"$e2e_dir/$name.in" >"${e2e_log[$name]}" 2>&1 &
+	e2e_pid[$name]=$!
+}
+
+tp_cmd() { echo "$2" >&"${e2e_fd[$1]}"; }
+
+# tp_stop NAME: stop forwarding and wait for testpmd's "Done." after its statistics.
+tp_stop() {
+	local n
+	n=$(grep -cF 'Done.' "${e2e_log[$1]}")
+	tp_cmd "$1" stop
+	tp_wait "$1" 'Done.' $((n + 1)) 30
+}
+
+# tp_wait NAME TEXT COUNT TIMEOUT_S: until TEXT occurs COUNT times in NAME's log.
+tp_wait() {
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(grep -cF -- "$2" "${e2e_log[$1]}" 2>/dev/null)" -ge "$3" ] && return 0
+		kill -0 "${e2e_pid[$1]}" 2>/dev/null || { e2e_why="$1: testpmd exited"; return 1; }
+		sleep 0.1
+	done
+	e2e_why="$1: no \"$2\" (x$3) in its log within $4 s"
+	return 1
+}
+
+# tp_stats NAME: "RX-packets RX-bytes TX-packets TX-bytes" of port 0, from a fresh
+# "show port stats all".
+tp_stats() {
+	local n
+	n=$(grep -c 'NIC statistics for port 0' "${e2e_log[$1]}")
+	tp_cmd "$1" "show port stats all"
+	tp_wait "$1" 'NIC statistics for port 0' $((n + 1)) 20 || return 1
+	tp_wait "$1" 'Tx-pps:' $((n + 1)) 10 || return 1
+	awk -v n=$((n + 1)) '
+		/NIC statistics for port 0/ { k++ }
+		k == n && /RX-packets:/ { rxp = $2; rxb = $6 }
+		k == n && /TX-packets:/ { txp = $2; txb = $6 }
+		END { print rxp + 0, rxb + 0, txp + 0, txb + 0 }' "${e2e_log[$1]}"
+}
+
+tp_quit() {
+	local name=$1 i
+	[ -n "${e2e_pid[$name]:-}" ] || return 0
+	tp_cmd "$name" "quit" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "${e2e_pid[$name]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "${e2e_pid[$name]}" 2>/dev/null; then
+		kill -KILL -- "-${e2e_pid[$name]}" 2>/dev/null
+		wait "${e2e_pid[$name]}" 2>/dev/null
+		unset "e2e_pid[$name]"
+		return 1
+	fi
+	wait "${e2e_pid[$name]}" 2>/dev/null
+	unset "e2e_pid[$name]"
+	return 0
+}
+
+e2e_cleanup() {
+	local name
+	for name in "${!e2e_pid[@]}"; do
+		kill -KILL -- "-${e2e_pid[$name]}" 2>/dev/null
+		wait "${e2e_pid[$name]}" 2>/dev/null
+	done
+	if [ -n "$e2e_daemon_pid" ]; then
+		kill -KILL "$e2e_daemon_pid" 2>/dev/null
+		wait "$e2e_daemon_pid" 2>/dev/null
+	fi
+	rm -rf /run/dpdk/vub-e2e-*
+	[ -z "$e2e_dir" ] || rm -rf "$e2e_dir"
+}
+
+# On failure: the tail of every log, for the test output.
+e2e_dump() {
+	local f
+	for f in "$e2e_dir"/*.log; do
+		[ -e "$f" ] || continue
+		echo "--- ${f##*/} (last 30 lines)"
+		tail -n 30 "$f" | tr -d '\r' | sed 's/^/  /'
+	done
+}
+
+e2e_fail() {
+	e2e_why=${1:-$e2e_why}
+	say "FAILED: $e2e_why"
+	e2e_dump
+	return 1
+}
+
+e2e_main() {
+	local sock t0 t vmm be mem n i
+	local -a v b
+
+	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
+	[ -x "$e2e_testpmd" ] || { e2e_why="no $e2e_testpmd (apt-get install dpdk-dev)"; return 4; }
+	[ -x "$e2e_build/vhost-user-bridged" ] || { e2e_why="no $e2e_build/vhost-user-bridged (make)"; return 4; }
+	[ -c /dev/vhost-user-bridge ] || { e2e_why="no /dev/vhost-user-bridge (module not loaded)"; return 4; }
+	[ -c /dev/net/tun ] || { e2e_why="no /dev/net/tun (virtio-user's vhost-kernel mode needs a tap)"; return 4; }
+	e2e_dir=$(mktemp -d /run/vub-e2e.XXXXXX)
+	sock=$e2e_dir/backend.sock
+	rm -rf /run/dpdk/vub-e2e-*
+	t0=$(e2e_now)
+
+	say "Starting the back-end: unmodified dpdk-testpmd with DPDK's vhost-user PMD, listening on $sock"
+	tp_start be 0 1 256 --vdev "net_vhost0,iface=$sock,queues=1,client=0" -- \
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1
+	tp_wait be 'testpmd> ' 1 90 || { e2e_fail; return; }
+	[ -S "$sock" ] || { e2e_fail "the back-end did not create $sock"; return; }
+	tp_cmd be start
+	detail "back-end up after $(e2e_since "$t0") s (DPDK start-up under TCG is slow), forwarding in io mode"
+
+	say "Starting the bridge daemon: vhost-user-bridged --backend $sock"
+	# Under TCG, DPDK maps (and populates) the VMM's memory slowly: allow it 25 s,
+	# below the module's 30 s request timeout.
+	"$e2e_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$sock" \
+		>"$e2e_dir/bridged.log" 2>&1 &
+	e2e_daemon_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'attached: API version' "$e2e_dir/bridged.log" && break
+		kill -0 "$e2e_daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q 'attached: API version' "$e2e_dir/bridged.log" ||
+		{ e2e_fail "vhost-user-bridged did not attach to the kernel"; return; }
+	detail "$(grep -m1 'attached: API version' "$e2e_dir/bridged.log")"
+
+	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=/dev/vhost-user-bridge"
+	t=$(e2e_now)
+	# 64 MB of guest memory: the back-end maps all of it (MAP_POPULATE).
+	tp_start vmm 1 0 64 --vdev net_virtio_user0,path=/dev/vhost-user-bridge,queues=1 -- \
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
+	tp_wait vmm 'testpmd> ' 1 90 || { e2e_fail; return; }
+	tp_wait be 'Port 0: link state change event' 1 30 ||
+		{ e2e_fail "the back-end never saw the VMM's device come up"; return; }
+	detail "VMM up after $(e2e_since "$t") s.  DPDK took /dev/vhost-user-bridge for a vhost-net device (a misc char device) and created $(e2e_taps) for it, unused for data"
+	detail "the VMM's vhost ioctls, as the daemon received them: $(grep -o ': VHOST_[A-Z_]*' "$e2e_dir/bridged.log" |
+		cut -c3- | uniq -c | awk '{ printf "%s%s%s", n++ ? ", " : "", $2, ($1 > 1 ? " x" $1 : "") }')"
+	detail "the daemon opened one vhost-user connection for the VMM's device: $(grep -m1 -o 'connected to the back-end.*' "$e2e_dir/bridged.log")"
+	mem=$(awk '/memfd:nohuge/ && $2 ~ /s$/ { print $1, $2, $6 }' "/proc/${e2e_pid[vmm]}/maps" | head -1)
+	[ -n "$mem" ] && detail "VMM memory: DPDK's --no-huge memory is a shared memfd: $mem"
+	detail "the kernel handed it over as: $(grep -m1 -o 'VHOST_SET_MEM_TABLE .* fds \[[0-9 ]*\] -> [A-Z0-9]*' "$e2e_dir/bridged.log")"
+
+	say "Traffic: the VMM sends $E2E_BURSTS bursts of 32 packets; both sides forward every packet back, for $E2E_SECONDS s"
+	tp_cmd vmm "start tx_first $E2E_BURSTS"
+	sleep "$E2E_SECONDS"
+	tp_stop vmm || { e2e_fail; return; }
+	# What is still in flight comes back to the VMM: receive it without answering.
+	tp_cmd vmm "set fwd rxonly"
+	for ((n = 1; n <= 3; n++)); do
+		tp_cmd vmm start
+		sleep 2
+		tp_stop vmm || { e2e_fail; return; }
+		# (no process substitution: the VM's /dev has no /dev/fd)
+		read -r -a v <<<"$(tp_stats vmm)" && [ ${#v[@]} = 4 ] || { e2e_fail; return; }
+		read -r -a b <<<"$(tp_stats be)" && [ ${#b[@]} = 4 ] || { e2e_fail; return; }
+		[ "${v[2]}" = "${b[0]}" ] && [ "${b[2]}" = "${v[0]}" ] && break
+		detail "counters not settled yet (VMM TX ${v[2]} / back-end RX ${b[0]}, back-end TX ${b[2]} / VMM RX ${v[0]}): draining again"
+	done
+	tp_stop be || { e2e_fail; return; }
+	E2E_VMM_TX=${v[2]} E2E_VMM_RX=${v[0]} E2E_BE_RX=${b[0]} E2E_BE_TX=${b[2]}
+	E2E_VMM_TXB=${v[3]} E2E_VMM_RXB=${v[1]} E2E_BE_RXB=${b[1]} E2E_BE_TXB=${b[3]}
+	say "Counted at both ends:"
+	say "  VMM      TX-packets ${v[2]}  ->  back-end RX-packets ${b[0]}"
+	say "  back-end TX-packets ${b[2]}  ->  VMM      RX-packets ${v[0]}"
+	detail "bytes: VMM TX ${v[3]} / back-end RX ${b[1]}, back-end TX ${b[3]} / VMM RX ${v[1]}"
+	detail "$(awk -v p="${v[2]}" -v q="${v[0]}" -v s="$E2E_SECONDS" 'BEGIN { printf "about %.0f packets/s each way under TCG", (p + q) / 2 / s }')"
+
+	say "Shutting down: the VMM quits (its device stops and closes), then the back-end and the daemon"
+	tp_quit vmm || { e2e_fail "the VMM testpmd did not quit"; return; }
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'released after' "$e2e_dir/bridged.log" && break
+		sleep 0.1
+	done
+	grep -q 'released after' "$e2e_dir/bridged.log" || { e2e_fail "the daemon never saw the device close"; return; }
+	detail "$(grep -m1 -o 'dev [0-9]*: released after.*' "$e2e_dir/bridged.log")"
+	tp_quit be || { e2e_fail "the back-end testpmd did not quit"; return; }
+	kill -TERM "$e2e_daemon_pid"
+	wait "$e2e_daemon_pid"
+	i=$?
+	e2e_daemon_pid=
+	[ "$i" = 0 ] || { e2e_fail "vhost-user-bridged exited with status $i after SIGTERM"; return; }
+	detail "$(grep -m1 -o 'stopped by signal.*' "$e2e_dir/bridged.log")"
+	E2E_TIME=$(e2e_since "$t0")
+
+	# Verdict.
+	vmm=$(grep -c ' -> E[A-Z]*' "$e2e_dir/bridged.log")
+	if [ "$vmm" != 0 ]; then
+		grep ' -> E[A-Z]*' "$e2e_dir/bridged.log" | head -5 | sed 's/^/  /'
+		e2e_fail "$vmm ioctls failed in the daemon"
+		return
+	fi
+	[ "${v[2]}" = "${b[0]}" ] && [ "${b[2]}" = "${v[0]}" ] ||
+		{ e2e_fail "counters differ: VMM TX ${v[2]} vs back-end RX ${b[0]}, back-end TX ${b[2]} vs VMM RX ${v[0]}"; return; }
+	be=$((v[2] < v[0] ? v[2] : v[0]))
+	[ "$be" -ge "$E2E_MIN" ] || { e2e_fail "only $be packets in one direction (want >= $E2E_MIN)"; return; }
+	say "PASS: every packet the VMM sent through /dev/vhost-user-bridge reached testpmd, and every echo came back (${E2E_TIME} s in all)"
+	return 0
+}
