@@ -8,6 +8,9 @@
 #   make bench                the benchmark in one 6.12 VM
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
+#   make install | uninstall  [DESTDIR= PREFIX=/usr/local KDIR=]: what `make` built, udev,
+#                             systemd, man pages (Documentation/admin-guide.rst)
+#   make install-dkms         the module's sources to /usr/src/vhost-user-bridge-VERSION
 # The VM runner is described in Documentation/vm-runner.rst.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -17,7 +20,7 @@ VM := $(TOP)/tests/vm
 KVER ?= 6.1
 
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
-	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev
+	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
 	apt-get -q -y -o DPkg::Lock::Timeout=600
 
@@ -25,7 +28,8 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check bench demo lint clean
+.PHONY: all deps userspace module module-check check-vm check-unit check bench demo lint clean \
+	install install-module install-userspace install-dkms uninstall
 
 all: userspace module
 
@@ -81,6 +85,75 @@ lint: deps
 # Runs every stage even after a failure, then prints a summary; exits non-zero if any failed.
 check:
 	@MAKE='$(MAKE)' $(VM)/check.sh
+
+# Installation: installs what `make` built (it builds nothing, so it can run as root
+# after a user's build).  The module goes through kbuild's modules_install for the
+# kernel of KDIR (KMOD_BUILD: the directory the module was built in), then depmod.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+SYSCONFDIR ?= /etc
+KMOD_BUILD ?= $(TOP)/kmod
+PKG := $(TOP)/packaging
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(TOP)/dkms.conf)
+MANPAGES := $(TOP)/Documentation/man/vubctl.8 $(TOP)/Documentation/man/vhost-user-bridged.8 \
+	$(TOP)/Documentation/man/vhost_user_bridge.4
+# The kernel release of KDIR, for depmod and uninstall.
+kdir_krel = kdir='$(KDIR)'; krel=$$(cat "$$kdir/include/config/kernel.release" 2>/dev/null); \
+	[ -n "$$krel" ] || { echo "$@: no kernel release in KDIR=$$kdir"; exit 1; }
+
+install: install-module install-userspace
+
+install-module:
+	@$(kdir_krel); \
+	[ -e $(KMOD_BUILD)/vhost_user_bridge.ko ] || { echo "install: no $(KMOD_BUILD)/vhost_user_bridge.ko: run make first"; exit 1; }; \
+	set -x; env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS $(MAKE) -C "$$kdir" M=$(KMOD_BUILD) VUB_TOP=$(TOP) \
+		INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= modules_install && \
+	depmod $(if $(DESTDIR),-b $(DESTDIR)) "$$krel"
+
+install-userspace:
+	@for f in $(BUILD)/vhost-user-bridged $(BUILD)/vubctl; do \
+		[ -x $$f ] || { echo "install: no $$f: run make first"; exit 1; }; done
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/vhost-user-bridged $(BUILD)/vubctl $(DESTDIR)$(SBINDIR)/
+	install -D -m 644 $(PKG)/60-vhost-user-bridge.rules $(DESTDIR)$(UDEVRULESDIR)/60-vhost-user-bridge.rules
+	install -D -m 644 $(PKG)/vhost-user-bridge.conf $(DESTDIR)$(MODULESLOADDIR)/vhost-user-bridge.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $(PKG)/vhost-user-bridged.service.in \
+		>$(DESTDIR)$(UNITDIR)/vhost-user-bridged.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/vhost-user-bridged.service
+	@# The administrator's settings are kept.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/vhost-user-bridged ] || \
+		install -D -m 644 $(PKG)/vhost-user-bridged.default $(DESTDIR)$(SYSCONFDIR)/default/vhost-user-bridged
+	install -m 644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(filter %.4,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man4/
+
+# For DKMS: dkms.conf, kmod/ and the uapi header; then `dkms install vhost-user-bridge/$(VERSION)`.
+install-dkms:
+	rm -rf $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)
+	install -d $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/kmod \
+		$(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/uapi/linux
+	install -m 644 dkms.conf $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/
+	install -m 644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) kmod/Kbuild $(wildcard kmod/Makefile) \
+		$(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/kmod/
+	install -m 644 uapi/linux/vhost_user_bridge.h $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/uapi/linux/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vhost-user-bridged $(DESTDIR)$(SBINDIR)/vubctl \
+		$(DESTDIR)$(UDEVRULESDIR)/60-vhost-user-bridge.rules \
+		$(DESTDIR)$(MODULESLOADDIR)/vhost-user-bridge.conf \
+		$(DESTDIR)$(UNITDIR)/vhost-user-bridged.service \
+		$(DESTDIR)$(MANDIR)/man8/vubctl.8 $(DESTDIR)$(MANDIR)/man8/vhost-user-bridged.8 \
+		$(DESTDIR)$(MANDIR)/man4/vhost_user_bridge.4
+	@f=$(DESTDIR)$(SYSCONFDIR)/default/vhost-user-bridged; \
+	if cmp -s $(PKG)/vhost-user-bridged.default $$f; then rm -f $$f; \
+	elif [ -e $$f ]; then echo "uninstall: kept $$f (changed by the administrator)"; fi
+	@$(kdir_krel); set -x; \
+	rm -f $(DESTDIR)/lib/modules/$$krel/extra/vhost_user_bridge.ko* \
+		$(DESTDIR)/lib/modules/$$krel/updates/vhost_user_bridge.ko* && \
+	depmod $(if $(DESTDIR),-b $(DESTDIR)) "$$krel"
 
 clean:
 	rm -rf $(BUILD)

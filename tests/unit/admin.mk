@@ -3,6 +3,8 @@
 # Host tests of the administration and packaging pieces, part of check-unit
 # (included by the top-level Makefile; CHECK_UNIT_DEPS += check-admin):
 #   test_vub_notify   bridged/vub_notify.c, systemd's sd_notify protocol
+#   tests/packaging/check.sh   man pages, the systemd unit, DKMS against the cached
+#                     Debian 6.1 and 6.12 headers (needs `make all` first)
 # Summary line "N passed, N failed" from run-tests.sh.
 
 VUB_ADMIN_TOP	:= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
@@ -22,4 +24,5 @@ $(VUB_ADMIN_OUT)/test_vub_notify: $(VUB_ADMIN_TOP)/tests/unit/test_vub_notify.c 
 	cc $(VUB_ADMIN_CFLAGS) -o $@ $< $(VUB_ADMIN_TOP)/bridged/vub_notify.c
 
 check-admin: $(VUB_ADMIN_OUT)/test_vub_notify
-	@$(VUB_ADMIN_TOP)/tests/unit/run-tests.sh $(VUB_ADMIN_OUT) test_vub_notify
+	@$(VUB_ADMIN_TOP)/tests/unit/run-tests.sh $(VUB_ADMIN_OUT) test_vub_notify \
+		$(VUB_ADMIN_TOP)/tests/packaging/check.sh
