@@ -495,6 +495,54 @@ static void test_kvmtool_order(void)
 	env_fini(&e);
 }
 
+/* crosvm's order (protocol-map §4.6): FEATURES, MEM, then per ring NUM,
+ * ADDR before BASE, CALL, KICK; NET_SET_BACKEND for both at the end. */
+static void test_crosvm_order(void)
+{
+	struct env e;
+	unsigned int i, mark;
+	uint64_t f = 0;
+	int ret;
+
+	env_init(&e);
+	ret = ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = ioc(&e.d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f);
+	if (!ret)
+		ret = ioc_u64(&e.d, VHOST_SET_FEATURES, f & (1ull << 32 | 1ull << 29 | 1ull << 28));
+	if (!ret)
+		ret = mem_table(&e.d, e.memfd);
+	for (i = 0; !ret && i < 2; i++) {
+		ret = ioc_state(&e.d, VHOST_SET_VRING_NUM, i, 256);
+		if (!ret)
+			ret = ring_addr(&e.d, i, 0);
+		if (!ret)
+			ret = ioc_state(&e.d, VHOST_SET_VRING_BASE, i, 0);
+		if (!ret)
+			ret = ioc_file(&e.d, VHOST_SET_VRING_CALL, i, e.call[i]);
+		if (!ret)
+			ret = ioc_file(&e.d, VHOST_SET_VRING_KICK, i, e.kick[i]);
+	}
+	mark = e.mk.n;
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_file(&e.d, VHOST_NET_SET_BACKEND, i, e.memfd);
+	TAP_OK(ret == 0 && e.d.fe->ring[0].started && e.d.fe->ring[1].started,
+	       "crosvm order: both rings started");
+	TAP_OK(SEQ_IS(&e.mk, mark,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_STATUS),
+	       "crosvm order: replayed in canonical order (BASE before ADDR)");
+	/* crosvm's reset: NET_SET_BACKEND(idx, None). */
+	TAP_OK(ioc_file(&e.d, VHOST_NET_SET_BACKEND, 0, -1) == 0 &&
+	       ioc_file(&e.d, VHOST_NET_SET_BACKEND, 1, -1) == 0 &&
+	       !e.d.fe->ring[0].started && !e.d.fe->ring[1].started,
+	       "crosvm reset: both rings stopped");
+	env_fini(&e);
+}
+
 static void test_local_ioctls(void)
 {
 	struct env e;
@@ -628,6 +676,7 @@ int main(void)
 	test_pieces_pure();
 	test_dpdk_order();
 	test_kvmtool_order();
+	test_crosvm_order();
 	test_local_ioctls();
 	test_errors();
 	return tap_done();
