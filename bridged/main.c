@@ -20,6 +20,7 @@
 
 #include "vub_chan.h"
 #include "vub_dev.h"
+#include "vub_notify.h"
 #include "vub_vhost.h"
 
 #define PROG "vhost-user-bridged"
@@ -135,6 +136,9 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req,
 		return -ENOTTY;
 	}
 	vub_vhost_format(d, payload, req->payload_len, arg, sizeof(arg));
+	if (req->ext_len)	/* the kernel's resolution of the memory table */
+		snprintf(arg + strlen(arg), sizeof(arg) - strlen(arg), " (kernel: %zu pieces, %u files)",
+			 req->ext_len / sizeof(struct vub_mem_piece), req->nr_fds);
 	if (vub_dev_check_request(req, payload, why, sizeof(why))) {
 		malformed = true;
 		ret = -EINVAL;
@@ -321,8 +325,13 @@ int main(int argc, char **argv)
 	}
 	logmsg("attached: API version %u, %lu tags, back-end %s", ch.version, tags,
 	       br.cfg.backend);
+	/* systemd Type=notify (vhost-user-bridged.service): serving from now on. */
+	ret = vub_notifyf("READY=1\nSTATUS=attached, back-end %s", br.cfg.backend);
+	if (ret < 0)
+		logmsg("cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
 
 	ret = vub_chan_run(&ch, on_request, &br, &waitmask, &stop);
+	vub_notify_stopping();
 	vub_chan_close(&ch);
 	for (i = 0; i < br.nr_devs; i++) {
 		vub_dev_release(br.devs[i]);

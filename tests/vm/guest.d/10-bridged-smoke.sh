@@ -2,8 +2,9 @@
 # The real daemon, end to end, without a back-end: vhost-user-bridged
 # --verbose attaches, a VMM's VHOST_GET_FEATURES reaches it and fails with
 # ECONNREFUSED because nothing listens on --backend, the daemon's log says
-# so, and SIGTERM makes it detach and exit 0.  (Traffic through a real
-# back-end: 20-e2e-virtio-user.sh.)
+# so, and SIGTERM makes it detach and exit 0.  Under a systemd-like
+# $NOTIFY_SOCKET it reports READY=1 once attached and STOPPING=1 on SIGTERM.
+# (Traffic through a real back-end: 20-e2e-virtio-user.sh.)
 # Runs in the test VM as root with the module loaded (tests/vm/guest.sh).
 # Exit 0 pass, 1 fail, 4 skip (the last line says why).
 set -u
@@ -27,8 +28,25 @@ for b in vhost-user-bridged vub_ioctl; do
 done
 
 log=$(mktemp)
+notify=
+# systemd's side of sd_notify, if python3 is there: a datagram socket, two messages.
+if command -v python3 >/dev/null; then
+	notify=$(mktemp)
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+for _ in range(2):
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+' /run/vub-smoke-notify.sock >"$notify" 2>&1 &
+	npid=$!
+	for _ in $(seq 50); do [ -S /run/vub-smoke-notify.sock ] && break; sleep 0.1; done
+	export NOTIFY_SOCKET=/run/vub-smoke-notify.sock
+fi
 "$build/vhost-user-bridged" --verbose --tags 2 --backend /run/vub-smoke-nobody.sock >"$log" 2>&1 &
 pid=$!
+unset NOTIFY_SOCKET
 for _ in $(seq 100); do
 	grep -q 'attached: API version' "$log" && break
 	kill -0 "$pid" 2>/dev/null || fail "daemon exited before attaching"
@@ -56,6 +74,15 @@ rc=$?
 pid=
 [ "$rc" = 0 ] || fail "daemon exited with status $rc after SIGTERM, expected 0"
 grep -q 'stopped by signal, detached' "$log" || fail "no clean-shutdown line in the log"
+if [ -n "$notify" ]; then
+	wait "$npid"
+	echo "notify: $(paste -sd '|' "$notify")"
+	grep -q '^READY=1' "$notify" || fail "no READY=1 on \$NOTIFY_SOCKET"
+	grep -q '^STOPPING=1' "$notify" || fail "no STOPPING=1 on \$NOTIFY_SOCKET"
+	rm -f "$notify" /run/vub-smoke-notify.sock
+else
+	echo "python3 missing: READY=1/STOPPING=1 not checked"
+fi
 
 # Detached: the next VMM ioctl finds no daemon.
 out=$("$build/vub_ioctl" get-features 2>&1)
