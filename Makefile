@@ -101,8 +101,10 @@ PKG := $(TOP)/packaging
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(TOP)/dkms.conf)
 MANPAGES := $(TOP)/Documentation/man/vubctl.8 $(TOP)/Documentation/man/vhost-user-bridged.8 \
 	$(TOP)/Documentation/man/vhost_user_bridge.4
-# The kernel release of KDIR, for depmod and uninstall.
-kdir_krel = kdir='$(KDIR)'; krel=$$(cat "$$kdir/include/config/kernel.release" 2>/dev/null); \
+# The kernel release of KDIR, for depmod and uninstall: UTS_RELEASE, as in the module's
+# vermagic (Debian 6.1's include/config/kernel.release says 6.1.N, not 6.1.0-N-amd64).
+kdir_krel = kdir='$(KDIR)'; \
+	krel=$$(sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' "$$kdir/include/generated/utsrelease.h" 2>/dev/null); \
 	[ -n "$$krel" ] || { echo "$@: no kernel release in KDIR=$$kdir"; exit 1; }
 
 install: install-module install-userspace
