@@ -3,6 +3,7 @@
 # Host tests of the administration and packaging pieces, part of check-unit
 # (included by the top-level Makefile; CHECK_UNIT_DEPS += check-admin):
 #   test_vub_notify   bridged/vub_notify.c, systemd's sd_notify protocol
+#   test_vubctl.sh    vubctl without the module: usage errors, "module not loaded"
 #   tests/packaging/check.sh   man pages, the systemd unit, DKMS against the cached
 #                     Debian 6.1 and 6.12 headers (needs `make all` first)
 # Summary line "N passed, N failed" from run-tests.sh.
@@ -25,4 +26,5 @@ $(VUB_ADMIN_OUT)/test_vub_notify: $(VUB_ADMIN_TOP)/tests/unit/test_vub_notify.c 
 
 check-admin: $(VUB_ADMIN_OUT)/test_vub_notify
 	@$(VUB_ADMIN_TOP)/tests/unit/run-tests.sh $(VUB_ADMIN_OUT) test_vub_notify \
+		$(VUB_ADMIN_TOP)/tests/unit/test_vubctl.sh \
 		$(VUB_ADMIN_TOP)/tests/packaging/check.sh
