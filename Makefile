@@ -97,8 +97,8 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
 SYSCONFDIR ?= /etc
 KMOD_BUILD ?= $(TOP)/kmod
-PKG := $(TOP)/packaging
-VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(TOP)/dkms.conf)
+PKG := $(TOP)/tools/packaging
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(PKG)/dkms.conf)
 MANPAGES := $(TOP)/Documentation/man/vubctl.8 $(TOP)/Documentation/man/vhost-user-bridged.8 \
 	$(TOP)/Documentation/man/vhost_user_bridge.4
 # The kernel release of KDIR, for depmod and uninstall: UTS_RELEASE, as in the module's
@@ -137,7 +137,7 @@ install-dkms:
 	rm -rf $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)
 	install -d $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/kmod \
 		$(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/uapi/linux
-	install -m 644 dkms.conf $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/
+	install -m 644 $(PKG)/dkms.conf $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/
 	install -m 644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) kmod/Kbuild $(wildcard kmod/Makefile) \
 		$(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/kmod/
 	install -m 644 uapi/linux/vhost_user_bridge.h $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/uapi/linux/

@@ -27,7 +27,7 @@ for m in "$top"/Documentation/man/*.[1-8]; do
 	point $([ -z "$out" ]; echo $?) "man page ${m##*/}: groff -ww clean"
 done
 
-sed "s|@SBINDIR@|$top/build|g; s|@SYSCONFDIR@|/etc|g" "$top/packaging/vhost-user-bridged.service.in" \
+sed "s|@SBINDIR@|$top/build|g; s|@SYSCONFDIR@|/etc|g" "$top/tools/packaging/vhost-user-bridged.service.in" \
 	>"$tmp/vhost-user-bridged.service"
 if ! command -v systemd-analyze >/dev/null; then
 	point skip "systemd unit verifies" "no systemd-analyze"
@@ -80,7 +80,7 @@ dkms_check() {
 	[ $rc = 0 ] || tail -20 "$d/log" | diag
 	point $rc "dkms remove for $krel: module and dkms tree entry gone"
 }
-version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
+version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/tools/packaging/dkms.conf")
 if ! command -v dkms >/dev/null; then
 	point 1 "dkms (not installed: make deps)"
 else
