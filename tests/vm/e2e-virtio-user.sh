@@ -130,6 +130,8 @@ e2e_cleanup() {
 	fi
 	rm -rf /run/dpdk/vub-e2e-*
 	[ -z "$e2e_dir" ] || rm -rf "$e2e_dir"
+	[ -z "${E2E_INSTANCE:-}" ] || [ ! -e "/dev/vhost-user-bridge-$E2E_INSTANCE" ] ||
+		"$e2e_build/vubctl" instance del "$E2E_INSTANCE" --force 2>/dev/null
 }
 
 # On failure: the tail of every log, for the test output.
@@ -149,8 +151,33 @@ e2e_fail() {
 	return 1
 }
 
+# With E2E_INSTANCE=NAME the VMM uses the named instance
+# /dev/vhost-user-bridge-NAME, bound to the back-end's socket with vubctl, and
+# the daemon's own --backend is a socket nobody listens on: the traffic can
+# only flow if the instance's socket is used.  vubctl must then show the
+# device with its counters while it runs.
+e2e_instance_add() {	# SOCK
+	"$e2e_build/vubctl" instance add "$E2E_INSTANCE" --socket "$1" ||
+		{ e2e_fail "vubctl instance add $E2E_INSTANCE failed"; return 1; }
+	e2e_node=/dev/vhost-user-bridge-$E2E_INSTANCE
+	[ -c "$e2e_node" ] || { e2e_fail "no $e2e_node after vubctl instance add"; return 1; }
+	detail "$("$e2e_build/vubctl" instance show "$E2E_INSTANCE")"
+}
+
+e2e_instance_check() {	# while the VMM's device is up
+	local j
+
+	say "What an administrator sees: vubctl device list"
+	"$e2e_build/vubctl" device list | sed 's/^/  /'
+	j=$("$e2e_build/vubctl" -j device list) || { e2e_fail "vubctl device list failed"; return 1; }
+	jq -e --arg n "$E2E_INSTANCE" 'map(select(.instance == $n)) | length == 1 and
+		(.[0] | .state == "owned" and .rings == 3 and .mem_regions >= 1 and
+		 .ioctls >= 10 and .errors == 0 and .latency.count >= 10)' <<<"$j" >/dev/null ||
+		{ e2e_fail "vubctl does not show the VMM's device on instance $E2E_INSTANCE as owned, both rings attached, no errors: $j"; return 1; }
+}
+
 e2e_main() {
-	local sock t0 t vmm be mem n i
+	local sock t0 t vmm be mem n i backend
 	local -a v b
 
 	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
@@ -160,6 +187,8 @@ e2e_main() {
 	[ -c /dev/net/tun ] || { e2e_why="no /dev/net/tun (virtio-user's vhost-kernel mode needs a tap)"; return 4; }
 	e2e_dir=$(mktemp -d /run/vub-e2e.XXXXXX)
 	sock=$e2e_dir/backend.sock
+	backend=$sock
+	e2e_node=/dev/vhost-user-bridge
 	rm -rf /run/dpdk/vub-e2e-*
 	t0=$(e2e_now)
 
@@ -171,10 +200,15 @@ e2e_main() {
 	tp_cmd be start
 	detail "back-end up after $(e2e_since "$t0") s (DPDK start-up under TCG is slow), forwarding in io mode"
 
-	say "Starting the bridge daemon: vhost-user-bridged --backend $sock"
+	if [ -n "${E2E_INSTANCE:-}" ]; then
+		say "Binding instance $E2E_INSTANCE to $sock: vubctl instance add $E2E_INSTANCE --socket $sock"
+		e2e_instance_add "$sock" || return
+		backend=$e2e_dir/nobody-listens.sock
+	fi
+	say "Starting the bridge daemon: vhost-user-bridged --backend $backend"
 	# Under TCG, DPDK maps (and populates) the VMM's memory slowly: allow it 25 s,
 	# below the module's 30 s request timeout.
-	"$e2e_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$sock" \
+	"$e2e_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$backend" \
 		>"$e2e_dir/bridged.log" 2>&1 &
 	e2e_daemon_pid=$!
 	for ((i = 0; i < 100; i++)); do
@@ -186,15 +220,15 @@ e2e_main() {
 		{ e2e_fail "vhost-user-bridged did not attach to the kernel"; return; }
 	detail "$(grep -m1 'attached: API version' "$e2e_dir/bridged.log")"
 
-	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=/dev/vhost-user-bridge"
+	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=$e2e_node"
 	t=$(e2e_now)
 	# 64 MB of guest memory: the back-end maps all of it (MAP_POPULATE).
-	tp_start vmm 1 0 64 --vdev net_virtio_user0,path=/dev/vhost-user-bridge,queues=1 -- \
+	tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=$e2e_node,queues=1" -- \
 		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
 	tp_wait vmm 'testpmd> ' 1 90 || { e2e_fail; return; }
 	tp_wait be 'Port 0: link state change event' 1 30 ||
 		{ e2e_fail "the back-end never saw the VMM's device come up"; return; }
-	detail "VMM up after $(e2e_since "$t") s.  DPDK took /dev/vhost-user-bridge for a vhost-net device (a misc char device) and created $(e2e_taps) for it, unused for data"
+	detail "VMM up after $(e2e_since "$t") s.  DPDK took $e2e_node for a vhost-net device (a misc char device) and created $(e2e_taps) for it, unused for data"
 	detail "the VMM's vhost ioctls, as the daemon received them: $(grep -o ': VHOST_[A-Z_]*' "$e2e_dir/bridged.log" |
 		cut -c3- | uniq -c | awk '{ printf "%s%s%s", n++ ? ", " : "", $2, ($1 > 1 ? " x" $1 : "") }')"
 	detail "the daemon opened one vhost-user connection for the VMM's device: $(grep -m1 -o 'connected to the back-end.*' "$e2e_dir/bridged.log")"
@@ -219,6 +253,9 @@ e2e_main() {
 		detail "counters not settled yet (VMM TX ${v[2]} / back-end RX ${b[0]}, back-end TX ${b[2]} / VMM RX ${v[0]}): draining again"
 	done
 	tp_stop be || { e2e_fail; return; }
+	if [ -n "${E2E_INSTANCE:-}" ]; then
+		e2e_instance_check || return
+	fi
 	E2E_VMM_TX=${v[2]} E2E_VMM_RX=${v[0]} E2E_BE_RX=${b[0]} E2E_BE_TX=${b[2]}
 	E2E_VMM_TXB=${v[3]} E2E_VMM_RXB=${v[1]} E2E_BE_RXB=${b[1]} E2E_BE_TXB=${b[3]}
 	say "Counted at both ends:"
@@ -255,6 +292,11 @@ e2e_main() {
 		{ e2e_fail "counters differ: VMM TX ${v[2]} vs back-end RX ${b[0]}, back-end TX ${b[2]} vs VMM RX ${v[0]}"; return; }
 	be=$((v[2] < v[0] ? v[2] : v[0]))
 	[ "$be" -ge "$E2E_MIN" ] || { e2e_fail "only $be packets in one direction (want >= $E2E_MIN)"; return; }
-	say "PASS: every packet the VMM sent through /dev/vhost-user-bridge reached testpmd, and every echo came back (${E2E_TIME} s in all)"
+	if [ -n "${E2E_INSTANCE:-}" ]; then
+		"$e2e_build/vubctl" instance del "$E2E_INSTANCE" ||
+			{ e2e_fail "vubctl instance del $E2E_INSTANCE failed once the VMM was gone"; return; }
+		[ ! -e "$e2e_node" ] || { e2e_fail "$e2e_node is still there after vubctl instance del"; return; }
+	fi
+	say "PASS: every packet the VMM sent through $e2e_node reached testpmd, and every echo came back (${E2E_TIME} s in all)"
 	return 0
 }
