@@ -20,6 +20,7 @@
 
 #include "vub_chan.h"
 #include "vub_dev.h"
+#include "vub_nl.h"
 #include "vub_notify.h"
 #include "vub_vhost.h"
 
@@ -205,6 +206,16 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 	}
 }
 
+/* Back-end connected or lost: tell the kernel, for vubctl and its events. */
+static void dev_backend_state(void *opaque, uint32_t dev_id, uint32_t state)
+{
+	int ret = vub_nl_backend_state(opaque, dev_id, state);
+
+	if (ret)
+		logmsg("dev %u: cannot report the back-end state to the kernel: %s",
+		       dev_id, strerror(-ret));
+}
+
 static void dev_log(void *opaque, const char *line)
 {
 	(void)opaque;
@@ -251,6 +262,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct bridge br = { .cfg = { .log = dev_log } };
+	struct vub_nl *nl = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	sigset_t block, waitmask;
 	unsigned long tags = DEFAULT_TAGS, ms;
@@ -325,6 +337,13 @@ int main(int argc, char **argv)
 	}
 	logmsg("attached: API version %u, %lu tags, back-end %s", ch.version, tags,
 	       br.cfg.backend);
+	nl = vub_nl_open();
+	if (nl) {
+		br.cfg.backend_state = dev_backend_state;
+		br.cfg.backend_state_opaque = nl;
+	} else {
+		logmsg("no netlink family " VUB_GENL_NAME ": back-end states are not reported");
+	}
 	/* systemd Type=notify (vhost-user-bridged.service): serving from now on. */
 	ret = vub_notifyf("READY=1\nSTATUS=attached, back-end %s", br.cfg.backend);
 	if (ret < 0)
@@ -338,6 +357,7 @@ int main(int argc, char **argv)
 		free(br.devs[i]);
 	}
 	free(br.devs);
+	vub_nl_close(nl);
 	if (ret == -ECANCELED) {
 		logmsg("detached by the kernel");
 		return 1;

@@ -35,6 +35,12 @@ static void dev_log(struct vub_dev *d, const char *fmt, ...)
 		fprintf(stderr, "%s\n", line);
 }
 
+static void report_backend(struct vub_dev *d, uint32_t state)
+{
+	if (d->cfg->backend_state)
+		d->cfg->backend_state(d->cfg->backend_state_opaque, d->dev_id, state);
+}
+
 /* Explain the failure about to be returned; returns @err. */
 static int fail(struct vub_dev *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -139,6 +145,7 @@ static int dev_connect(struct vub_dev *d)
 	}
 	d->fe = fe;
 	d->nr_connects++;
+	report_backend(d, VUB_BACKEND_CONNECTED);
 	dev_log(d, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
 		d->backend ? d->backend : "(test)",
 		(unsigned long long)fe->backend_features,
@@ -165,6 +172,7 @@ static int fe_result(struct vub_dev *d, int ret)
 		d->backend ? d->backend : "(test)", tmp);
 	dev_disconnect(d);
 	d->lost = true;
+	report_backend(d, VUB_BACKEND_LOST);
 	return fail(d, -ENOTCONN, "lost the connection to the back-end: %s", tmp);
 }
 

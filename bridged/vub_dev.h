@@ -69,6 +69,10 @@ struct vub_dev_cfg {
 	/* One line per event (connected, connection lost, ...); NULL: stderr. */
 	void (*log)(void *opaque, const char *line);
 	void *log_opaque;
+	/* The back-end connection came up or was lost (enum vub_backend_state),
+	 * for administrators; may be NULL. */
+	void (*backend_state)(void *opaque, uint32_t dev_id, uint32_t state);
+	void *backend_state_opaque;
 };
 
 struct vub_dev {

@@ -171,9 +171,9 @@ e2e_instance_check() {	# while the VMM's device is up
 	"$e2e_build/vubctl" device list | sed 's/^/  /'
 	j=$("$e2e_build/vubctl" -j device list) || { e2e_fail "vubctl device list failed"; return 1; }
 	jq -e --arg n "$E2E_INSTANCE" 'map(select(.instance == $n)) | length == 1 and
-		(.[0] | .state == "owned" and .rings == 3 and .mem_regions >= 1 and
+		(.[0] | .state == "owned" and .backend == "connected" and .rings == 3 and .mem_regions >= 1 and
 		 .ioctls >= 10 and .errors == 0 and .latency.count >= 10)' <<<"$j" >/dev/null ||
-		{ e2e_fail "vubctl does not show the VMM's device on instance $E2E_INSTANCE as owned, both rings attached, no errors: $j"; return 1; }
+		{ e2e_fail "vubctl does not show the VMM's device on instance $E2E_INSTANCE as owned, back-end connected, both rings attached, no errors: $j"; return 1; }
 }
 
 e2e_main() {
