@@ -412,21 +412,29 @@ static int h_log(struct vub_dev *d, const struct vub_req *req,
 		    "dirty logging (live migration) is not supported yet; GET_FEATURES does not offer VHOST_F_LOG_ALL");
 }
 
+/* The vring_state of a ring that may change: not started (vhost: EBUSY). */
+static int stopped_ring_state(struct vub_dev *d, const void *payload,
+			      struct vhost_vring_state *s)
+{
+	int ret = ring_index(d, payload, &s->index);
+
+	if (ret)
+		return ret;
+	memcpy(s, payload, sizeof(*s));
+	if (d->attached[s->index])
+		return fail(d, -EBUSY, "ring %u is started (VHOST_NET_SET_BACKEND)", s->index);
+	return 0;
+}
+
 static int h_set_vring_num(struct vub_dev *d, const struct vub_req *req,
 			   const void *payload, const int *fds, void *reply,
 			   uint32_t *reply_len)
 {
 	struct vhost_vring_state s;
-	int ret;
+	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	ret = ring_index(d, payload, &s.index);
-	if (ret)
-		return ret;
-	memcpy(&s, payload, sizeof(s));
-	if (d->attached[s.index])
-		return fail(d, -EBUSY, "ring %u is started (VHOST_NET_SET_BACKEND)", s.index);
-	return vub_frontend_set_vring_num(d->fe, s.index, s.num);
+	return ret ? ret : vub_frontend_set_vring_num(d->fe, s.index, s.num);
 }
 
 static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
@@ -434,16 +442,10 @@ static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
 			    uint32_t *reply_len)
 {
 	struct vhost_vring_state s;
-	int ret;
+	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	ret = ring_index(d, payload, &s.index);
-	if (ret)
-		return ret;
-	memcpy(&s, payload, sizeof(s));
-	if (d->attached[s.index])
-		return fail(d, -EBUSY, "ring %u is started (VHOST_NET_SET_BACKEND)", s.index);
-	return vub_frontend_set_vring_base(d->fe, s.index, s.num);
+	return ret ? ret : vub_frontend_set_vring_base(d->fe, s.index, s.num);
 }
 
 static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
