@@ -94,8 +94,7 @@ static const struct vu_req_info be_reqs[VU_BACKEND_REQUEST_MAX] = {
 };
 #undef R
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct vu_err *err, int code, const char *fmt, ...)
+int vu_fail(struct vu_err *err, int code, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -190,35 +189,35 @@ static int check_size(enum vu_pl pl, const struct vu_msg *m, const char *name,
 	switch (pl) {
 	case VU_PL_OPAQUE:
 		if (m->size > VU_CRYPTO_SESSION_MAX)
-			return fail(err, -EBADMSG, "%s: payload %u > %u", name,
+			return vu_fail(err, -EBADMSG, "%s: payload %u > %u", name,
 				    m->size, VU_CRYPTO_SESSION_MAX);
 		return 0;
 	case VU_PL_LOG_BASE_REPLY:
 		if (m->size != 0 && m->size != sizeof(uint64_t) &&
 		    m->size != sizeof(struct vu_log))
-			return fail(err, -EBADMSG,
+			return vu_fail(err, -EBADMSG,
 				    "%s reply: size %u is none of 0/8/16", name,
 				    m->size);
 		return 0;
 	case VU_PL_SMALL:
 		if (m->size != 0 && m->size != sizeof(uint64_t))
-			return fail(err, -EBADMSG, "%s: size %u is neither 0 nor 8",
+			return vu_fail(err, -EBADMSG, "%s: size %u is neither 0 nor 8",
 				    name, m->size);
 		return 0;
 	case VU_PL_MEM_TABLE:
 		/* Size first: nregions is only meaningful if it was received. */
 		if (m->size < 8)
-			return fail(err, -EBADMSG, "%s: size %u < 8", name, m->size);
+			return vu_fail(err, -EBADMSG, "%s: size %u < 8", name, m->size);
 		if (m->p.mem.nregions > VU_MAX_MEM_REGIONS)
-			return fail(err, -EBADMSG, "%s: %u regions > %u", name,
+			return vu_fail(err, -EBADMSG, "%s: %u regions > %u", name,
 				    m->p.mem.nregions, VU_MAX_MEM_REGIONS);
 		break;
 	case VU_PL_CONFIG:
 		if (m->size < VU_CONFIG_HDR_SIZE)
-			return fail(err, -EBADMSG, "%s: size %u < config header",
+			return vu_fail(err, -EBADMSG, "%s: size %u < config header",
 				    name, m->size);
 		if (m->p.config.size > VU_MAX_CONFIG_SIZE)
-			return fail(err, -EBADMSG, "%s: config size %u > %u", name,
+			return vu_fail(err, -EBADMSG, "%s: config size %u > %u", name,
 				    m->p.config.size, VU_MAX_CONFIG_SIZE);
 		break;
 	default:
@@ -226,7 +225,7 @@ static int check_size(enum vu_pl pl, const struct vu_msg *m, const char *name,
 	}
 	want = vu_pl_wire_size(pl, m);
 	if (want < 0 || (unsigned long)want != m->size)
-		return fail(err, -EBADMSG, "%s: size %u, expected %ld", name,
+		return vu_fail(err, -EBADMSG, "%s: size %u, expected %ld", name,
 			    m->size, want);
 	return 0;
 }
@@ -242,10 +241,10 @@ static int check_req_fields(enum vu_chan chan, const struct vu_msg *m,
 			unsigned int want = (m->p.area.u64 & VU_VRING_NOFD) ? 0 : 1;
 
 			if (m->p.area.u64 & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD))
-				return fail(err, -EBADMSG, "%s: reserved bits in 0x%llx",
+				return vu_fail(err, -EBADMSG, "%s: reserved bits in 0x%llx",
 					    name, (unsigned long long)m->p.area.u64);
 			if (m->nfds != want)
-				return fail(err, -EPROTO, "%s: %u fds, expected %u",
+				return vu_fail(err, -EPROTO, "%s: %u fds, expected %u",
 					    name, m->nfds, want);
 		}
 		return 0;
@@ -254,18 +253,18 @@ static int check_req_fields(enum vu_chan chan, const struct vu_msg *m,
 	switch (m->request) {
 	case VU_SET_MEM_TABLE:
 		if (m->nfds != m->p.mem.nregions)
-			return fail(err, -EPROTO, "%s: %u fds for %u regions", name,
+			return vu_fail(err, -EPROTO, "%s: %u fds for %u regions", name,
 				    m->nfds, m->p.mem.nregions);
 		for (i = 0; i < m->p.mem.nregions; i++) {
 			const struct vu_mem_region *r = &m->p.mem.regions[i];
 
 			if (r->size == 0)
-				return fail(err, -EBADMSG, "%s: region %u is empty",
+				return vu_fail(err, -EBADMSG, "%s: region %u is empty",
 					    name, i);
 			if (r->gpa + r->size < r->gpa ||
 			    r->uaddr + r->size < r->uaddr ||
 			    r->mmap_offset + r->size < r->mmap_offset)
-				return fail(err, -EBADMSG, "%s: region %u wraps",
+				return vu_fail(err, -EBADMSG, "%s: region %u wraps",
 					    name, i);
 		}
 		break;
@@ -275,7 +274,7 @@ static int check_req_fields(enum vu_chan chan, const struct vu_msg *m,
 
 		if (r->size == 0 || r->gpa + r->size < r->gpa ||
 		    r->uaddr + r->size < r->uaddr)
-			return fail(err, -EBADMSG, "%s: bad region", name);
+			return vu_fail(err, -EBADMSG, "%s: bad region", name);
 		break;
 	}
 	case VU_SET_VRING_KICK:
@@ -284,26 +283,26 @@ static int check_req_fields(enum vu_chan chan, const struct vu_msg *m,
 		unsigned int want = (m->p.u64 & VU_VRING_NOFD) ? 0 : 1;
 
 		if (m->p.u64 & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD))
-			return fail(err, -EBADMSG, "%s: reserved bits in 0x%llx",
+			return vu_fail(err, -EBADMSG, "%s: reserved bits in 0x%llx",
 				    name, (unsigned long long)m->p.u64);
 		if (m->nfds != want)
-			return fail(err, -EPROTO, "%s: %u fds, expected %u", name,
+			return vu_fail(err, -EPROTO, "%s: %u fds, expected %u", name,
 				    m->nfds, want);
 		break;
 	}
 	case VU_SET_VRING_ADDR:
 		if (m->p.addr.flags & ~VU_VRING_F_LOG)
-			return fail(err, -EBADMSG, "%s: flags 0x%x", name,
+			return vu_fail(err, -EBADMSG, "%s: flags 0x%x", name,
 				    m->p.addr.flags);
 		break;
 	case VU_SET_VRING_ENABLE:
 		if (m->p.state.num > 1)
-			return fail(err, -EBADMSG, "%s: num %u is not 0/1", name,
+			return vu_fail(err, -EBADMSG, "%s: num %u is not 0/1", name,
 				    m->p.state.num);
 		break;
 	case VU_SET_VRING_ENDIAN:
 		if (m->p.state.num > 1)
-			return fail(err, -EBADMSG, "%s: endian %u is not 0/1", name,
+			return vu_fail(err, -EBADMSG, "%s: endian %u is not 0/1", name,
 				    m->p.state.num);
 		break;
 	default:
@@ -317,10 +316,10 @@ static int check_fd_range(const struct vu_msg *m, unsigned int lo,
 			  struct vu_err *err)
 {
 	if (m->nfds > VU_MAX_FDS)
-		return fail(err, -EPROTO, "%s %s: %u fds > %u", name, what,
+		return vu_fail(err, -EPROTO, "%s %s: %u fds > %u", name, what,
 			    m->nfds, VU_MAX_FDS);
 	if (m->nfds < lo || m->nfds > hi)
-		return fail(err, -EPROTO, "%s %s: %u fds, expected %u..%u", name,
+		return vu_fail(err, -EPROTO, "%s %s: %u fds, expected %u..%u", name,
 			    what, m->nfds, lo, hi);
 	return 0;
 }
@@ -332,17 +331,17 @@ int vu_check_request(enum vu_chan chan, const struct vu_msg *m,
 	int ret;
 
 	if (!ri)
-		return fail(err, -EINVAL, "unknown %s request %u",
+		return vu_fail(err, -EINVAL, "unknown %s request %u",
 			    chan == VU_CHAN_FRONTEND ? "front-end" : "back-end",
 			    m->request);
 	if ((m->flags & VU_FLAG_VERSION_MASK) != VU_VERSION)
-		return fail(err, -EPROTO, "%s: version %u", ri->name,
+		return vu_fail(err, -EPROTO, "%s: version %u", ri->name,
 			    m->flags & VU_FLAG_VERSION_MASK);
 	if (m->flags & ~(VU_FLAG_VERSION_MASK | VU_FLAG_NEED_REPLY))
-		return fail(err, -EPROTO, "%s: flags 0x%x on a request", ri->name,
+		return vu_fail(err, -EPROTO, "%s: flags 0x%x on a request", ri->name,
 			    m->flags);
 	if (m->size > VU_PAYLOAD_MAX)
-		return fail(err, -EMSGSIZE, "%s: size %u > %u", ri->name,
+		return vu_fail(err, -EMSGSIZE, "%s: size %u > %u", ri->name,
 			    m->size, VU_PAYLOAD_MAX);
 	ret = check_size(ri->req_pl, m, ri->name, err);
 	if (ret)
@@ -381,17 +380,17 @@ int vu_check_reply(enum vu_chan chan, const struct vu_msg *req,
 	int ret;
 
 	if (!ri)
-		return fail(err, -EINVAL, "reply to unknown request %u",
+		return vu_fail(err, -EINVAL, "reply to unknown request %u",
 			    req->request);
 	if (reply->flags != VU_REPLY_FLAGS)
-		return fail(err, -EPROTO, "%s reply: flags 0x%x, expected 0x%x",
+		return vu_fail(err, -EPROTO, "%s reply: flags 0x%x, expected 0x%x",
 			    ri->name, reply->flags, VU_REPLY_FLAGS);
 	if (reply->request != req->request)
-		return fail(err, -EPROTO, "reply to %s (%u) while waiting for %s",
+		return vu_fail(err, -EPROTO, "reply to %s (%u) while waiting for %s",
 			    vu_req_name(chan, reply->request), reply->request,
 			    ri->name);
 	if (reply->size > VU_PAYLOAD_MAX)
-		return fail(err, -EMSGSIZE, "%s reply: size %u > %u", ri->name,
+		return vu_fail(err, -EMSGSIZE, "%s reply: size %u > %u", ri->name,
 			    reply->size, VU_PAYLOAD_MAX);
 
 	if (ri->reply_pl != VU_PL_NONE) {
@@ -407,8 +406,8 @@ int vu_check_reply(enum vu_chan chan, const struct vu_msg *req,
 	    reply->size == 0) {
 		/* Spec: zero-length payload is the back-end's error. */
 		if (reply->nfds)
-			return fail(err, -EPROTO, "GET_CONFIG reply: unexpected fds");
-		return fail(err, -EIO, "GET_CONFIG: back-end reported an error");
+			return vu_fail(err, -EPROTO, "GET_CONFIG reply: unexpected fds");
+		return vu_fail(err, -EIO, "GET_CONFIG: back-end reported an error");
 	}
 	ret = check_size(pl, reply, ri->name, err);
 	if (ret)
@@ -423,7 +422,7 @@ int vu_check_reply(enum vu_chan chan, const struct vu_msg *req,
 			if (reply->size != req->size ||
 			    reply->p.config.size != req->p.config.size ||
 			    reply->p.config.offset != req->p.config.offset)
-				return fail(err, -EBADMSG,
+				return vu_fail(err, -EBADMSG,
 					    "GET_CONFIG reply: %u bytes at %u, asked %u at %u",
 					    reply->p.config.size,
 					    reply->p.config.offset,
@@ -432,19 +431,19 @@ int vu_check_reply(enum vu_chan chan, const struct vu_msg *req,
 			break;
 		case VU_GET_VRING_BASE:
 			if (reply->p.state.index != req->p.state.index)
-				return fail(err, -EPROTO,
+				return vu_fail(err, -EPROTO,
 					    "GET_VRING_BASE reply for ring %u, asked %u",
 					    reply->p.state.index,
 					    req->p.state.index);
 			break;
 		case VU_GET_INFLIGHT_FD:
 			if (reply->nfds != 1 && reply->p.inflight.mmap_size)
-				return fail(err, -EPROTO,
+				return vu_fail(err, -EPROTO,
 					    "GET_INFLIGHT_FD reply: size without fd");
 			break;
 		case VU_SET_DEVICE_STATE_FD:
 			if (reply->nfds && (reply->p.u64 & (VU_VRING_NOFD | 0xff)))
-				return fail(err, -EPROTO,
+				return vu_fail(err, -EPROTO,
 					    "SET_DEVICE_STATE_FD reply: fd with NOFD/error 0x%llx",
 					    (unsigned long long)reply->p.u64);
 			break;
@@ -507,7 +506,7 @@ int vu_msg_mem_table(struct vu_msg *m, const struct vu_mem_region *r,
 
 	vu_msg_init(m, VU_SET_MEM_TABLE);
 	if (n > VU_MAX_MEM_REGIONS)
-		return fail(err, -E2BIG, "SET_MEM_TABLE: %u regions > %u", n,
+		return vu_fail(err, -E2BIG, "SET_MEM_TABLE: %u regions > %u", n,
 			    VU_MAX_MEM_REGIONS);
 	m->p.mem.nregions = n;
 	for (i = 0; i < n; i++) {
@@ -538,7 +537,7 @@ int vu_msg_config(struct vu_msg *m, uint32_t request, uint32_t offset,
 {
 	vu_msg_init(m, request);
 	if (size > VU_MAX_CONFIG_SIZE)
-		return fail(err, -EINVAL, "config size %u > %u", size,
+		return vu_fail(err, -EINVAL, "config size %u > %u", size,
 			    VU_MAX_CONFIG_SIZE);
 	m->p.config.offset = offset;
 	m->p.config.size = size;
@@ -564,16 +563,16 @@ long vu_encode(enum vu_chan chan, const struct vu_msg *m, uint8_t *buf,
 		const struct vu_req_info *ri = vu_req_info(chan, m->request);
 
 		if (!ri)
-			return fail(err, -EINVAL, "reply to unknown request %u",
+			return vu_fail(err, -EINVAL, "reply to unknown request %u",
 				    m->request);
 		if (m->flags != VU_REPLY_FLAGS)
-			return fail(err, -EPROTO, "%s reply: flags 0x%x", ri->name,
+			return vu_fail(err, -EPROTO, "%s reply: flags 0x%x", ri->name,
 				    m->flags);
 		if (m->size > VU_PAYLOAD_MAX)
-			return fail(err, -EMSGSIZE, "%s reply: size %u", ri->name,
+			return vu_fail(err, -EMSGSIZE, "%s reply: size %u", ri->name,
 				    m->size);
 		if (m->nfds > VU_MAX_FDS)
-			return fail(err, -EPROTO, "%s reply: %u fds", ri->name,
+			return vu_fail(err, -EPROTO, "%s reply: %u fds", ri->name,
 				    m->nfds);
 	} else {
 		ret = vu_check_request(chan, m, err);
@@ -581,7 +580,7 @@ long vu_encode(enum vu_chan chan, const struct vu_msg *m, uint8_t *buf,
 			return ret;
 	}
 	if (buflen < VU_HDR_SIZE + (size_t)m->size)
-		return fail(err, -EMSGSIZE, "%s: %u bytes do not fit in %zu",
+		return vu_fail(err, -EMSGSIZE, "%s: %u bytes do not fit in %zu",
 			    vu_req_name(chan, m->request), VU_HDR_SIZE + m->size,
 			    buflen);
 	hdr[0] = m->request;
@@ -600,16 +599,16 @@ int vu_decode_hdr(const uint8_t *buf, size_t len, struct vu_msg *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len < VU_HDR_SIZE)
-		return fail(err, -EBADMSG, "short header: %zu bytes", len);
+		return vu_fail(err, -EBADMSG, "short header: %zu bytes", len);
 	memcpy(hdr, buf, VU_HDR_SIZE);
 	m->request = hdr[0];
 	m->flags = hdr[1];
 	m->size = hdr[2];
 	if ((m->flags & VU_FLAG_VERSION_MASK) != VU_VERSION)
-		return fail(err, -EPROTO, "request %u: version %u", m->request,
+		return vu_fail(err, -EPROTO, "request %u: version %u", m->request,
 			    m->flags & VU_FLAG_VERSION_MASK);
 	if (m->size > VU_PAYLOAD_MAX)
-		return fail(err, -EMSGSIZE, "request %u: size %u > %u",
+		return vu_fail(err, -EMSGSIZE, "request %u: size %u > %u",
 			    m->request, m->size, VU_PAYLOAD_MAX);
 	ok(err);
 	return 0;
@@ -619,10 +618,10 @@ int vu_decode_payload(struct vu_msg *m, const uint8_t *payload, size_t len,
 		      struct vu_err *err)
 {
 	if (len != m->size)
-		return fail(err, -EBADMSG, "request %u: %zu payload bytes, header says %u",
+		return vu_fail(err, -EBADMSG, "request %u: %zu payload bytes, header says %u",
 			    m->request, len, m->size);
 	if (len > VU_PAYLOAD_MAX)
-		return fail(err, -EMSGSIZE, "request %u: size %zu", m->request,
+		return vu_fail(err, -EMSGSIZE, "request %u: size %zu", m->request,
 			    len);
 	memset(&m->p, 0, sizeof(m->p));
 	if (len)

@@ -285,6 +285,10 @@ struct vu_err {
 	char msg[160];
 };
 
+/* Fill @err (may be NULL) with @code and a message; returns @code. */
+int vu_fail(struct vu_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Static description of one request. */
 struct vu_req_info {
 	const char *name;

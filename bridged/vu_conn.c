@@ -14,20 +14,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct vu_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-
-		err->code = code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 void vu_msg_close_fds(struct vu_msg *m)
 {
 	unsigned int i;
@@ -47,15 +33,15 @@ int vu_conn_connect(struct vu_conn *c, const char *path, struct vu_err *err)
 	c->broken = 0;
 	c->timeout_ms = VU_CONN_DEFAULT_TIMEOUT_MS;
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail(err, -ENAMETOOLONG, "socket path too long: %s", path);
+		return vu_fail(err, -ENAMETOOLONG, "socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(err, -errno, "socket: %s", strerror(errno));
+		return vu_fail(err, -errno, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		e = errno;
 		close(fd);
-		return fail(err, -e, "connect %s: %s", path, strerror(e));
+		return vu_fail(err, -e, "connect %s: %s", path, strerror(e));
 	}
 	c->fd = fd;
 	return 0;
@@ -84,9 +70,9 @@ static int wait_fd(struct vu_conn *c, short events, struct vu_err *err)
 		n = poll(&p, 1, c->timeout_ms);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return fail(err, -errno, "poll: %s", strerror(errno));
+		return vu_fail(err, -errno, "poll: %s", strerror(errno));
 	if (n == 0)
-		return fail(err, -ETIMEDOUT, "no answer from the back-end in %d ms",
+		return vu_fail(err, -ETIMEDOUT, "no answer from the back-end in %d ms",
 			    c->timeout_ms);
 	return 0;
 }
@@ -107,7 +93,7 @@ int vu_conn_send(struct vu_conn *c, enum vu_chan chan, const struct vu_msg *m,
 	int ret;
 
 	if (c->fd < 0 || c->broken)
-		return fail(err, -EPIPE, "%s: connection is closed",
+		return vu_fail(err, -EPIPE, "%s: connection is closed",
 			    vu_req_name(chan, m->request));
 	len = vu_encode(chan, m, buf, sizeof(buf), err);
 	if (len < 0)
@@ -139,7 +125,7 @@ int vu_conn_send(struct vu_conn *c, enum vu_chan chan, const struct vu_msg *m,
 					goto broken;
 				continue;
 			}
-			ret = fail(err, -errno, "send %s: %s",
+			ret = vu_fail(err, -errno, "send %s: %s",
 				   vu_req_name(chan, m->request), strerror(errno));
 			goto broken;
 		}
@@ -192,7 +178,7 @@ static int read_full(struct vu_conn *c, uint8_t *p, size_t len,
 					return ret;
 				continue;
 			}
-			return fail(err, -errno, "recv: %s", strerror(errno));
+			return vu_fail(err, -errno, "recv: %s", strerror(errno));
 		}
 		/* Take ownership of every fd first, then judge. */
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -211,21 +197,21 @@ static int read_full(struct vu_conn *c, uint8_t *p, size_t len,
 					m->fds[m->nfds++] = fd;
 				} else {
 					close(fd);
-					ret = fail(err, -EPROTO,
+					ret = vu_fail(err, -EPROTO,
 						   "more than %u fds", VU_MAX_FDS);
 				}
 			}
 		}
 		if (mh.msg_flags & MSG_CTRUNC)
-			ret = fail(err, -EPROTO, "control data truncated (fds lost)");
+			ret = vu_fail(err, -EPROTO, "control data truncated (fds lost)");
 		if (ret)
 			return ret;
 		if (n == 0 && off)
-			return fail(err, -ECONNRESET,
+			return vu_fail(err, -ECONNRESET,
 				    "short read: peer closed after %zu of %zu bytes",
 				    off, len);
 		if (n == 0)
-			return fail(err, -ECONNRESET, "peer closed the connection");
+			return vu_fail(err, -ECONNRESET, "peer closed the connection");
 		off += (size_t)n;
 	}
 	return 0;
@@ -241,7 +227,7 @@ int vu_conn_recv(struct vu_conn *c, struct vu_msg *m, struct vu_err *err)
 
 	memset(m, 0, sizeof(*m));
 	if (c->fd < 0 || c->broken)
-		return fail(err, -EPIPE, "connection is closed");
+		return vu_fail(err, -EPIPE, "connection is closed");
 	ret = read_full(c, hdr, sizeof(hdr), m, err);
 	if (ret)
 		goto bad;
