@@ -10,7 +10,6 @@ detail() { echo "      $*"; }
 . "$(dirname "$0")/e2e-virtio-user.sh"
 
 echo "== vhost-user-bridge demo on $(uname -r), $(nproc) vCPUs (QEMU TCG: everything runs slowly)"
-mount --bind "$VUB_MODROOT/lib/modules" /lib/modules
 modprobe tun || say "could not load tun"
 rc=1
 if insmod "$VUB_KMOD"; then

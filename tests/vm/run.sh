@@ -70,12 +70,13 @@ boot() {
 		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
 		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" >"$out/env"
+	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
 	: >"$out/test.log"
 	qrc=0
-	timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
+	timeout -k 10 "$vm_timeout" "${hide[@]}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$out/console.log" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
@@ -90,6 +91,17 @@ boot() {
 	wait $qpid || qrc=$?
 	qpid=
 }
+# The guest sees the host's root, but must not depend on what the host happens to have:
+# a fresh machine has no /lib/modules, so QEMU runs in a mount namespace where that
+# path is absent (an overlay whiteout) and the guest checks it (tests/vm/guest.sh).
+hide=()
+libdir=$(realpath /lib)
+if [ -e "$libdir/modules" ]; then
+	# shellcheck disable=SC2016 # expanded by the namespace's bash
+	hide=(unshare --mount --propagation private bash -euc '
+		t=$(mktemp -d); mount -t tmpfs tmpfs "$t"; mkdir "$t/u" "$t/w"; mknod "$t/u/modules" c 0 0
+		mount -t overlay overlay -o "lowerdir=$0,upperdir=$t/u,workdir=$t/w" "$0"; exec "$@"' "$libdir")
+fi
 qpid=
 # timeout(1) puts QEMU in its own process group: end it when we are interrupted.
 trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
@@ -118,6 +130,7 @@ secs=$((SECONDS - t0))
 
 grc=$(cat "$out/rc" 2>/dev/null || echo none)
 problems=()
+[ ! -s "$out/init-errors" ] || problems+=("the guest's /init:"$'\n'"$(cat "$out/init-errors")")
 [ "$qrc" = 65 ] || problems+=("qemu exit status $qrc (65: guest script exit 0; 1: kernel panic; 124: timeout after ${vm_timeout}s)")
 [ "$grc" = 0 ] || problems+=("guest script exit status $grc")
 grep -q '^# VUB_GUEST_DONE' "$out/test.log" || problems+=("the guest script did not finish (no VUB_GUEST_DONE in test.log)")

@@ -447,8 +447,7 @@ qe_main() {
 # Run as the whole guest script (VUB_GUEST=this file): what guest.sh would do around it.
 if [ "${VUB_GUEST:-}" = "$qe_self" ] || [ "${VUB_GUEST:-}" = "$0" ]; then
 	echo "# kernel $(uname -r), $(nproc) cpus: ${qe_self#"$qe_top"/} as the guest script"
-	mount --bind "$VUB_MODROOT/lib/modules" /lib/modules
-	modprobe -a tun vhost_net
+		modprobe -a tun vhost_net
 	insmod "$VUB_KMOD" || echo "insmod $VUB_KMOD failed"
 	trap qe_cleanup EXIT
 	trap 'exit 1' TERM INT HUP
