@@ -75,7 +75,8 @@ struct vub_request {
 
 /**
  * struct vub_instance - a device node bound to a back-end socket
- * @ref: one for the registry, one per open device.
+ * @ref: one for the registry, one per open device (the default node's
+ *	instance is static and not counted).
  * @id: 0 for the default node, else allocated at creation.
  * @type: enum vub_instance_type.
  * @nr_devices: open devices.
@@ -107,6 +108,7 @@ struct vub_instance {
  *	(VUB_OP_OPEN), 0 if none.
  * @broken: the daemon failed to answer in time; the device's state is
  *	unknown and every further ioctl fails with EIO.
+ * @have_mem: a memory table was accepted (or reset to an empty one).
  * @pid: the opener, then the owner.
  * @comm: its command name.
  * @features: last VHOST_SET_FEATURES the daemon accepted.
@@ -124,6 +126,7 @@ struct vub_dev {
 	struct mm_struct	*owner;
 	u64			seen;
 	bool			broken;
+	bool			have_mem;
 	pid_t			pid;
 	char			comm[TASK_COMM_LEN];
 	u64			features;
@@ -160,9 +163,11 @@ int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen);
 /*
  * Wait for the daemon's answer, killably and at most @timeout jiffies.
  * Returns the daemon's result, -ETIMEDOUT, -EINTR on a fatal signal or
- * -ECONNRESET when the daemon went away.
+ * -ECONNRESET when the daemon went away.  *@held tells whether a request
+ * given up on (-ETIMEDOUT, -EINTR) was already with the daemon, which may
+ * still act on it.
  */
-int vub_chan_wait(struct vub_request *req, unsigned long timeout);
+int vub_chan_wait(struct vub_request *req, unsigned long timeout, bool *held);
 
 /* The attached daemon and the channel's counters, for administrators. */
 struct vub_bridge_info {

@@ -361,11 +361,12 @@ void vub_chan_info(struct vub_bridge_info *info)
 	spin_unlock(&vub_lock);
 }
 
-int vub_chan_wait(struct vub_request *req, unsigned long timeout)
+int vub_chan_wait(struct vub_request *req, unsigned long timeout, bool *held)
 {
 	long left = wait_for_completion_killable_timeout(&req->done, timeout);
 	int ret;
 
+	*held = false;
 	if (left > 0)
 		return req->result;
 
@@ -380,6 +381,8 @@ int vub_chan_wait(struct vub_request *req, unsigned long timeout)
 		if (!list_empty(&req->node)) {
 			list_del_init(&req->node);
 			vub_request_put(req);
+		} else {
+			*held = true;
 		}
 		ret = left ? -EINTR : -ETIMEDOUT;
 	}
@@ -439,7 +442,8 @@ static int vub_commit(struct vub_request *req, const struct vub_io_cmd *uc)
 {
 	int result = uc->result;
 
-	if (result > 0 || result < -MAX_ERRNO ||
+	/* Only errnos a VMM may see: none of the kernel-internal ones (512..). */
+	if (result > 0 || result < -EHWPOISON ||
 	    (!result && uc->reply_len != req->reply_len) ||
 	    (result && uc->reply_len)) {
 		pr_warn_ratelimited("daemon answered request %llu (ioctl 0x%x) with result %d and %u reply bytes (%u expected); failing it with EIO\n",
@@ -448,9 +452,6 @@ static int vub_commit(struct vub_request *req, const struct vub_io_cmd *uc)
 		vub_request_finish(req, -EIO);
 		return -EINVAL;
 	}
-	/* Kernel-internal restart codes must not reach a VMM. */
-	if (result <= -ERESTARTSYS && result >= -ERESTART_RESTARTBLOCK)
-		result = -EIO;
 	memcpy(req->reply, uc->reply, uc->reply_len);
 	vub_request_finish(req, result);
 	return 0;

@@ -21,13 +21,17 @@
 #include <linux/sched/mm.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/if_tap.h>
+#include <linux/if_tun.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/net.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 #include <linux/xarray.h>
+#include <net/sock.h>
 
 #include "vub.h"
 
@@ -73,7 +77,7 @@ DEFINE_MUTEX(vub_inst_mutex);	/* serialises instance changes */
 enum vub_fd_kind {
 	VUB_FD_NONE,
 	VUB_FD_EVENTFD,		/* must be an eventfd, or VHOST_FILE_UNBIND */
-	VUB_FD_ANY,		/* any open file, or VHOST_FILE_UNBIND */
+	VUB_FD_SOCKET,		/* a tap, macvtap or packet socket, or -1 */
 };
 
 /* How vhost-net checks an ioctl before acting on it. */
@@ -132,7 +136,7 @@ static const struct vub_ioctl_desc vub_ioctls[] = {
 			sizeof(struct vhost_vring_state)),
 	VUB_IOCTL(VHOST_SET_BACKEND_FEATURES, VUB_ANYONE, sizeof(u64), 0),
 	VUB_IOCTL(VHOST_GET_BACKEND_FEATURES, VUB_ANYONE, 0, sizeof(u64)),
-	VUB_IOCTL_FD(VHOST_NET_SET_BACKEND, VUB_FD_ANY),
+	VUB_IOCTL_FD(VHOST_NET_SET_BACKEND, VUB_FD_SOCKET),
 };
 
 static const struct vub_ioctl_desc *vub_find_ioctl(unsigned int cmd)
@@ -163,6 +167,21 @@ static int vub_arg_len(const struct vub_ioctl_desc *d, void __user *argp,
 	return struct_size(mem, regions, mem->nregions);
 }
 
+/*
+ * vhost-net's backend: a packet socket, a tap or a macvtap queue.  Nothing
+ * else reaches the daemon (which closes what it gets: no file with a
+ * ->flush of its own) or the back-end.
+ */
+static bool vub_backend_ok(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	if (sock)
+		return sock->sk->sk_family == AF_PACKET &&
+		       sock->sk->sk_type == SOCK_RAW;
+	return !IS_ERR(tun_get_socket(file)) || !IS_ERR(tap_get_socket(file));
+}
+
 /* Take a reference on the file an fd argument names, checked as vhost does. */
 static int vub_get_file(struct vub_request *req, const struct vub_ioctl_desc *d)
 {
@@ -179,7 +198,11 @@ static int vub_get_file(struct vub_request *req, const struct vub_ioctl_desc *d)
 	} else {
 		file = fget(fd);
 		if (!file)
-			return -EBADF;
+			return -ENOTSOCK;	/* vhost-net: even for a closed fd */
+		if (!vub_backend_ok(file)) {
+			fput(file);
+			return -ENOTSOCK;
+		}
 	}
 	req->files[req->nr_files++] = file;
 	return 0;
@@ -228,25 +251,35 @@ u32 vub_dev_state(const struct vub_dev *dev)
 	return READ_ONCE(dev->owner) ? VUB_DEV_OWNED : VUB_DEV_OPEN;
 }
 
-/* Hand @req to the daemon and wait; a timeout breaks the device. */
+/*
+ * Hand @req to the daemon and wait.  A timeout breaks the device, and so
+ * does a fatal signal once the daemon holds the request: what it did with it
+ * is unknown.  A daemon that holds a request learns about the device from it
+ * (VUB_OP_OPEN included), so it gets VUB_OP_RELEASE at close.
+ */
 static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 			 u64 *queued_gen)
 {
 	unsigned int ms = READ_ONCE(req_timeout_ms);
 	ktime_t t0 = ktime_get();
+	bool held;
 	int ret;
 
 	ret = vub_chan_submit(req, gen, queued_gen);
 	if (ret)
 		return ret;
-	ret = vub_chan_wait(req, msecs_to_jiffies(ms));
-	if (ret == -ETIMEDOUT) {
+	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &held);
+	if (held)
+		dev->seen = *queued_gen;
+	if (ret == -ETIMEDOUT || (ret == -EINTR && held)) {
 		WRITE_ONCE(dev->broken, true);
-		vub_chan_count_timeout();
-		pr_warn_ratelimited("device %u: the bridge daemon did not answer ioctl 0x%x of %s[%d] within %u ms; device marked broken (EIO) until closed\n",
-				    dev->id, req->ioctl, current->comm,
+		if (ret == -ETIMEDOUT)
+			vub_chan_count_timeout();
+		pr_warn_ratelimited("device %u: %s while the bridge daemon handled ioctl 0x%x of %s[%d] (timeout %u ms); device marked broken (EIO) until closed\n",
+				    dev->id, ret == -EINTR ? "fatal signal" : "no answer in time",
+				    req->ioctl, current->comm,
 				    task_tgid_nr(current), ms);
-	} else {
+	} else if (!ret) {
 		u64 us = ktime_us_delta(ktime_get(), t0);
 		unsigned int b = us ? ilog2(us) : 0;
 
@@ -329,7 +362,12 @@ static int vub_check(struct vub_dev *dev, const struct vub_ioctl_desc *d,
 		return 0;
 	if (get_user(idx, argp))
 		return -EFAULT;
-	return idx < VUB_NET_NVQS ? 0 : -ENOBUFS;
+	if (idx >= VUB_NET_NVQS)
+		return -ENOBUFS;
+	/* vhost_vq_access_ok(): a ring is unusable before a memory table. */
+	if (d->cmd == VHOST_NET_SET_BACKEND && !dev->have_mem)
+		return -EFAULT;
+	return 0;
 }
 
 /*
@@ -352,11 +390,13 @@ static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 		WRITE_ONCE(dev->owner, NULL);
 		WRITE_ONCE(dev->mem_regions, 0);
 		WRITE_ONCE(dev->rings, 0);
+		dev->have_mem = true;	/* vhost: an empty table, not none */
 		break;
 	case VHOST_SET_FEATURES:
 		WRITE_ONCE(dev->features, *(u64 *)req->payload);
 		break;
 	case VHOST_SET_MEM_TABLE:
+		dev->have_mem = true;
 		WRITE_ONCE(dev->mem_regions,
 			   ((struct vhost_memory *)req->payload)->nregions);
 		break;
@@ -394,7 +434,11 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		ret = PTR_ERR(req);
 		goto out_unlock;
 	}
-	ret = vub_forward(dev, req);
+	/* The VMM may have changed the index since vub_check() read it. */
+	if (d->check == VUB_VRING && *(u32 *)req->payload >= VUB_NET_NVQS)
+		ret = -ENOBUFS;
+	else
+		ret = vub_forward(dev, req);
 	if (!ret)
 		vub_accepted(dev, req);
 	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
@@ -431,8 +475,12 @@ static int vub_open(struct inode *inode, struct file *file)
 	mutex_init(&dev->mutex);
 	dev->pid = task_tgid_nr(current);
 	get_task_comm(dev->comm, current);
-	/* The node exists, so the registry still holds the instance. */
-	kref_get(&inst->ref);
+	/*
+	 * The node exists, so the registry still holds the instance.  The
+	 * default instance lives as long as the module and is not counted.
+	 */
+	if (inst != &vub_default_instance)
+		kref_get(&inst->ref);
 	dev->inst = inst;
 	ret = xa_alloc_cyclic(&vub_devs, &dev->id, dev, xa_limit_32b,
 			      &vub_next_id, GFP_KERNEL);
@@ -631,7 +679,6 @@ static int __init vub_init(void)
 					  SLAB_ACCOUNT, NULL);
 	if (!vub_dev_cache)
 		return -ENOMEM;
-	kref_init(&vub_default_instance.ref);
 	ret = vub_chan_init();
 	if (ret)
 		goto err_cache;

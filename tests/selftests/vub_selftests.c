@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <termios.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 
 #include "harness.h"
 #include "testd.h"
@@ -146,6 +148,20 @@ static int vhost_net_owned(void)
 	if (ioctl(fd, VHOST_SET_OWNER, NULL)) {
 		close(fd);
 		fd = -1;
+	}
+	return fd;
+}
+
+/* A tap with a virtio-net header, as a VMM hands vhost-net (vhost-net and the
+ * bridge accept nothing but a tap, macvtap or packet socket as backend). */
+static int tap_open(void)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr)) {
+		TH_LOG("tap: %s (modprobe tun failed in the guest?)", strerror(errno));
+		harness_fail(1);
 	}
 	return fd;
 }
@@ -442,7 +458,7 @@ TEST(roundtrip_every_ioctl)
 	struct vhost_vring_addr a;
 	struct guest_mem g;
 	uint32_t dev_id;
-	int fd, efd, memfd, i;
+	int fd, efd, tap, i;
 	struct td td;
 	uint64_t u;
 
@@ -453,8 +469,7 @@ TEST(roundtrip_every_ioctl)
 	ASSERT_GE(fd, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
-	memfd = memfd_create("vub-backend", MFD_CLOEXEC);
-	ASSERT_GE(memfd, 0);
+	tap = tap_open();
 
 	u = 0x5a5a5a5a5a5a5a5aULL;
 	e = roundtrip(&td, fd, VHOST_GET_FEATURES, &u, 0, 8, 0);
@@ -516,8 +531,8 @@ TEST(roundtrip_every_ioctl)
 	roundtrip(&td, fd, VHOST_GET_BACKEND_FEATURES, &u, 0, 8, 0);
 	ASSERT_EQ(u, TD_BACKEND_FEATURES);
 
-	/* NET_SET_BACKEND takes any open file: a memfd, same inode */
-	roundtrip_file(&td, fd, VHOST_NET_SET_BACKEND, 0, memfd, "/memfd:vub-backend");
+	/* NET_SET_BACKEND: the VMM's tap, same inode */
+	roundtrip_file(&td, fd, VHOST_NET_SET_BACKEND, 0, tap, "/dev/net/tun");
 	roundtrip(&td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
 
 	/* All on one device; and no forwarded ioctl was left out */
@@ -529,7 +544,7 @@ TEST(roundtrip_every_ioctl)
 			TH_LOG("not exercised: %s", vub_vhost_ioctls[i].name);
 		EXPECT_TRUE(rt_seen[i]);
 	}
-	close(memfd);
+	close(tap);
 	close(efd);
 	close(fd);
 	td_stop(&td);
@@ -655,7 +670,7 @@ TEST(fd_errors_like_vhost_net)
 		VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
 	};
 	struct vhost_vring_file f;
-	int fd, vn, p[2], bad;
+	int fd, vn, p[2], bad, efd, sk, tap;
 	uint32_t from;
 	struct td td;
 	size_t i;
@@ -683,14 +698,54 @@ TEST(fd_errors_like_vhost_net)
 	EXPECT_ERRNO(ioctl(vn, VHOST_SET_LOG_FD, &p[0]), EINVAL);
 	EXPECT_ERRNO(ioctl(fd, VHOST_SET_LOG_FD, &bad), EBADF);
 	EXPECT_ERRNO(ioctl(vn, VHOST_SET_LOG_FD, &bad), EBADF);
-	f = (struct vhost_vring_file){ .index = 0, .fd = bad };
-	EXPECT_ERRNO(ioctl(fd, VHOST_NET_SET_BACKEND, &f), EBADF);
+	/* NET_SET_BACKEND checks the ring before the fd: without a memory
+	 * table it is EFAULT, whatever the fd, -1 included. */
+	f = (struct vhost_vring_file){ .index = 0, .fd = p[0] };
+	EXPECT_ERRNO(ioctl(fd, VHOST_NET_SET_BACKEND, &f), EFAULT);
+	EXPECT_ERRNO(ioctl(vn, VHOST_NET_SET_BACKEND, &f), EFAULT);
+	f.fd = VHOST_FILE_UNBIND;
+	EXPECT_ERRNO(ioctl(fd, VHOST_NET_SET_BACKEND, &f), EFAULT);
+	EXPECT_ERRNO(ioctl(vn, VHOST_NET_SET_BACKEND, &f), EFAULT);
 	usleep(QUIET_MS * 1000);
 	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
 
-	/* The bridge's backend may be any file (vhost-net wants a socket). */
-	f.fd = p[0];
+	/* With one (even empty), a backend must be a tap, macvtap or packet
+	 * socket: anything else, a closed fd included, is ENOTSOCK. */
+	{
+		struct vhost_memory none = { .nregions = 0 };
+
+		ASSERT_OK(ioctl(fd, VHOST_SET_MEM_TABLE, &none));
+		ASSERT_OK(ioctl(vn, VHOST_SET_MEM_TABLE, &none));
+	}
+	from = td_count(&td);
+	efd = eventfd(0, EFD_CLOEXEC);
+	sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_GE(efd, 0);
+	ASSERT_GE(sk, 0);
+	{
+		const int not_backends[] = { bad, p[0], efd, sk, fd };
+
+		for (i = 0; i < sizeof(not_backends) / sizeof(not_backends[0]); i++) {
+			f = (struct vhost_vring_file){ .index = 0, .fd = not_backends[i] };
+			EXPECT_ERRNO(ioctl(fd, VHOST_NET_SET_BACKEND, &f), ENOTSOCK);
+			EXPECT_ERRNO(ioctl(vn, VHOST_NET_SET_BACKEND, &f), ENOTSOCK);
+		}
+	}
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
+
+	/* A tap and a packet socket are forwarded. */
+	tap = tap_open();
+	f.fd = tap;
 	roundtrip(&td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
+	close(sk);
+	sk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	ASSERT_GE(sk, 0);
+	f.fd = sk;
+	roundtrip(&td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
+	close(sk);
+	close(tap);
+	close(efd);
 	close(p[0]);
 	close(p[1]);
 	close(vn);
@@ -970,9 +1025,16 @@ TEST(daemon_errno_propagates)
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOSPC);
 	ASSERT_EQ(u, 0x1111);
 
-	/* kernel-internal restart codes never reach a VMM (-ERESTARTSYS = -512) */
+	/* only errnos a VMM may see: none of the kernel-internal ones
+	 * (-ERESTARTSYS = -512 ... -EIOCBQUEUED = -529), nor unknown ones */
 	atomic_store(&td.sh->fail_errno, 512);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	atomic_store(&td.sh->fail_errno, 529);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	atomic_store(&td.sh->fail_errno, 200);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	atomic_store(&td.sh->fail_errno, EHWPOISON);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EHWPOISON);
 
 	atomic_store(&td.sh->fail_ioctl, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
@@ -1055,6 +1117,41 @@ TEST(release_after_close)
 	ASSERT_TRUE(e);
 	usleep(QUIET_MS * 1000);
 	ASSERT_EQ(atomic_load(&td.sh->nr_release), 2);
+	td_stop(&td);
+}
+
+/*
+ * A VMM killed while the daemon holds its request: the daemon may have acted
+ * on it, so the device is broken (EIO) for whoever shares the fd, and the
+ * daemon, which saw the device in that request (here its VUB_OP_OPEN), hears
+ * VUB_OP_RELEASE at close.
+ */
+TEST(fatal_signal_after_delivery_breaks_device)
+{
+	const struct td_entry *e;
+	struct vmm_async a;
+	struct td td;
+	uint64_t u = 0;
+	double end;
+	int fd;
+
+	require_bridge();
+	start_daemon(&td, TD_SILENT, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(vmm_async_start(&a, fd, VHOST_GET_FEATURES, &u, sizeof(u)));
+	e = td_wait(&td, 0, VUB_OP_OPEN, 0, 0, WAIT_MS);
+	ASSERT_TRUE(e);
+	end = harness_now() + HANG_S;
+	while (!in_ioctl(a.pid) && harness_now() < end)
+		usleep(10000);
+	ASSERT_OK(kill(a.pid, SIGKILL));
+	ASSERT_EQ(waitpid(a.pid, NULL, 0), a.pid);
+	close(a.rfd);
+
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	ASSERT_OK(close(fd));
+	ASSERT_TRUE(td_wait(&td, 0, VUB_OP_RELEASE, 0, e->dev_id, WAIT_MS));
 	td_stop(&td);
 }
 
@@ -1271,7 +1368,7 @@ static bool usage_same(const struct usage *a, const struct usage *b)
 }
 
 /* One round trip with an fd of each kind, then close the device. */
-static void leak_cycle(int memfd, bool roundtrip)
+static void leak_cycle(int tap, bool roundtrip)
 {
 	struct vhost_vring_file f;
 	int fd = vmm_open(), efd;
@@ -1286,7 +1383,8 @@ static void leak_cycle(int memfd, bool roundtrip)
 		ASSERT_GE(efd, 0);
 		f = (struct vhost_vring_file){ .index = 0, .fd = efd };
 		ASSERT_OK(ioctl(fd, VHOST_SET_VRING_KICK, &f));
-		f.fd = memfd;
+		ASSERT_OK(ioctl(fd, VHOST_SET_MEM_TABLE, &(struct vhost_memory){ 0 }));
+		f.fd = tap;
 		ASSERT_OK(ioctl(fd, VHOST_NET_SET_BACKEND, &f));
 		close(efd);
 	}
@@ -1299,12 +1397,11 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	struct usage before, after;
 	double end;
 	struct td td;
-	int i, memfd;
+	int i, tap;
 
 	require_bridge();
 	start_daemon(&td, TD_SERVE, 4);
-	memfd = memfd_create("vub-leak", MFD_CLOEXEC);
-	ASSERT_GE(memfd, 0);
+	tap = tap_open();
 
 	/* The counters see our objects: an open device is a vub_dev. */
 	i = vmm_open();
@@ -1313,7 +1410,7 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	close(i);
 
 	/* Warm up (the daemon then holds one kick fd), let the RELEASE pass. */
-	leak_cycle(memfd, true);
+	leak_cycle(tap, true);
 	ASSERT_TRUE(td_wait(&td, 0, VUB_OP_RELEASE, 0, 0, WAIT_MS));
 	usage_read(&before, td.pid);
 	if (before.dev < 0 || before.req < 0)
@@ -1323,7 +1420,7 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	ASSERT_GE(before.files, 0);
 
 	for (i = 0; i < cycles; i++)
-		leak_cycle(memfd, i % every == 0);
+		leak_cycle(tap, i % every == 0);
 
 	/* Every RELEASE answered, then the counts settle (deferred frees). */
 	end = harness_now() + HANG_S;
@@ -1345,7 +1442,7 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	EXPECT_LE(labs(after.files - before.files), files_tolerance());
 	EXPECT_EQ(after.fds_self, before.fds_self);
 	EXPECT_EQ(after.fds_daemon, before.fds_daemon);
-	close(memfd);
+	close(tap);
 	td_stop(&td);
 }
 

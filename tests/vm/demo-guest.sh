@@ -10,7 +10,7 @@ detail() { echo "      $*"; }
 . "$(dirname "$0")/e2e-virtio-user.sh"
 
 echo "== vhost-user-bridge demo on $(uname -r), $(nproc) vCPUs (QEMU TCG: everything runs slowly)"
-modprobe tun || say "could not load tun"
+modprobe -a tun tap || say "could not load tun and tap (the module needs them, as vhost_net does)"
 rc=1
 if insmod "$VUB_KMOD"; then
 	say "Kernel module loaded: VMMs open /dev/vhost-user-bridge, the bridge daemon serves /dev/vhost-user-bridge-control"
