@@ -17,6 +17,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -127,8 +128,11 @@ static void vub_request_finish(struct vub_request *req, int result)
 }
 
 /*
- * Write @req into @t's buffer and install its files, whose numbers go to
- * @fds; runs in the daemon.
+ * Write @req into @t's buffer with the numbers of fds reserved for its files
+ * (in @fds); runs in the daemon.  The files are installed only once the
+ * request is known to stay delivered (vub_dispatch_tw()): an fd reserved but
+ * not installed is invisible to the daemon's other threads, so giving it
+ * back can never close a file of theirs.
  */
 static int vub_write_request(const struct vub_tag *t,
 			     const struct vub_request *req, int *fds)
@@ -161,15 +165,20 @@ static int vub_write_request(const struct vub_tag *t,
 	    copy_to_user(buf + ext_offset, req->ext, req->ext_len))
 		return -EFAULT;
 	for (i = 0; i < req->nr_files; i++) {
-		ret = vub_receive_fd(req->files[i], &ufds[i]);
+		ret = get_unused_fd_flags(O_CLOEXEC);
 		if (ret < 0)
 			goto undo;
 		fds[i] = ret;
+		ret = -EFAULT;
+		if (put_user(fds[i], &ufds[i]))
+			goto undo_this;
 	}
 	return 0;
+undo_this:
+	i++;
 undo:
 	while (i--)
-		close_fd(fds[i]);
+		put_unused_fd(fds[i]);
 	return ret;
 }
 
@@ -252,7 +261,7 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct vub_request *req;
 	int *fds = NULL;
 	int ret = -ECANCELED;
-	bool undo = false;
+	bool undo = false, install = false;
 	unsigned int i;
 
 	if (!vub_in_daemon(b, issue_flags))
@@ -281,14 +290,20 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	} else if (req && ret) {
 		vub_request_finish(req, -EIO);
 		t->req = NULL;
+	} else {
+		install = req != NULL;
 	}
 	t->cmd = NULL;
 	t->state = ret ? VUB_TAG_IDLE : VUB_TAG_OWNED;
 	spin_unlock(&vub_lock);
 
 	if (req) {
-		for (i = 0; undo && i < req->nr_files; i++)
-			close_fd(fds[i]);
+		for (i = 0; (undo || install) && i < req->nr_files; i++) {
+			if (undo)
+				put_unused_fd(fds[i]);
+			else
+				fd_install(fds[i], get_file(req->files[i]));
+		}
 		kfree(fds);
 		vub_request_put(req);
 	}

@@ -27,26 +27,6 @@ static inline const void *vub_cmd_area(const struct io_uring_cmd *cmd)
 }
 
 /*
- * Install @file in the current task's fd table (O_CLOEXEC) and store the new
- * number at @ufd; on failure nothing stays installed.  Returns the fd or
- * -errno.  Must run in the task that receives the fd.
- */
-static inline int vub_receive_fd(struct file *file, int __user *ufd)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
-	return receive_fd(file, ufd, O_CLOEXEC);
-#else
-	int fd = receive_fd(file, O_CLOEXEC);
-
-	if (fd >= 0 && put_user(fd, ufd)) {
-		close_fd(fd);
-		return -EFAULT;
-	}
-	return fd;
-#endif
-}
-
-/*
  * Newer kernels call ->uring_cmd with IO_URING_F_CANCEL for parked commands
  * when their ring goes away; on older ones the driver notices the daemon's
  * exit itself (->flush of the control file).
