@@ -206,10 +206,12 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 	}
 }
 
-/* Back-end connected or lost: tell the kernel, for vubctl and its events. */
-static void dev_backend_state(void *opaque, uint32_t dev_id, uint32_t state)
+/* Back-end connected or lost, or its features changed: tell the kernel, for
+ * vubctl and its events. */
+static void dev_backend_state(void *opaque, uint32_t dev_id, uint32_t state,
+			      uint64_t features, uint64_t missing)
 {
-	int ret = vub_nl_backend_state(opaque, dev_id, state);
+	int ret = vub_nl_backend_state(opaque, dev_id, state, features, missing);
 
 	if (ret)
 		logmsg("dev %u: cannot report the back-end state to the kernel: %s",

@@ -37,8 +37,12 @@ static void dev_log(struct vub_dev *d, const char *fmt, ...)
 
 static void report_backend(struct vub_dev *d, uint32_t state)
 {
+	uint64_t f = state == VUB_BACKEND_CONNECTED && d->features_set ?
+		     d->sent_features : 0;
+
 	if (d->cfg->backend_state)
-		d->cfg->backend_state(d->cfg->backend_state_opaque, d->dev_id, state);
+		d->cfg->backend_state(d->cfg->backend_state_opaque, d->dev_id, state,
+				      f, f ? d->missing : 0);
 }
 
 /* Explain the failure about to be returned; returns @err. */
@@ -103,6 +107,8 @@ static void dev_disconnect(struct vub_dev *d)
 	vub_frontend_free(d->fe);
 	d->fe = NULL;
 	memset(d->attached, 0, sizeof(d->attached));
+	d->features_set = d->tap_seen = false;
+	d->vmm_features = d->sent_features = d->offloads = d->missing = 0;
 }
 
 void vub_dev_release(struct vub_dev *d)
@@ -181,6 +187,71 @@ static int fe_result(struct vub_dev *d, int ret)
 uint64_t vub_net_features(uint64_t backend_features)
 {
 	return backend_features & VUB_NET_FEATURES;
+}
+
+uint64_t vub_tap_offloads(const struct vub_tap_info *ti)
+{
+	static const struct {
+		unsigned int tun;
+		uint64_t guest;
+	} map[] = {
+		{ TUN_F_CSUM,		BIT(1) },	/* GUEST_CSUM */
+		{ TUN_F_TSO4,		BIT(7) },	/* GUEST_TSO4 */
+		{ TUN_F_TSO6,		BIT(8) },	/* GUEST_TSO6 */
+		{ TUN_F_TSO_ECN,	BIT(9) },	/* GUEST_ECN */
+		{ TUN_F_USO4,		BIT(54) },	/* GUEST_USO4 */
+		{ TUN_F_USO6,		BIT(55) },	/* GUEST_USO6 */
+	};
+	uint64_t f;
+	size_t i;
+
+	if (!ti->vnet_hdr)
+		return 0;
+	f = VUB_OFFLOADS_HOST;
+	if (!(ti->offloads_avail & TUN_F_USO4))
+		f &= ~BIT(56);				/* HOST_USO */
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (ti->offloads & map[i].tun)
+			f |= map[i].guest;
+	return f;
+}
+
+uint64_t vub_offloads_negotiate(uint64_t wanted, uint64_t offered,
+				uint64_t *missing)
+{
+	uint64_t f = wanted & offered & (VUB_OFFLOADS_HOST | VUB_OFFLOADS_GUEST);
+
+	if (!(f & BIT(0)))				/* CSUM */
+		f &= ~VUB_OFFLOADS_HOST;
+	if (!(f & (BIT(11) | BIT(12))))			/* HOST_TSO4/6 */
+		f &= ~BIT(13);				/* HOST_ECN */
+	if (!(f & BIT(1)))				/* GUEST_CSUM */
+		f &= ~VUB_OFFLOADS_GUEST;
+	if (!(f & (BIT(7) | BIT(8))))			/* GUEST_TSO4/6 */
+		f &= ~BIT(9);				/* GUEST_ECN */
+	*missing = wanted & VUB_OFFLOADS_HOST & ~f;
+	return f;
+}
+
+void vub_offloads_name(uint64_t bits, char *buf, size_t len)
+{
+	static const char *const names[64] = {
+		[0] = "CSUM", [1] = "GUEST_CSUM", [7] = "GUEST_TSO4",
+		[8] = "GUEST_TSO6", [9] = "GUEST_ECN", [10] = "GUEST_UFO",
+		[11] = "HOST_TSO4", [12] = "HOST_TSO6", [13] = "HOST_ECN",
+		[14] = "HOST_UFO", [54] = "GUEST_USO4", [55] = "GUEST_USO6",
+		[56] = "HOST_USO",
+	};
+	size_t n = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < 64 && n < len; i++)
+		if ((bits & BIT(i)) && names[i])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "",
+					      names[i]);
+	if (!n)
+		snprintf(buf, len, "none");
 }
 
 int vub_mem_from_pieces(const struct vhost_memory *mem,
@@ -330,6 +401,110 @@ static int h_get_features(struct vub_dev *d, const struct vub_req *req,
 	return 0;
 }
 
+/* What a guest may send that a back-end without these bits will not finish. */
+static const char *missing_effect(uint64_t missing)
+{
+	if (missing & BIT(0))
+		return "partial checksums (VIRTIO_NET_HDR_F_NEEDS_CSUM) and GSO frames go out unfinished";
+	if (missing & (BIT(11) | BIT(12) | BIT(13)))
+		return "TCP GSO frames (up to 64 KiB) are not segmented";
+	return "UDP GSO frames are not segmented";
+}
+
+/* The back-end's features for the VMM's ones and the tap's offloads. */
+static int backend_features(struct vub_dev *d, uint64_t *f, uint64_t *missing)
+{
+	uint64_t offered;
+	int ret = vub_frontend_get_features(d->fe, &offered);
+
+	if (!ret)
+		*f = d->vmm_features |
+		     vub_offloads_negotiate(d->offloads, offered, missing);
+	return ret;
+}
+
+/*
+ * SET_FEATURES to the back-end: the VMM's features plus the offloads the tap
+ * says the VMM agreed on, as far as the back-end offers them.  Logged and
+ * reported whenever the result changes.
+ */
+static int send_features(struct vub_dev *d)
+{
+	char neg_names[160], miss_names[160];
+	uint64_t f, missing;
+	int ret;
+
+	ret = backend_features(d, &f, &missing);
+	if (!ret)
+		ret = vub_frontend_set_features(d->fe, f);
+	if (ret)
+		return ret;
+	if (d->features_set && f == d->sent_features && missing == d->missing)
+		return 0;
+	d->features_set = true;
+	d->sent_features = f;
+	d->missing = missing;
+	report_backend(d, VUB_BACKEND_CONNECTED);
+	if (!d->offloads)
+		return 0;
+	vub_offloads_name(f & (VUB_OFFLOADS_HOST | VUB_OFFLOADS_GUEST), neg_names,
+			  sizeof(neg_names));
+	vub_offloads_name(missing, miss_names, sizeof(miss_names));
+	if (!missing)
+		dev_log(d, "back-end features %#llx: offloads %s",
+			(unsigned long long)f, neg_names);
+	else
+		dev_log(d, "back-end features %#llx: offloads %s; the guest may use %s, which the back-end does not offer: %s (the bridge cannot fix them; offer them in the back-end, e.g. testpmd's net_vhost tso=1, or turn them off in the guest)",
+			(unsigned long long)f, neg_names, miss_names,
+			missing_effect(missing));
+	return 0;
+}
+
+/*
+ * Learn the offloads from the VMM's tap, at VHOST_NET_SET_BACKEND: QEMU and
+ * DPDK virtio-user set the tap's offloads just before.  While no ring runs,
+ * a change goes to the back-end at once (vhost-user allows SET_FEATURES
+ * again until the device runs); a change while a ring runs cannot (DPDK
+ * refuses it), and is logged.  An fd that is not a readable tap (a packet
+ * socket, a test's file) tells nothing: the back-end gets the ring features.
+ */
+static int learn_tap(struct vub_dev *d, uint32_t idx, int fd)
+{
+	struct vub_tap_info ti;
+	char why[160], names[160];
+	uint64_t want, f, missing;
+	int ret;
+
+	ret = d->cfg->read_tap ?
+	      d->cfg->read_tap(d->cfg->read_tap_opaque, fd, &ti, why, sizeof(why)) :
+	      vub_tap_read(fd, &ti, why, sizeof(why));
+	want = ret ? 0 : vub_tap_offloads(&ti);
+	if (d->tap_seen && want == d->offloads)
+		return 0;
+	if (ret) {
+		dev_log(d, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
+			idx, why);
+	} else {
+		vub_offloads_name(want, names, sizeof(names));
+		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, offloads %#x: the guest may use %s",
+			idx, ti.ifname, ti.vnet_hdr ? "" : "no ", ti.vnet_hdr_sz,
+			ti.offloads, names);
+	}
+	d->tap_seen = true;
+	d->offloads = want;
+	if (!d->features_set)
+		return 0;	/* VHOST_SET_FEATURES will carry them */
+	ret = backend_features(d, &f, &missing);
+	if (ret || (f == d->sent_features && missing == d->missing))
+		return ret;
+	if (d->fe->ring[0].started || d->fe->ring[1].started) {
+		dev_log(d, "ring %u: the tap's offloads changed while a ring runs: the back-end keeps features %#llx until the rings stop",
+			idx, (unsigned long long)d->sent_features);
+		return 0;
+	}
+	return send_features(d);
+}
+
 static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 			  const void *payload, const int *fds, void *reply,
 			  uint32_t *reply_len)
@@ -351,7 +526,12 @@ static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 	/* Bit 27 (VHOST_NET_F_VIRTIO_NET_HDR) is offered only when the back-end
 	 * offers ANY_LAYOUT, and goes to it as ANY_LAYOUT: the back-end owns
 	 * the virtio-net header, nothing here adds or strips it. */
-	return vub_frontend_set_features(d->fe, f);
+	offered = d->vmm_features;
+	d->vmm_features = f;
+	ret = send_features(d);
+	if (ret)
+		d->vmm_features = offered;
+	return ret;
 }
 
 static int h_set_owner(struct vub_dev *d, const struct vub_req *req,
@@ -577,9 +757,10 @@ static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
 }
 
 /*
- * The tap fd is not used: the back-end moves the packets.  fd >= 0 means
- * "start ring idx" (deferred until FEATURES, MEM_TABLE and a KICK are
- * there), -1 "stop it" (GET_VRING_BASE; the base is cached).
+ * The tap carries no traffic (the back-end moves the packets), but its
+ * offloads are learnt (learn_tap).  fd >= 0 means "start ring idx" (deferred
+ * until FEATURES, MEM_TABLE and a KICK are there), -1 "stop it"
+ * (GET_VRING_BASE; the base is cached).
  */
 static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 			     const void *payload, const int *fds, void *reply,
@@ -590,7 +771,7 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 	uint32_t base;
 	int ret;
 
-	(void)req; (void)fds; (void)reply; (void)reply_len;
+	(void)req; (void)reply; (void)reply_len;
 	ret = ring_index(d, payload, &f.index);
 	if (ret)
 		return ret;
@@ -605,6 +786,9 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 		return fail(d, -EFAULT, "ring %u is not set up (missing%s%s)", f.index,
 			    (r->have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
 			    (r->have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
+	ret = learn_tap(d, f.index, fds[0]);
+	if (ret)
+		return ret;
 	d->attached[f.index] = true;
 	if (!(r->have & VUB_RING_KICK))
 		return 0;	/* starts at VHOST_SET_VRING_KICK */

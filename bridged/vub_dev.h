@@ -13,7 +13,10 @@
  *   - features: the back-end's, within the vhost-net personality's allowlist
  *     (VUB_NET_FEATURES); bit 30 and RING_RESET are never shown;
  *   - VHOST_NET_SET_BACKEND fd >= 0 starts ring idx, -1 stops it; the tap fd
- *     is not used;
+ *     carries no traffic, but tells which offloads the VMM agreed on with its
+ *     guest (vub_tap.h): those the back-end offers are added to the
+ *     back-end's SET_FEATURES before the first ring starts, and those it
+ *     lacks are logged and reported;
  *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
  *     the ring stopped, or stop + read + restart while it runs;
  *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
@@ -38,6 +41,7 @@
 #include <linux/vhost_user_bridge.h>
 
 #include "vu_frontend.h"
+#include "vub_tap.h"
 
 /* Until the uapi header defines it: most pieces one SET_MEM_TABLE carries. */
 #ifndef VUB_MAX_MEM_PIECES
@@ -59,6 +63,20 @@
 #define VUB_NET_FEATURES	((1ull << 15) | (1ull << 24) | (1ull << 27) | \
 				 (1ull << 28) | (1ull << 29) | (1ull << 32))
 
+/*
+ * virtio-net offloads.  Guest -> back-end (the back-end finishes partial
+ * checksums and segments GSO frames): CSUM 0, HOST_TSO4 11, HOST_TSO6 12,
+ * HOST_ECN 13, HOST_UFO 14, HOST_USO 56.  Back-end -> guest (the guest takes
+ * them): GUEST_CSUM 1, GUEST_TSO4 7, GUEST_TSO6 8, GUEST_ECN 9, GUEST_UFO 10,
+ * GUEST_USO4 54, GUEST_USO6 55.  None is in VUB_NET_FEATURES: a VMM on
+ * vhost-kernel negotiates them with the tap, never with vhost.
+ */
+#define VUB_OFFLOADS_HOST	((1ull << 0) | (1ull << 11) | (1ull << 12) | \
+				 (1ull << 13) | (1ull << 14) | (1ull << 56))
+#define VUB_OFFLOADS_GUEST	((1ull << 1) | (1ull << 7) | (1ull << 8) | \
+				 (1ull << 9) | (1ull << 10) | (1ull << 54) | \
+				 (1ull << 55))
+
 struct vub_dev_cfg {
 	const char *backend;	/* vhost-user socket path */
 	int timeout_ms;		/* per back-end reply; 0: vu_conn's default */
@@ -70,9 +88,16 @@ struct vub_dev_cfg {
 	void (*log)(void *opaque, const char *line);
 	void *log_opaque;
 	/* The back-end connection came up or was lost (enum vub_backend_state),
-	 * for administrators; may be NULL. */
-	void (*backend_state)(void *opaque, uint32_t dev_id, uint32_t state);
+	 * or its features changed: @features as negotiated with it (0 until
+	 * then), @missing the offloads the guest may use that it lacks.  For
+	 * administrators; may be NULL. */
+	void (*backend_state)(void *opaque, uint32_t dev_id, uint32_t state,
+			      uint64_t features, uint64_t missing);
 	void *backend_state_opaque;
+	/* Read the VMM's tap; NULL: vub_tap_read().  Tests plug a fake here. */
+	int (*read_tap)(void *opaque, int fd, struct vub_tap_info *ti,
+			char *why, size_t why_len);
+	void *read_tap_opaque;
 };
 
 struct vub_dev {
@@ -86,6 +111,13 @@ struct vub_dev {
 	bool lost;			/* the connection failed: ENOTCONN */
 	bool attached[VUB_NET_RINGS];	/* NET_SET_BACKEND fd >= 0 in force */
 	uint32_t busyloop[VUB_NET_RINGS];
+	uint64_t vmm_features;		/* the last VHOST_SET_FEATURES accepted */
+	bool features_set;		/* sent on this connection */
+	uint64_t sent_features;		/* what the back-end got last */
+	bool tap_seen;			/* a NET_SET_BACKEND fd was looked at */
+	uint64_t offloads;		/* virtio-net offloads the tap says the
+					 * VMM agreed on (vub_tap_offloads) */
+	uint64_t missing;		/* of those, host ones the back-end lacks */
 	uint64_t nr_reqs;
 	uint64_t nr_connects;
 	char why[224];			/* the last failure, explained */
@@ -130,6 +162,31 @@ int vub_dev_check_request(const struct vub_req *req, const void *payload,
 /* What VHOST_GET_FEATURES shows for these back-end features (as
  * vub_frontend_get_features returns them: bit 30 already hidden). */
 uint64_t vub_net_features(uint64_t backend_features);
+
+/*
+ * The virtio-net offloads a VMM on vhost-kernel agreed on with its guest, as
+ * its tap shows them: with a virtio-net header the VMM offers the host ones
+ * (CSUM, HOST_TSO4/6, HOST_ECN, HOST_UFO; HOST_USO if the tap can do USO),
+ * so the guest may use them; the tap's offloads in force are the GUEST ones
+ * the guest acked (GUEST_UFO leaves no trace in the tap and is never
+ * included).  0 without a header.
+ */
+uint64_t vub_tap_offloads(const struct vub_tap_info *ti);
+
+/*
+ * Of the offloads @wanted (vub_tap_offloads), those to negotiate with a
+ * back-end that offers @offered: the common ones, minus those whose virtio
+ * dependency is not negotiated (HOST_* need CSUM, GUEST_* need GUEST_CSUM,
+ * the ECN ones need TSO4 or TSO6).  *@missing: the host ones of @wanted that
+ * are not negotiated, i.e. what the guest may send that the back-end will
+ * not finish (missing guest ones only mean the back-end sends plainer
+ * frames).
+ */
+uint64_t vub_offloads_negotiate(uint64_t wanted, uint64_t offered,
+				uint64_t *missing);
+
+/* The names of the offload bits in @bits ("CSUM HOST_TSO4 ..."; "none"). */
+void vub_offloads_name(uint64_t bits, char *buf, size_t len);
 
 /*
  * The kernel's pieces of a VHOST_SET_MEM_TABLE as front-end regions: one

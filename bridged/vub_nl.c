@@ -41,7 +41,8 @@ void vub_nl_close(struct vub_nl *nl)
 	free(nl);
 }
 
-int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state)
+int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state,
+			 uint64_t features, uint64_t missing)
 {
 	struct nl_msg *msg = nlmsg_alloc();
 	int ret = -ENOMEM;
@@ -51,7 +52,9 @@ int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state)
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, 0,
 			 VUB_CMD_BACKEND_SET, VUB_GENL_VERSION) ||
 	    nla_put_u32(msg, VUB_A_DEV_ID, dev_id) ||
-	    nla_put_u32(msg, VUB_A_BACKEND_STATE, state))
+	    nla_put_u32(msg, VUB_A_BACKEND_STATE, state) ||
+	    nla_put_u64(msg, VUB_A_BACKEND_FEATURES, features) ||
+	    nla_put_u64(msg, VUB_A_BACKEND_OFFLOADS_MISSING, missing))
 		goto out;
 	/* libnl returns its own error codes: report them as EIO */
 	ret = nl_send_sync(nl->sk, msg) ? -EIO : 0;

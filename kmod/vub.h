@@ -115,6 +115,8 @@ struct vub_instance {
  * @mem_regions: regions of the last memory table the daemon accepted.
  * @rings: rings with a back-end attached (VHOST_NET_SET_BACKEND).
  * @backend_state: enum vub_backend_state, as the daemon reports it.
+ * @backend_features: features negotiated with the back-end, as reported.
+ * @offloads_missing: offloads the guest may use that the back-end lacks.
  * @ioctls: ioctls issued.
  * @errors: ioctls that failed.
  * @latency: round trips through the daemon, by log2 of microseconds.
@@ -133,6 +135,8 @@ struct vub_dev {
 	u32			mem_regions;
 	u32			rings;
 	u32			backend_state;
+	u64			backend_features;
+	u64			offloads_missing;
 	u64			ioctls;
 	u64			errors;
 	u64			latency[VUB_LATENCY_BUCKETS];

@@ -22,6 +22,8 @@ static const struct nla_policy vub_policy[VUB_A_MAX + 1] = {
 	[VUB_A_FORCE]		= { .type = NLA_FLAG },
 	[VUB_A_DEV_ID]		= { .type = NLA_U32 },
 	[VUB_A_BACKEND_STATE]	= NLA_POLICY_MAX(NLA_U32, VUB_BACKEND_LOST),
+	[VUB_A_BACKEND_FEATURES] = { .type = NLA_U64 },
+	[VUB_A_BACKEND_OFFLOADS_MISSING] = { .type = NLA_U64 },
 };
 
 static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst)
@@ -59,7 +61,11 @@ static int vub_put_dev(struct sk_buff *skb, const struct vub_dev *dev)
 	    nla_put_u64_64bit(skb, VUB_A_DEV_ERRORS, READ_ONCE(dev->errors),
 			      VUB_A_PAD) ||
 	    nla_put(skb, VUB_A_DEV_LATENCY, sizeof(lat), lat) ||
-	    nla_put_u32(skb, VUB_A_BACKEND_STATE, READ_ONCE(dev->backend_state)))
+	    nla_put_u32(skb, VUB_A_BACKEND_STATE, READ_ONCE(dev->backend_state)) ||
+	    nla_put_u64_64bit(skb, VUB_A_BACKEND_FEATURES,
+			      READ_ONCE(dev->backend_features), VUB_A_PAD) ||
+	    nla_put_u64_64bit(skb, VUB_A_BACKEND_OFFLOADS_MISSING,
+			      READ_ONCE(dev->offloads_missing), VUB_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -302,6 +308,8 @@ static int vub_cmd_bridge_get(struct sk_buff *skb, struct genl_info *info)
 struct vub_backend_event {
 	struct vub_dev	*dev;
 	u32		state;
+	u64		features;
+	u64		missing;
 };
 
 static int vub_fill_backend(struct sk_buff *skb, const void *obj)
@@ -311,7 +319,11 @@ static int vub_fill_backend(struct sk_buff *skb, const void *obj)
 	if (nla_put_u32(skb, VUB_A_DEV_ID, e->dev->id) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_ID, e->dev->inst->id) ||
 	    nla_put_string(skb, VUB_A_INSTANCE_NAME, e->dev->inst->name) ||
-	    nla_put_u32(skb, VUB_A_BACKEND_STATE, e->state))
+	    nla_put_u32(skb, VUB_A_BACKEND_STATE, e->state) ||
+	    nla_put_u64_64bit(skb, VUB_A_BACKEND_FEATURES, e->features,
+			      VUB_A_PAD) ||
+	    nla_put_u64_64bit(skb, VUB_A_BACKEND_OFFLOADS_MISSING, e->missing,
+			      VUB_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -325,10 +337,16 @@ static int vub_cmd_backend_set(struct sk_buff *skb, struct genl_info *info)
 	    GENL_REQ_ATTR_CHECK(info, VUB_A_BACKEND_STATE))
 		return -EINVAL;
 	e.state = nla_get_u32(info->attrs[VUB_A_BACKEND_STATE]);
+	e.features = info->attrs[VUB_A_BACKEND_FEATURES] ?
+		     nla_get_u64(info->attrs[VUB_A_BACKEND_FEATURES]) : 0;
+	e.missing = info->attrs[VUB_A_BACKEND_OFFLOADS_MISSING] ?
+		    nla_get_u64(info->attrs[VUB_A_BACKEND_OFFLOADS_MISSING]) : 0;
 	xa_lock(&vub_devs);
 	e.dev = xa_load(&vub_devs, nla_get_u32(info->attrs[VUB_A_DEV_ID]));
 	if (e.dev) {
 		WRITE_ONCE(e.dev->backend_state, e.state);
+		WRITE_ONCE(e.dev->backend_features, e.features);
+		WRITE_ONCE(e.dev->offloads_missing, e.missing);
 		vub_event(VUB_CMD_EVT_BACKEND, vub_fill_backend, &e,
 			  GFP_ATOMIC);
 	} else {

@@ -4,8 +4,8 @@
  * then a plan line and a summary.  Exit status: 0 all passed, 1 otherwise,
  * 77 when the whole program was skipped.
  */
-#ifndef VUB_TAP_H
-#define VUB_TAP_H
+#ifndef VUB_TEST_TAP_H
+#define VUB_TEST_TAP_H
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,9 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DPDK_FEATURES	0x0000000d7c66e7cbull	/* backends.md §2 */
@@ -103,11 +107,52 @@ static int mock_connect(void *opaque, struct vub_frontend *fe)
 }
 
 static char last_log[512];
+static char all_log[4096];
 
 static void keep_log(void *opaque, const char *line)
 {
+	size_t n = strlen(all_log);
+
 	(void)opaque;
 	snprintf(last_log, sizeof(last_log), "%s", line);
+	if (n < sizeof(all_log) - 1)
+		snprintf(all_log + n, sizeof(all_log) - n, "%s\n", line);
+}
+
+/* The VMM's tap, as a test wants it seen (cfg.read_tap). */
+struct fake_tap {
+	struct vub_tap_info ti;
+	int ret;
+	unsigned int reads;
+	/* what the last backend_state report said */
+	uint32_t state;
+	uint64_t features, missing;
+	unsigned int reports;
+};
+
+static int fake_read_tap(void *opaque, int fd, struct vub_tap_info *ti,
+			 char *why, size_t why_len)
+{
+	struct fake_tap *ft = opaque;
+
+	(void)fd;
+	ft->reads++;
+	*ti = ft->ti;
+	if (ft->ret)
+		snprintf(why, why_len, "fake: not a tap");
+	return ft->ret;
+}
+
+static void fake_report(void *opaque, uint32_t dev_id, uint32_t state,
+			uint64_t features, uint64_t missing)
+{
+	struct fake_tap *ft = opaque;
+
+	(void)dev_id;
+	ft->state = state;
+	ft->features = features;
+	ft->missing = missing;
+	ft->reports++;
 }
 
 /* --- requests as the kernel builds them (vmm.c) ------------------------- */
@@ -669,9 +714,306 @@ static void test_errors(void)
 	env_fini(&e);
 }
 
+/* --- offloads --------------------------------------------------------------- */
+
+#define B(n)		(1ull << (n))
+#define CSUM		B(0)
+#define GUEST_CSUM	B(1)
+#define GUEST_TSO4	B(7)
+#define GUEST_TSO6	B(8)
+#define GUEST_ECN	B(9)
+#define GUEST_UFO	B(10)
+#define HOST_TSO4	B(11)
+#define HOST_TSO6	B(12)
+#define HOST_ECN	B(13)
+#define HOST_UFO	B(14)
+#define GUEST_USO4	B(54)
+#define GUEST_USO6	B(55)
+#define HOST_USO	B(56)
+/* What a vnet-header tap lets the guest send (QEMU's offer). */
+#define TAP_HOST	(CSUM | HOST_TSO4 | HOST_TSO6 | HOST_ECN | HOST_UFO)
+/* A Linux guest's acked GUEST_* through QEMU: TUN_F_CSUM|TSO4|TSO6|TSO_ECN. */
+#define LINUX_GUEST	(GUEST_CSUM | GUEST_TSO4 | GUEST_TSO6 | GUEST_ECN)
+#define LINUX_TUN	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+/* OVS-DPDK 3.1: DPDK's features without CSUM and HOST_UFO. */
+#define OVS_FEATURES	0x0000000d7c66a7caull
+
+static void test_offloads_pure(void)
+{
+	struct vub_tap_info ti = { .vnet_hdr = true, .vnet_hdr_sz = 12 };
+	uint64_t neg, missing;
+	char names[160];
+
+	TAP_OK(vub_tap_offloads(&(struct vub_tap_info){ .offloads = LINUX_TUN }) == 0,
+	       "offloads: a tap without a virtio-net header: none (QEMU offers none)");
+	TAP_OK(vub_tap_offloads(&ti) == TAP_HOST,
+	       "offloads: vnet header, tap offloads off: the guest may send CSUM HOST_TSO4/6 HOST_ECN HOST_UFO, acked no GUEST_*");
+	ti.offloads = ti.offloads_avail = LINUX_TUN;
+	TAP_OK(vub_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST),
+	       "offloads: TUN_F_CSUM|TSO4|TSO6|TSO_ECN -> GUEST_CSUM GUEST_TSO4 GUEST_TSO6 GUEST_ECN");
+	ti.offloads_avail |= TUN_F_USO4 | TUN_F_USO6;
+	ti.offloads |= TUN_F_USO4 | TUN_F_USO6;
+	TAP_OK(vub_tap_offloads(&ti) == (TAP_HOST | HOST_USO | LINUX_GUEST | GUEST_USO4 | GUEST_USO6),
+	       "offloads: a tap that can do USO: HOST_USO offered, TUN_F_USO4/6 -> GUEST_USO4/6");
+
+	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES, &missing);
+	TAP_OK(neg == (CSUM | HOST_UFO | LINUX_GUEST) && missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
+	       "negotiate, Linux guest x testpmd (no tso=1): %#llx; missing HOST_TSO4/6 and HOST_ECN (%#llx)",
+	       (unsigned long long)neg, (unsigned long long)missing);
+	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES | HOST_TSO4 | HOST_TSO6,
+				     &missing);
+	TAP_OK(neg == (TAP_HOST | LINUX_GUEST) && !missing,
+	       "negotiate, Linux guest x testpmd tso=1: every offload, nothing missing");
+	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, OVS_FEATURES, &missing);
+	TAP_OK(neg == LINUX_GUEST && missing == TAP_HOST,
+	       "negotiate, x OVS-DPDK (no CSUM): host offloads need CSUM, all missing; GUEST_* kept");
+	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES & ~GUEST_CSUM, &missing);
+	TAP_OK(neg == (CSUM | HOST_UFO) && missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
+	       "negotiate, back-end without GUEST_CSUM: no GUEST_TSO/ECN either (they need it), not reported missing");
+	neg = vub_offloads_negotiate(0, DPDK_FEATURES, &missing);
+	TAP_OK(neg == 0 && missing == 0, "negotiate, no tap offloads: nothing added, nothing missing");
+	neg = vub_offloads_negotiate(TAP_HOST | GUEST_UFO | B(15), ~0ull, &missing);
+	TAP_OK(neg == TAP_HOST && missing == 0,
+	       "negotiate: GUEST_UFO without GUEST_CSUM, and bits that are no offloads, are dropped");
+	vub_offloads_name(HOST_TSO4 | HOST_TSO6 | HOST_ECN | HOST_USO, names, sizeof(names));
+	TAP_OK(!strcmp(names, "HOST_TSO4 HOST_TSO6 HOST_ECN HOST_USO"), "names: \"%s\"", names);
+	vub_offloads_name(0, names, sizeof(names));
+	TAP_OK(!strcmp(names, "none"), "names of 0: \"%s\"", names);
+}
+
+struct offload_env {
+	struct env e;
+	struct fake_tap ft;
+};
+
+static void offload_env_init(struct offload_env *o)
+{
+	env_init(&o->e);
+	memset(&o->ft, 0, sizeof(o->ft));
+	o->ft.ti = (struct vub_tap_info){ .ifname = "tap7", .vnet_hdr = true, .vnet_hdr_sz = 12,
+					  .offloads = LINUX_TUN, .offloads_avail = LINUX_TUN };
+	o->e.cfg.read_tap = fake_read_tap;
+	o->e.cfg.read_tap_opaque = &o->ft;
+	o->e.cfg.backend_state = fake_report;
+	o->e.cfg.backend_state_opaque = &o->ft;
+	all_log[0] = '\0';
+}
+
+/* The last SET_FEATURES the back-end got, without bit 30; 0 if none. */
+static uint64_t last_set_features(const struct mock *mk, unsigned int *count)
+{
+	uint64_t f = 0;
+	unsigned int i;
+
+	*count = 0;
+	for (i = 0; i < mk->n; i++)
+		if (mk->log[i].request == VU_SET_FEATURES) {
+			f = mk->log[i].p.u64 & ~B(30);
+			(*count)++;
+		}
+	return f;
+}
+
+/* DPDK virtio-user's order with a Linux-like tap (offloads set just before
+ * NET_SET_BACKEND): the offloads reach the back-end before ring 0 starts. */
+static void test_offloads_dpdk_order(void)
+{
+	const uint64_t vmm = B(32) | B(15);
+	const uint64_t want = vmm | CSUM | HOST_UFO | LINUX_GUEST;
+	struct offload_env o;
+	unsigned int mark, n, i;
+	uint64_t f;
+
+	offload_env_init(&o);
+	TAP_OK(bring_up(&o.e) == 0, "offloads, virtio-user order: every ioctl succeeds");
+	TAP_OK(SEQ_IS(&o.e.mk, 7, VU_SET_FEATURES, VU_SET_STATUS, VU_SET_MEM_TABLE,
+		      VU_SET_FEATURES, VU_SET_STATUS,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_STATUS),
+	       "offloads, virtio-user order: SET_FEATURES again at the first NET_SET_BACKEND, before ring 0 starts");
+	f = last_set_features(&o.e.mk, &n);
+	TAP_OK(f == want && n == 2 && (o.e.mk.log[7].p.u64 & ~B(30)) == vmm,
+	       "offloads: first the VMM's %#llx, then %#llx (+CSUM HOST_UFO GUEST_CSUM GUEST_TSO4/6 GUEST_ECN)",
+	       (unsigned long long)vmm, (unsigned long long)f);
+	TAP_OK(o.ft.reads == 2 && o.ft.state == VUB_BACKEND_CONNECTED && o.ft.features == want &&
+	       o.ft.missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
+	       "offloads: reported to the kernel: features %#llx, missing %#llx",
+	       (unsigned long long)o.ft.features, (unsigned long long)o.ft.missing);
+	TAP_OK(strstr(all_log, "tap tap7: 12-byte virtio-net header") &&
+	       strstr(all_log, "the guest may use HOST_TSO4 HOST_TSO6 HOST_ECN, which the back-end does not offer: TCP GSO frames"),
+	       "offloads: logged, the missing bits named with their effect");
+
+	/* QEMU's VM stop and resume: NET_SET_BACKEND -1, SET_FEATURES, start. */
+	for (i = 0; i < 2; i++)
+		ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, i, -1);
+	mark = o.e.mk.n;
+	TAP_OK(ioc_u64(&o.e.d, VHOST_SET_FEATURES, vmm) == 0 &&
+	       ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 0, o.e.memfd) == 0 &&
+	       ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 1, o.e.memfd) == 0,
+	       "offloads, resume: SET_FEATURES and both starts succeed");
+	TAP_OK(o.e.mk.log[mark].request == VU_SET_FEATURES &&
+	       (o.e.mk.log[mark].p.u64 & ~B(30)) == want && (last_set_features(&o.e.mk, &n), n == 3),
+	       "offloads, resume: the VMM's SET_FEATURES carries the known offloads, none sent again");
+
+	/* The tap changes while the rings run: logged, nothing sent. */
+	ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 1, -1);
+	o.ft.ti.offloads = 0;
+	mark = o.e.mk.n;
+	TAP_OK(ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 1, o.e.memfd) == 0 &&
+	       (last_set_features(&o.e.mk, &n), n == 3) &&
+	       strstr(last_log, "changed while a ring runs"),
+	       "offloads: a change while ring 0 runs is not sent (DPDK would refuse it), and is logged");
+
+	/* Both stopped: the new state goes at the next start. */
+	for (i = 0; i < 2; i++)
+		ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, i, -1);
+	o.ft.ti.offloads = TUN_F_CSUM;
+	TAP_OK(ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 0, o.e.memfd) == 0 &&
+	       last_set_features(&o.e.mk, &n) == (vmm | CSUM | HOST_UFO | GUEST_CSUM) && n == 4,
+	       "offloads: with the rings stopped, a changed tap (only TUN_F_CSUM) is sent at the next start");
+	env_fini(&o.e);
+
+	/* A device whose fd is no tap: the ring features only, as before. */
+	offload_env_init(&o);
+	o.ft.ret = -ENOTTY;
+	TAP_OK(bring_up(&o.e) == 0 && last_set_features(&o.e.mk, &n) == vmm && n == 1 &&
+	       strstr(all_log, "does not show its offloads (fake: not a tap)"),
+	       "offloads: an fd that is no tap: one SET_FEATURES with the VMM's bits, logged");
+	env_fini(&o.e);
+
+	/* A tap without a virtio-net header: no offloads, nothing sent again. */
+	offload_env_init(&o);
+	o.ft.ti.vnet_hdr = false;
+	o.ft.ti.vnet_hdr_sz = 0;
+	TAP_OK(bring_up(&o.e) == 0 && last_set_features(&o.e.mk, &n) == vmm && n == 1 &&
+	       o.ft.missing == 0,
+	       "offloads: a tap without a vnet header: the VMM's bits only");
+	env_fini(&o.e);
+
+	/* A back-end that has them all (testpmd tso=1): nothing missing. */
+	offload_env_init(&o);
+	o.e.mk.features |= HOST_TSO4 | HOST_TSO6;
+	TAP_OK(bring_up(&o.e) == 0 &&
+	       last_set_features(&o.e.mk, &n) == (vmm | TAP_HOST | LINUX_GUEST) &&
+	       o.ft.missing == 0 && strstr(last_log, "offloads CSUM GUEST_CSUM") &&
+	       !strstr(all_log, "does not offer"),
+	       "offloads x a back-end with HOST_TSO4/6: everything negotiated, nothing missing");
+	env_fini(&o.e);
+}
+
+/* kvmtool's order: NET_SET_BACKEND before SET_FEATURES: one SET_FEATURES. */
+static void test_offloads_kvmtool_order(void)
+{
+	struct offload_env o;
+	unsigned int i, n;
+	int ret;
+
+	offload_env_init(&o);
+	ret = ioc(&o.e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = mem_table(&o.e.d, o.e.memfd);
+	for (i = 0; !ret && i < 2; i++) {
+		ret = ioc_file(&o.e.d, VHOST_SET_VRING_KICK, i, o.e.kick[i]);
+		if (!ret)
+			ret = ioc_state(&o.e.d, VHOST_SET_VRING_NUM, i, 256);
+		if (!ret)
+			ret = ring_addr(&o.e.d, i, 0);
+		if (!ret)
+			ret = ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, i, o.e.memfd);
+	}
+	TAP_OK(ret == 0 && ioc_u64(&o.e.d, VHOST_SET_FEATURES, B(32)) == 0 &&
+	       o.e.d.fe->ring[0].started && o.e.d.fe->ring[1].started &&
+	       last_set_features(&o.e.mk, &n) == (B(32) | CSUM | HOST_UFO | LINUX_GUEST) && n == 1,
+	       "offloads, kvmtool order: the tap is known first; one SET_FEATURES carries the offloads");
+	env_fini(&o.e);
+}
+
+/* A real tap (root, /dev/net/tun): what vub_tap_read() sees. */
+static int open_tap(const char *name, int flags)
+{
+	struct ifreq ifr = { .ifr_flags = (short)flags };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (fd >= 0 && ioctl(fd, TUNSETIFF, &ifr)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_tap_read_real(void)
+{
+	struct vub_tap_info ti;
+	char why[160];
+	int fd, sz = 12, st, self, efd;
+	pid_t pid;
+
+	fd = open_tap("vubtest0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+	if (fd < 0) {
+		TAP_OK(1, "# SKIP real tap: cannot create one (%s; needs root and /dev/net/tun)",
+		       strerror(errno));
+		return;
+	}
+	TAP_OK(ioctl(fd, TUNSETVNETHDRSZ, &sz) == 0 && vub_tap_read(fd, &ti, why, sizeof(why)) == 0 &&
+	       !strcmp(ti.ifname, "vubtest0") && ti.vnet_hdr && ti.vnet_hdr_sz == 12 &&
+	       ti.offloads == 0 && (ti.offloads_avail & LINUX_TUN) == LINUX_TUN,
+	       "real tap: vnet header of 12 bytes, offloads off until TUNSETOFFLOAD (available %#x)",
+	       ti.offloads_avail);
+	TAP_OK(ioctl(fd, TUNSETOFFLOAD, LINUX_TUN) == 0 && vub_tap_read(fd, &ti, why, sizeof(why)) == 0 &&
+	       ti.offloads == LINUX_TUN &&
+	       vub_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST |
+					 (ti.offloads_avail & TUN_F_USO4 ? HOST_USO : 0)),
+	       "real tap: TUNSETOFFLOAD CSUM|TSO4|TSO6|TSO_ECN read back as set (%#x)", ti.offloads);
+	TAP_OK(ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_UFO) == 0 &&
+	       vub_tap_read(fd, &ti, why, sizeof(why)) == 0 && ti.offloads == TUN_F_CSUM,
+	       "real tap: TUNSETOFFLOAD CSUM|UFO reads back as CSUM (UFO leaves no trace)");
+	close(fd);
+	fd = open_tap("vubtest1", IFF_TAP | IFF_NO_PI);
+	TAP_OK(fd >= 0 && vub_tap_read(fd, &ti, why, sizeof(why)) == 0 && !ti.vnet_hdr &&
+	       vub_tap_offloads(&ti) == 0,
+	       "real tap without IFF_VNET_HDR: no header, no offloads");
+	close(fd);
+	efd = eventfd(0, EFD_CLOEXEC);
+	TAP_OK(vub_tap_read(efd, &ti, why, sizeof(why)) < 0 && strstr(why, "not a tap"),
+	       "an eventfd: not a tap (%s)", why);
+	close(efd);
+
+	/* A tap in another network namespace, named like one in ours: the
+	 * reader must look in the tap's namespace. */
+	pid = fork();
+	if (pid == 0) {
+		int here = open_tap("vubtest2", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), there;
+
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (here < 0 || self < 0 || unshare(CLONE_NEWNET))
+			_exit(77);
+		there = open_tap("vubtest2", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+		if (there < 0 || ioctl(there, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) ||
+		    setns(self, CLONE_NEWNET))
+			_exit(77);
+		if (vub_tap_read(there, &ti, why, sizeof(why)) || ti.offloads != (TUN_F_CSUM | TUN_F_TSO4))
+			_exit(1);
+		if (vub_tap_read(here, &ti, why, sizeof(why)) || ti.offloads)
+			_exit(2);
+		_exit(0);
+	}
+	TAP_OK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	       (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 77),
+	       "real tap in another network namespace: its own offloads are read, not those of the same name here%s",
+	       WIFEXITED(st) && WEXITSTATUS(st) == 77 ? " # SKIP no namespaces" : "");
+}
+
 int main(void)
 {
 	test_features_pure();
+	test_offloads_pure();
+	test_offloads_dpdk_order();
+	test_offloads_kvmtool_order();
+	test_tap_read_real();
 	test_check_request();
 	test_pieces_pure();
 	test_dpdk_order();

@@ -27,9 +27,9 @@ VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
 
 # The daemon's vhost-net translation, and the tests' stand-in for the kernel
 # that feeds it requests.
-VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_vhost.c \
+VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_tap.c $(VUB_BRIDGED)/vub_vhost.c \
 		   $(VUB_UNIT_DIR)/vmm.c
-VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_vhost.h \
+VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_tap.h $(VUB_BRIDGED)/vub_vhost.h \
 		   $(VUB_UNIT_DIR)/vmm.h $(VUB_TOP)/uapi/linux/vhost_user_bridge.h
 
 # Helpers of the tests that run a real back-end.

@@ -269,7 +269,10 @@ enum vub_genl_cmd {
 	VUB_CMD_DEVICE_GET,
 	/* the bridge daemon's attachment and channel counters */
 	VUB_CMD_BRIDGE_GET,
-	/* DEV_ID, BACKEND_STATE: the daemon reports its back-end connection */
+	/*
+	 * DEV_ID, BACKEND_STATE[, BACKEND_FEATURES, BACKEND_OFFLOADS_MISSING]:
+	 * the daemon reports its back-end connection (an absent u64 is 0)
+	 */
 	VUB_CMD_BACKEND_SET,
 
 	/* events (multicast only) */
@@ -277,7 +280,7 @@ enum vub_genl_cmd {
 	VUB_CMD_EVT_DEVICE_CLOSED,	/* DEV_* */
 	VUB_CMD_EVT_BRIDGE_ATTACHED,	/* BRIDGE_* */
 	VUB_CMD_EVT_BRIDGE_DETACHED,	/* BRIDGE_* */
-	VUB_CMD_EVT_BACKEND,		/* DEV_ID, INSTANCE_*, BACKEND_STATE */
+	VUB_CMD_EVT_BACKEND,		/* DEV_ID, INSTANCE_*, BACKEND_* */
 	VUB_CMD_EVT_INSTANCE_ADDED,	/* INSTANCE_* */
 	VUB_CMD_EVT_INSTANCE_REMOVED,	/* INSTANCE_* */
 
@@ -331,6 +334,20 @@ enum vub_genl_attr {
 	VUB_A_BRIDGE_REQUESTS,	/* u64: requests handed to daemons, ever */
 	VUB_A_BRIDGE_TIMEOUTS,	/* u64: requests that timed out, ever */
 	VUB_A_PAD,
+	/*
+	 * u64: the virtio features the daemon negotiated with the back-end
+	 * (its SET_FEATURES, without bit 30): the VMM's VHOST_SET_FEATURES
+	 * plus the offloads (CSUM, GUEST_CSUM, HOST_TSO4, ...) the VMM agreed
+	 * on with its guest, which a vhost-kernel VMM negotiates with its tap
+	 * and the daemon learns from it.  0 until negotiated.
+	 */
+	VUB_A_BACKEND_FEATURES,
+	/*
+	 * u64: virtio-net offloads (feature bits) the guest may use towards
+	 * the back-end that the back-end does not offer: frames the guest
+	 * sends with them (partial checksums, GSO) are not finished.
+	 */
+	VUB_A_BACKEND_OFFLOADS_MISSING,
 
 	__VUB_A_MAX,
 };
