@@ -479,14 +479,12 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd)
 	      d->cfg->read_tap(d->cfg->read_tap_opaque, fd, &ti, why, sizeof(why)) :
 	      vub_tap_read(fd, &ti, why, sizeof(why));
 	want = ret ? 0 : vub_tap_offloads(&ti);
-	if (d->tap_seen && want == d->offloads)
-		return 0;
-	if (ret) {
+	if (ret && (!d->tap_seen || want != d->offloads)) {
 		dev_log(d, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
 			idx, why);
-	} else {
+	} else if (!d->tap_seen || want != d->offloads) {
 		vub_offloads_name(want, names, sizeof(names));
-		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, offloads %#x: the guest may use %s",
+		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, tap offloads %#x: the guest may use %s",
 			idx, ti.ifname, ti.vnet_hdr ? "" : "no ", ti.vnet_hdr_sz,
 			ti.offloads, names);
 	}
@@ -509,7 +507,7 @@ static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 			  const void *payload, const int *fds, void *reply,
 			  uint32_t *reply_len)
 {
-	uint64_t f, offered;
+	uint64_t f, offered, old;
 	int ret;
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
@@ -526,11 +524,11 @@ static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 	/* Bit 27 (VHOST_NET_F_VIRTIO_NET_HDR) is offered only when the back-end
 	 * offers ANY_LAYOUT, and goes to it as ANY_LAYOUT: the back-end owns
 	 * the virtio-net header, nothing here adds or strips it. */
-	offered = d->vmm_features;
+	old = d->vmm_features;
 	d->vmm_features = f;
 	ret = send_features(d);
 	if (ret)
-		d->vmm_features = offered;
+		d->vmm_features = old;
 	return ret;
 }
 

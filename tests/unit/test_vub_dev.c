@@ -842,7 +842,7 @@ static void test_offloads_dpdk_order(void)
 	       o.ft.missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
 	       "offloads: reported to the kernel: features %#llx, missing %#llx",
 	       (unsigned long long)o.ft.features, (unsigned long long)o.ft.missing);
-	TAP_OK(strstr(all_log, "tap tap7: 12-byte virtio-net header") &&
+	TAP_OK(strstr(all_log, "tap tap7: 12-byte virtio-net header, tap offloads 0xf") &&
 	       strstr(all_log, "the guest may use HOST_TSO4 HOST_TSO6 HOST_ECN, which the back-end does not offer: TCP GSO frames"),
 	       "offloads: logged, the missing bits named with their effect");
 
@@ -867,12 +867,17 @@ static void test_offloads_dpdk_order(void)
 	       strstr(last_log, "changed while a ring runs"),
 	       "offloads: a change while ring 0 runs is not sent (DPDK would refuse it), and is logged");
 
-	/* Both stopped: the new state goes at the next start. */
+	/* Both stopped: the state read while running goes at the next start. */
 	for (i = 0; i < 2; i++)
 		ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, i, -1);
+	TAP_OK(ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 0, o.e.memfd) == 0 &&
+	       last_set_features(&o.e.mk, &n) == (vmm | CSUM | HOST_UFO) && n == 4 &&
+	       o.e.d.fe->ring[0].started,
+	       "offloads: the change seen while running is sent before the next start");
+	ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 0, -1);
 	o.ft.ti.offloads = TUN_F_CSUM;
 	TAP_OK(ioc_file(&o.e.d, VHOST_NET_SET_BACKEND, 0, o.e.memfd) == 0 &&
-	       last_set_features(&o.e.mk, &n) == (vmm | CSUM | HOST_UFO | GUEST_CSUM) && n == 4,
+	       last_set_features(&o.e.mk, &n) == (vmm | CSUM | HOST_UFO | GUEST_CSUM) && n == 5,
 	       "offloads: with the rings stopped, a changed tap (only TUN_F_CSUM) is sent at the next start");
 	env_fini(&o.e);
 

@@ -12,6 +12,16 @@
 # back-end's RX-packets, the back-end's TX-packets the VMM's RX-packets, and
 # both directions must carry at least E2E_MIN packets.
 #
+# Offloads: the VMM asks for checksum offload both ways and LRO (testpmd
+# --rx-offloads/--tx-offloads), so virtio-user acks CSUM, GUEST_CSUM and
+# GUEST_TSO4/6 and sets its tap's offloads (TUNSETOFFLOAD) just before
+# VHOST_NET_SET_BACKEND, as QEMU does for a Linux guest.  Its VHOST_SET_FEATURES
+# has no offload bit (vhost-net knows none): the daemon must learn them from the
+# tap, and the back-end's own log ("negotiated Virtio features") must show CSUM
+# and GUEST_CSUM.  testpmd's vhost PMD hides HOST_TSO4/6 (no tso=1), so the
+# daemon must report those as missing (with HOST_ECN, and HOST_USO where the
+# kernel's tap can do USO: 6.2 and later).
+#
 # Sourced by tests/vm/guest.d/20-e2e-virtio-user.sh (a test) and
 # tests/vm/demo-guest.sh (make demo); runs in the test VM as root with the
 # module loaded.  The caller may define say() (plain words) and detail()
@@ -172,8 +182,49 @@ e2e_instance_check() {	# while the VMM's device is up
 	j=$("$e2e_build/vubctl" -j device list) || { e2e_fail "vubctl device list failed"; return 1; }
 	jq -e --arg n "$E2E_INSTANCE" 'map(select(.instance == $n)) | length == 1 and
 		(.[0] | .state == "owned" and .backend == "connected" and .rings == 3 and .mem_regions >= 1 and
-		 .ioctls >= 10 and .errors == 0 and .latency.count >= 10)' <<<"$j" >/dev/null ||
-		{ e2e_fail "vubctl does not show the VMM's device on instance $E2E_INSTANCE as owned, back-end connected, both rings attached, no errors: $j"; return 1; }
+		 .ioctls >= 10 and .errors == 0 and .latency.count >= 10 and
+		 .backend_features % 4 == 3 and
+		 (.offloads_missing == 14336 or .offloads_missing == 72057594037942272))' <<<"$j" >/dev/null ||
+		{ e2e_fail "vubctl does not show the VMM's device on instance $E2E_INSTANCE as owned, back-end connected with CSUM and GUEST_CSUM, HOST_TSO4/6 and HOST_ECN (and HOST_USO) missing, both rings attached, no errors: $j"; return 1; }
+}
+
+# The offloads the VMM agreed on with its tap reached the back-end: testpmd's
+# vhost library logs what it negotiated.  Bits: CSUM 0, GUEST_CSUM 1,
+# GUEST_TSO4 7, GUEST_TSO6 8.
+e2e_offloads() {
+	local f vmmf
+
+	detail "the daemon read the VMM's tap: $(grep -o 'ring 0: tap .*' "$e2e_dir/bridged.log" | tail -1)"
+	vmmf=$(grep -o 'VHOST_SET_FEATURES 0x[0-9a-f]*' "$e2e_dir/bridged.log" | tail -1)
+	f=$(grep -o 'negotiated Virtio features: 0x[0-9a-f]*' "${e2e_log[be]}" | tail -1 | awk '{ print $NF }')
+	[ -n "$f" ] || { e2e_fail "the back-end logged no negotiated Virtio features"; return 1; }
+	detail "the VMM sent $vmmf (vhost-net knows no offload); the back-end negotiated $f"
+	detail "$(grep -o 'back-end features 0x.*' "$e2e_dir/bridged.log" | tail -1)"
+	E2E_BRIDGE_FEATURES=$f
+	(( (f & 0x183) == 0x183 )) ||
+		{ e2e_fail "the back-end negotiated $f: not CSUM GUEST_CSUM GUEST_TSO4 GUEST_TSO6 (0x183), which the VMM agreed on with its tap"; return 1; }
+	grep -Eq 'the guest may use HOST_TSO4 HOST_TSO6 HOST_ECN( HOST_USO)?, which the back-end does not offer' "$e2e_dir/bridged.log" ||
+		{ e2e_fail "the daemon did not log HOST_TSO4/6 (not offered by testpmd without tso=1) as missing"; return 1; }
+}
+
+# With E2E_NATIVE=1: the same VMM over native vhost-user (virtio-user with the
+# back-end's socket as its path) to the same back-end, for comparison: the
+# offloads the bridge negotiated must include every one the native path does.
+e2e_native() {
+	local n f off=$((0x7fc3 | 0x7 << 54))	# the virtio-net offload bits
+
+	say "For comparison: the same VMM over native vhost-user (path=$1) to the same back-end"
+	n=$(grep -c 'negotiated Virtio features' "${e2e_log[be]}")
+	tp_start native 1 0 64 --vdev "net_virtio_user0,path=$1,queues=1" -- \
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1 \
+		--rx-offloads=0x1c --tx-offloads=0xc
+	tp_wait native 'testpmd> ' 1 90 || { e2e_fail; return 1; }
+	tp_wait be 'negotiated Virtio features' $((n + 1)) 30 || { e2e_fail; return 1; }
+	f=$(grep -o 'negotiated Virtio features: 0x[0-9a-f]*' "${e2e_log[be]}" | tail -1 | awk '{ print $NF }')
+	tp_quit native || { e2e_fail "the native VMM testpmd did not quit"; return 1; }
+	detail "native vhost-user: the back-end negotiated $f (offloads $(printf '%#x' $((f & off)))); through the bridge: $E2E_BRIDGE_FEATURES (offloads $(printf '%#x' $((E2E_BRIDGE_FEATURES & off))))"
+	(( (f & off & ~E2E_BRIDGE_FEATURES) == 0 )) ||
+		{ e2e_fail "native vhost-user negotiated offloads $(printf '%#x' $((f & off & ~E2E_BRIDGE_FEATURES))) that the bridge did not"; return 1; }
 }
 
 e2e_main() {
@@ -223,8 +274,10 @@ e2e_main() {
 	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=$e2e_node"
 	t=$(e2e_now)
 	# 64 MB of guest memory: the back-end maps all of it (MAP_POPULATE).
+	# rx: UDP/TCP checksum (GUEST_CSUM) and LRO (GUEST_TSO4/6); tx: UDP/TCP checksum (CSUM)
 	tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=$e2e_node,queues=1" -- \
-		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1 \
+		--rx-offloads=0x1c --tx-offloads=0xc
 	tp_wait vmm 'testpmd> ' 1 90 || { e2e_fail; return; }
 	tp_wait be 'Port 0: link state change event' 1 30 ||
 		{ e2e_fail "the back-end never saw the VMM's device come up"; return; }
@@ -232,6 +285,7 @@ e2e_main() {
 	detail "the VMM's vhost ioctls, as the daemon received them: $(grep -o ': VHOST_[A-Z_]*' "$e2e_dir/bridged.log" |
 		cut -c3- | uniq -c | awk '{ printf "%s%s%s", n++ ? ", " : "", $2, ($1 > 1 ? " x" $1 : "") }')"
 	detail "the daemon opened one vhost-user connection for the VMM's device: $(grep -m1 -o 'connected to the back-end.*' "$e2e_dir/bridged.log")"
+	e2e_offloads || return
 	mem=$(awk '/memfd:nohuge/ && $2 ~ /s$/ { print $1, $2, $6 }' "/proc/${e2e_pid[vmm]}/maps" | head -1)
 	[ -n "$mem" ] && detail "VMM memory: DPDK's --no-huge memory is a shared memfd: $mem"
 	detail "the kernel handed it over as: $(grep -m1 -o 'VHOST_SET_MEM_TABLE .* fds \[[0-9 ]*\] -> [A-Z0-9]*' "$e2e_dir/bridged.log")"
@@ -272,6 +326,9 @@ e2e_main() {
 	done
 	grep -q 'released after' "$e2e_dir/bridged.log" || { e2e_fail "the daemon never saw the device close"; return; }
 	detail "$(grep -m1 -o 'dev [0-9]*: released after.*' "$e2e_dir/bridged.log")"
+	if [ "${E2E_NATIVE:-0}" = 1 ]; then
+		e2e_native "$sock" || return
+	fi
 	tp_quit be || { e2e_fail "the back-end testpmd did not quit"; return; }
 	kill -TERM "$e2e_daemon_pid"
 	wait "$e2e_daemon_pid"

@@ -194,13 +194,14 @@ echo "device list -j, the holder's: $j"
 check "device -j: comm escaped (\\\" \\\\ \\u0001) and U+FFFD, pid, instance t40, state open, nothing negotiated" \
 	jqc "$j" '.comm == "v\"b\\\u0001\ufffd" and .instance == "t40" and .instance_id == $t and
 		.state == "open" and .backend == "unknown" and .features == 0 and .rings == 0 and
+		.backend_features == 0 and .offloads_missing == 0 and
 		.mem_regions == 0 and .ioctls == 0 and .errors == 0 and .latency.count == 0 and
 		(.latency.buckets | length) == 24' --argjson t "$tid"
 did=$(jq .id <<<"$j")
 check "device show -j $did is the same object" jqc "$("$V" -j device show "$did")" '. == $d' --argjson d "$j"
 line=$("$V" device show "$did" | tr -d '\377')
 check "device show $did: \"$line\"" \
-	eval '[[ $line == "device $did pid $holder comm v\"b\\? instance t40 instance-id $tid state open backend unknown features 0x0 mem-regions 0 rings 0x0 ioctls 0 errors 0 latency count 0" ]]'
+	eval '[[ $line == "device $did pid $holder comm v\"b\\? instance t40 instance-id $tid state open backend unknown features 0x0 backend-features 0x0 offloads-missing 0x0 mem-regions 0 rings 0x0 ioctls 0 errors 0 latency count 0" ]]'
 check "device show -d: the 24 buckets" test "$("$V" -d device show "$did" | grep -o '[0-9]us:[0-9]*' | wc -l)" = 24
 expect_fail "device show of a closed id" 1 "no such device" "$V" device show 4000000000
 check "instance show -j t40: 1 device" jqc "$("$V" -j instance show t40)" '.devices == 1'
