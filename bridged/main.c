@@ -4,7 +4,8 @@
  *
  * It attaches to the kernel module and serves every vhost ioctl a VMM issues
  * on /dev/vhost-user-bridge: each open of the device (dev_id) gets its own
- * vhost-user connection to the back-end socket given with --backend, and
+ * vhost-user connection to the back-end socket given with --backend, except
+ * that the queue pairs of one multiqueue NIC share one (vub_nic.c), and
  * its ioctls are answered with vhost-net semantics by vub_dev.c.  Requests
  * are served one at a time, in the order the kernel delivers them.
  */
@@ -30,6 +31,7 @@
 struct bridge {
 	bool verbose;
 	struct vub_dev_cfg cfg;	/* cfg.backend: the vhost-user socket */
+	struct vub_nics nics;	/* multiqueue NICs: devices sharing a connection */
 	struct vub_dev **devs;
 	size_t nr_devs, cap_devs;
 };
@@ -240,7 +242,8 @@ static void usage(FILE *f)
 		"Bridge daemon of vhost-user-bridge: serves the vhost ioctls VMMs issue on\n"
 		"/dev/" VUB_VMM_DEVICE_NAME ", received through /dev/" VUB_CTRL_DEVICE_NAME ",\n"
 		"with vhost-net semantics.  Every open of the device gets its own vhost-user\n"
-		"connection to the back-end listening on PATH (e.g. DPDK's vhost PMD).\n"
+		"connection to the back-end listening on PATH (e.g. DPDK's vhost PMD); the\n"
+		"queue pairs of one multiqueue NIC (one VMM, one multiqueue tap) share one.\n"
 		"\n"
 		"  --backend PATH  vhost-user back-end socket (unix, the back-end listens)\n"
 		"  --tags N        request slots posted to the kernel, 1..%d (default %d)\n"
@@ -307,6 +310,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	br.cfg.nics = &br.nics;
 	if (optind != argc || !br.cfg.backend) {
 		if (!br.cfg.backend)
 			logmsg("--backend PATH is required");

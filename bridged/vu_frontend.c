@@ -59,6 +59,13 @@ static int set_err(struct vu_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
+void vub_frontend_set_log(struct vub_frontend *fe,
+			  void (*log)(void *opaque, const char *msg), void *opaque)
+{
+	fe->opts.log = log;
+	fe->opts.log_opaque = opaque;
+}
+
 const char *vub_frontend_strerror(const struct vub_frontend *fe)
 {
 	return fe->err.code ? fe->err.msg : "no error";
@@ -1040,19 +1047,29 @@ static int refresh_stale(struct vub_frontend *fe)
 	int ret;
 
 	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
-		struct vub_fe_ring *r = &fe->ring[i];
-
-		if (!r->started || !r->stale)
-			continue;
-		if (r->have & VUB_RING_CALL)
-			ret = fe_vring_fd(fe, VU_SET_VRING_CALL, i, r->call_fd);
-		else
-			ret = fe_vring_fd(fe, VU_SET_VRING_KICK, i, r->kick_fd);
+		ret = vub_frontend_refresh_vring(fe, i);
 		if (ret)
 			return ret;
-		r->stale = false;
 	}
 	return 0;
+}
+
+int vub_frontend_refresh_vring(struct vub_frontend *fe, unsigned int idx)
+{
+	struct vub_fe_ring *r = ring_get(fe, idx, "refresh ring");
+	int ret;
+
+	if (!r)
+		return -ENOBUFS;
+	if (!r->started || !r->stale)
+		return 0;
+	if (r->have & VUB_RING_CALL)
+		ret = fe_vring_fd(fe, VU_SET_VRING_CALL, idx, r->call_fd);
+	else
+		ret = fe_vring_fd(fe, VU_SET_VRING_KICK, idx, r->kick_fd);
+	if (!ret)
+		r->stale = false;
+	return ret;
 }
 
 /* Canonical replay: NUM -> BASE -> ADDR -> KICK -> CALL [-> ERR] -> ENABLE. */
@@ -1168,6 +1185,21 @@ int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
 	fe->status &= (uint8_t)~VUB_STATUS_DRIVER_OK;
 	*base = r->base;
 	return 0;
+}
+
+void vub_frontend_forget_vring(struct vub_frontend *fe, unsigned int idx)
+{
+	struct vub_fe_ring *r;
+
+	if (idx >= VUB_FE_MAX_RINGS || fe->ring[idx].started)
+		return;
+	r = &fe->ring[idx];
+	close_fd(&r->kick_fd);
+	close_fd(&r->call_fd);
+	close_fd(&r->err_fd);
+	memset(r, 0, sizeof(*r));
+	r->kick_fd = r->call_fd = r->err_fd = VUB_FE_FD_NONE;
+	r->enable = !(fe->opts.flags & VUB_FE_F_NO_AUTO_ENABLE);
 }
 
 int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,

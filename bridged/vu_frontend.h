@@ -200,6 +200,9 @@ int vub_frontend_connect_transport(struct vub_frontend *fe,
 void vub_frontend_close(struct vub_frontend *fe);
 
 const char *vub_frontend_strerror(const struct vub_frontend *fe);
+/* Where the front-end explains its failures from now on (opts.log). */
+void vub_frontend_set_log(struct vub_frontend *fe,
+			  void (*log)(void *opaque, const char *msg), void *opaque);
 
 /* --- device-level ----------------------------------------------------- */
 int vub_frontend_set_owner(struct vub_frontend *fe);
@@ -262,6 +265,15 @@ int vub_frontend_start_vring(struct vub_frontend *fe, unsigned int idx);
 /* GET_VRING_BASE: stop the ring, return and cache its base. */
 int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
 			    uint32_t *base);
+/*
+ * A started ring that another ring's stop made stale (DPDK tore the whole
+ * device down) is announced again now (its CALL re-sent) rather than at the
+ * next start of a stopped ring; nothing for any other ring.
+ */
+int vub_frontend_refresh_vring(struct vub_frontend *fe, unsigned int idx);
+/* Drop everything cached for a ring that is not started (its fds closed),
+ * without a message: the next user of this index starts from scratch. */
+void vub_frontend_forget_vring(struct vub_frontend *fe, unsigned int idx);
 /* Cached base (what GET_VRING_BASE returned last, or what was set). */
 int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,
 			    uint32_t *base);

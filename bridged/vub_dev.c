@@ -101,10 +101,43 @@ int vub_dev_open(struct vub_dev *d, const struct vub_open_info *oi)
 	return 0;
 }
 
+/* The ring's index on the connection: pair k of a NIC has 2k and 2k+1. */
+static uint32_t vring(const struct vub_dev *d, uint32_t idx)
+{
+	return 2 * d->pair + idx;
+}
+
+/*
+ * Leave the NIC: the pair's rings are disabled, stopped and forgotten on the
+ * shared connection, which closes with its last device.
+ */
+static void dev_leave_nic(struct vub_dev *d)
+{
+	struct vub_nic *nic = d->nic;
+	unsigned int left;
+
+	vub_frontend_set_log(nic->fe, fe_log, d);
+	if (!nic->fe->broken && vub_nic_drop_pair(nic->fe, vring(d, 0)))
+		dev_log(d, "pair %u of the NIC on tap %s: stopping its rings failed: %s",
+			d->pair, nic->key.ifname, d->why);
+	vub_frontend_set_log(nic->fe, NULL, NULL);
+	left = vub_nic_remove(nic, d->pair);
+	dev_log(d, "pair %u leaves the NIC on tap %s (VMM pid %u)%s", d->pair,
+		nic->key.ifname, nic->key.vmm_pid,
+		left ? "" : ": it was the last, the NIC's connection is closed");
+	if (!left)
+		vub_nic_free(d->cfg->nics, nic);
+	d->nic = NULL;
+	d->pair = 0;
+}
+
 /* Forget the back-end and everything it was told. */
 static void dev_disconnect(struct vub_dev *d)
 {
-	vub_frontend_free(d->fe);
+	if (d->nic)
+		dev_leave_nic(d);
+	else
+		vub_frontend_free(d->fe);
 	d->fe = NULL;
 	memset(d->attached, 0, sizeof(d->attached));
 	d->features_set = d->tap_seen = false;
@@ -180,6 +213,66 @@ static int fe_result(struct vub_dev *d, int ret)
 	d->lost = true;
 	report_backend(d, VUB_BACKEND_LOST);
 	return fail(d, -ENOTCONN, "lost the connection to the back-end: %s", tmp);
+}
+
+/*
+ * At the device's first VHOST_NET_SET_BACKEND with a tap fd: if the tap is a
+ * multiqueue one, the device becomes a queue pair of the VMM's NIC on it
+ * (vub_nic.h).  The first device of a NIC lends it its connection (pair
+ * 0); a later one takes the next free pair k, its cached settings are
+ * replayed on the NIC's connection at rings 2k/2k+1, and its own
+ * connection, which has not started a ring, is closed.
+ */
+static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid, int tap_fd)
+{
+	struct vub_nic_key key = { .vmm_pid = vmm_pid };
+	struct vub_frontend *own = d->fe;
+	struct vub_nic *nic;
+	unsigned int max;
+	int k, ret;
+
+	ret = d->cfg->tap_key ? d->cfg->tap_key(d->cfg->tap_key_opaque, tap_fd, &key)
+			      : vub_nic_tap_key(tap_fd, &key);
+	if (ret)
+		return 0;	/* not a multiqueue tap: a connection of its own */
+	snprintf(key.backend, sizeof(key.backend), "%s", d->backend ? d->backend : "");
+	nic = vub_nic_find(d->cfg->nics, &key);
+	if (!nic) {
+		nic = vub_nic_new(d->cfg->nics, &key);
+		if (!nic)
+			return fail(d, -ENOMEM, "out of memory");
+		nic->fe = own;
+		d->nic = nic;
+		d->pair = (unsigned int)vub_nic_add(nic, d, 1);
+		dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): its connection is the NIC's",
+			d->pair, key.ifname, vmm_pid);
+		return 0;
+	}
+	max = vub_nic_max_pairs(nic->fe->proto, nic->fe->queue_num);
+	k = vub_nic_add(nic, d, max);
+	if (k < 0) {
+		dev_log(d, "the NIC on tap %s (VMM pid %u) wants more than %u queue pairs, the back-end %s has %u (GET_QUEUE_NUM%s): ENOBUFS",
+			key.ifname, vmm_pid, max, key.backend, max,
+			(nic->fe->proto & (1ull << VU_PF_MQ)) ? "" : "; no MQ protocol feature");
+		return fail(d, -ENOBUFS,
+			    "the back-end has %u queue pairs, all taken by the NIC on tap %s", max,
+			    key.ifname);
+	}
+	vub_frontend_set_log(nic->fe, fe_log, d);
+	ret = vub_nic_replay(nic->fe, 2 * (unsigned int)k, own);
+	if (ret) {
+		vub_frontend_forget_vring(nic->fe, 2 * (unsigned int)k);
+		vub_frontend_forget_vring(nic->fe, 2 * (unsigned int)k + 1);
+		vub_nic_remove(nic, (unsigned int)k);
+		return ret;
+	}
+	d->nic = nic;
+	d->pair = (unsigned int)k;
+	d->fe = nic->fe;
+	vub_frontend_free(own);
+	dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): joins the NIC's connection as rings %u and %u; its own connection is closed",
+		d->pair, key.ifname, vmm_pid, vring(d, 0), vring(d, 1));
+	return 0;
 }
 
 /* --- pure helpers -------------------------------------------------------- */
@@ -435,7 +528,8 @@ static int send_features(struct vub_dev *d)
 	int ret;
 
 	ret = backend_features(d, &f, &missing);
-	if (!ret)
+	/* Every pair of a NIC asks for the same features: once is enough. */
+	if (!ret && !(d->nic && d->fe->features_set && d->fe->features == f))
 		ret = vub_frontend_set_features(d->fe, f);
 	if (ret)
 		return ret;
@@ -575,8 +669,11 @@ static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
 		return fail(d, -ENOMEM, "out of memory");
 	ret = vub_mem_from_pieces(payload, pieces, n, fds, req->nr_fds, regions,
 				  d->why, sizeof(d->why));
-	if (ret >= 0)
+	/* Every pair of a NIC sends the same table: once is enough. */
+	if (ret >= 0 && !(d->nic && vub_nic_same_mem(d->fe, regions, n)))
 		ret = vub_frontend_set_mem_table(d->fe, regions, n);
+	else if (ret >= 0)
+		ret = 0;
 	free(regions);
 	return ret;
 }
@@ -612,7 +709,7 @@ static int h_set_vring_num(struct vub_dev *d, const struct vub_req *req,
 	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	return ret ? ret : vub_frontend_set_vring_num(d->fe, s.index, s.num);
+	return ret ? ret : vub_frontend_set_vring_num(d->fe, vring(d, s.index), s.num);
 }
 
 static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
@@ -623,7 +720,7 @@ static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
 	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	return ret ? ret : vub_frontend_set_vring_base(d->fe, s.index, s.num);
+	return ret ? ret : vub_frontend_set_vring_base(d->fe, vring(d, s.index), s.num);
 }
 
 static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
@@ -645,7 +742,7 @@ static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
 		return fail(d, -EOPNOTSUPP,
 			    "ring %u: VHOST_VRING_F_LOG: dirty logging is not supported yet", a.index);
 	v = (struct vu_vring_addr){
-		.index = a.index,
+		.index = vring(d, a.index),
 		.flags = a.flags,
 		.desc = a.desc_user_addr,
 		.used = a.used_user_addr,
@@ -666,14 +763,14 @@ static int h_get_vring_base(struct vub_dev *d, const struct vub_req *req,
 	ret = ring_index(d, payload, &idx);
 	if (ret)
 		return ret;
-	if (d->fe->ring[idx].started) {
+	if (d->fe->ring[vring(d, idx)].started) {
 		/* vhost reads the index of a running ring; vhost-user can only
 		 * stop it to read it, so: stop, read, start again. */
-		ret = vub_frontend_stop_vring(d->fe, idx, &base);
+		ret = vub_frontend_stop_vring(d->fe, vring(d, idx), &base);
 		if (!ret)
-			ret = vub_frontend_start_vring(d->fe, idx);
+			ret = vub_frontend_start_vring(d->fe, vring(d, idx));
 	} else {
-		ret = vub_frontend_vring_base(d->fe, idx, &base);
+		ret = vub_frontend_vring_base(d->fe, vring(d, idx), &base);
 	}
 	if (ret)
 		return ret;
@@ -738,27 +835,30 @@ static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
 		return ret;
 	memcpy(&f, payload, sizeof(f));
 	fd = f.fd == VHOST_FILE_UNBIND ? VUB_FE_FD_NONE : fds[0];
-	r = &d->fe->ring[f.index];
+	r = &d->fe->ring[vring(d, f.index)];
 	switch (req->ioctl) {
 	case VHOST_SET_VRING_KICK:
-		ret = vub_frontend_set_vring_kick(d->fe, f.index, fd);
+		ret = vub_frontend_set_vring_kick(d->fe, vring(d, f.index), fd);
 		/* A started ring whose kick was unbound (and so stopped), or
 		 * whose start waited for a kick, starts with the new one. */
 		if (!ret && fd >= 0 && d->attached[f.index] && !r->started)
-			ret = vub_frontend_start_vring(d->fe, f.index);
+			ret = vub_frontend_start_vring(d->fe, vring(d, f.index));
 		return ret;
 	case VHOST_SET_VRING_CALL:
-		return vub_frontend_set_vring_call(d->fe, f.index, fd);
+		return vub_frontend_set_vring_call(d->fe, vring(d, f.index), fd);
 	default:
-		return vub_frontend_set_vring_err(d->fe, f.index, fd);
+		return vub_frontend_set_vring_err(d->fe, vring(d, f.index), fd);
 	}
 }
 
 /*
  * The tap carries no traffic (the back-end moves the packets), but its
- * offloads are learnt (learn_tap).  fd >= 0 means "start ring idx" (deferred
- * until FEATURES, MEM_TABLE and a KICK are there), -1 "stop it"
- * (GET_VRING_BASE; the base is cached).
+ * offloads are learnt (learn_tap), and a multiqueue tap tells which NIC the
+ * device is a pair of (dev_join_nic).  fd >= 0 means "start ring idx"
+ * (deferred until FEATURES, MEM_TABLE and a KICK are there), -1 "stop it"
+ * (GET_VRING_BASE; the base is cached); in a NIC the ring is enabled at its
+ * start and disabled before its stop, and the other pairs are announced
+ * again after it.
  */
 static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 			     const void *payload, const int *fds, void *reply,
@@ -766,18 +866,26 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 {
 	struct vhost_vring_file f;
 	struct vub_fe_ring *r;
-	uint32_t base;
+	uint32_t base, g;
 	int ret;
 
-	(void)req; (void)reply; (void)reply_len;
+	(void)reply; (void)reply_len;
 	ret = ring_index(d, payload, &f.index);
 	if (ret)
 		return ret;
 	memcpy(&f, payload, sizeof(f));
-	r = &d->fe->ring[f.index];
+	g = vring(d, f.index);
+	r = &d->fe->ring[g];
 	if (f.fd == VHOST_FILE_UNBIND) {
 		d->attached[f.index] = false;
-		return vub_frontend_stop_vring(d->fe, f.index, &base);
+		ret = 0;
+		if (d->nic && r->started && d->fe->has_proto)
+			ret = vub_frontend_set_vring_enable(d->fe, g, false);
+		if (!ret)
+			ret = vub_frontend_stop_vring(d->fe, g, &base);
+		if (!ret && d->nic)
+			ret = vub_nic_refresh_others(d->fe, g);
+		return ret;
 	}
 	/* vhost-net: vhost_vq_access_ok() fails on a ring never set up. */
 	if ((r->have & (VUB_RING_NUM | VUB_RING_ADDR)) != (VUB_RING_NUM | VUB_RING_ADDR))
@@ -787,10 +895,22 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 	ret = learn_tap(d, f.index, fds[0]);
 	if (ret)
 		return ret;
+	if (!d->nic && d->cfg->nics) {
+		ret = dev_join_nic(d, req->vmm_pid, fds[0]);
+		if (ret)
+			return ret;
+		g = vring(d, f.index);
+		r = &d->fe->ring[g];
+	}
+	if (d->nic && d->fe->has_proto && !r->started) {
+		ret = vub_frontend_set_vring_enable(d->fe, g, true);
+		if (ret)
+			return ret;
+	}
 	d->attached[f.index] = true;
 	if (!(r->have & VUB_RING_KICK))
 		return 0;	/* starts at VHOST_SET_VRING_KICK */
-	ret = vub_frontend_start_vring(d->fe, f.index);
+	ret = vub_frontend_start_vring(d->fe, g);
 	if (ret)
 		d->attached[f.index] = false;
 	return ret;
@@ -862,6 +982,8 @@ int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
 		ret = dev_connect(d);
 		if (ret)
 			return ret;
+		if (d->nic)	/* the shared front-end explains failures to us */
+			vub_frontend_set_log(d->fe, fe_log, d);
 	}
 	ret = handlers[desc->idx].fn(d, req, payload, fds, reply, reply_len);
 	if (ret)

@@ -16,7 +16,10 @@
  *     carries no traffic, but tells which offloads the VMM agreed on with its
  *     guest (vub_tap.h): those the back-end offers are added to the
  *     back-end's SET_FEATURES before the first ring starts, and those it
- *     lacks are logged and reported;
+ *     lacks are logged and reported; a multiqueue tap also tells which NIC
+ *     the device is a queue pair of:
+ *     the devices of one NIC share one connection, pair k on rings 2k and
+ *     2k+1 (vub_nic.h);
  *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
  *     the ring stopped, or stop + read + restart while it runs;
  *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
@@ -41,6 +44,7 @@
 #include <linux/vhost_user_bridge.h>
 
 #include "vu_frontend.h"
+#include "vub_nic.h"
 #include "vub_tap.h"
 
 /* Until the uapi header defines it: most pieces one SET_MEM_TABLE carries. */
@@ -98,6 +102,13 @@ struct vub_dev_cfg {
 	int (*read_tap)(void *opaque, int fd, struct vub_tap_info *ti,
 			char *why, size_t why_len);
 	void *read_tap_opaque;
+	/* The daemon's multiqueue NICs; NULL: every device keeps a connection
+	 * of its own. */
+	struct vub_nics *nics;
+	/* The NIC key of a VHOST_NET_SET_BACKEND fd; NULL: vub_nic_tap_key().
+	 * Tests plug fake taps here. */
+	int (*tap_key)(void *opaque, int fd, struct vub_nic_key *key);
+	void *tap_key_opaque;
 };
 
 struct vub_dev {
@@ -107,7 +118,9 @@ struct vub_dev {
 	const struct vub_dev_cfg *cfg;
 	const char *backend;		/* cfg->backend, or the instance's socket */
 	char instance_socket[VUB_SOCKET_MAX];
-	struct vub_frontend *fe;	/* NULL until connected */
+	struct vub_frontend *fe;	/* NULL until connected; nic->fe in a NIC */
+	struct vub_nic *nic;		/* the NIC it is a queue pair of, or NULL */
+	unsigned int pair;		/* k in the NIC: rings 2k, 2k+1; else 0 */
 	bool lost;			/* the connection failed: ENOTCONN */
 	bool attached[VUB_NET_RINGS];	/* NET_SET_BACKEND fd >= 0 in force */
 	uint32_t busyloop[VUB_NET_RINGS];

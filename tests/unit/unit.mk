@@ -27,9 +27,10 @@ VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
 
 # The daemon's vhost-net translation, and the tests' stand-in for the kernel
 # that feeds it requests.
-VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_tap.c $(VUB_BRIDGED)/vub_vhost.c \
-		   $(VUB_UNIT_DIR)/vmm.c
-VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_tap.h $(VUB_BRIDGED)/vub_vhost.h \
+VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_nic.c $(VUB_BRIDGED)/vub_tap.c \
+		   $(VUB_BRIDGED)/vub_vhost.c $(VUB_UNIT_DIR)/vmm.c
+VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_nic.h $(VUB_BRIDGED)/vub_tap.h \
+		   $(VUB_BRIDGED)/vub_vhost.h \
 		   $(VUB_UNIT_DIR)/vmm.h $(VUB_TOP)/uapi/linux/vhost_user_bridge.h
 
 # Helpers of the tests that run a real back-end.
@@ -39,7 +40,7 @@ VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h $(VUB_
 # Pure tests: nothing but the library.
 VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
 # Pure too, with the daemon's translation (mock back-end).
-VUB_UNIT_DEV	:= test_vub_dev
+VUB_UNIT_DEV	:= test_vub_dev test_vub_nic
 # Against real, unmodified back-ends (need packages).
 VUB_UNIT_BACKEND := test_testpmd test_qsd
 

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vub_nic: several VMM devices of one multiqueue NIC on one vhost-user
+ * connection (see vub_nic.h).
+ */
+#include "vub_nic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* --- the registry -------------------------------------------------------- */
+
+static bool same_key(const struct vub_nic_key *a, const struct vub_nic_key *b)
+{
+	return a->vmm_pid == b->vmm_pid && a->netns_dev == b->netns_dev &&
+	       a->netns_ino == b->netns_ino &&
+	       !strncmp(a->ifname, b->ifname, sizeof(a->ifname)) &&
+	       !strncmp(a->backend, b->backend, sizeof(a->backend));
+}
+
+struct vub_nic *vub_nic_find(const struct vub_nics *nics,
+			     const struct vub_nic_key *key)
+{
+	struct vub_nic *nic;
+
+	for (nic = nics->head; nic; nic = nic->next)
+		if (same_key(&nic->key, key))
+			return nic;
+	return NULL;
+}
+
+struct vub_nic *vub_nic_new(struct vub_nics *nics, const struct vub_nic_key *key)
+{
+	struct vub_nic *nic = calloc(1, sizeof(*nic));
+
+	if (!nic)
+		return NULL;
+	nic->key = *key;
+	nic->next = nics->head;
+	nics->head = nic;
+	return nic;
+}
+
+int vub_nic_add(struct vub_nic *nic, const void *member, unsigned int max_pairs)
+{
+	unsigned int k;
+
+	if (max_pairs > VUB_NIC_MAX_PAIRS)
+		max_pairs = VUB_NIC_MAX_PAIRS;
+	for (k = 0; k < max_pairs; k++) {
+		if (!nic->pair[k]) {
+			nic->pair[k] = member;
+			nic->nr_members++;
+			return (int)k;
+		}
+	}
+	return -ENOBUFS;
+}
+
+unsigned int vub_nic_remove(struct vub_nic *nic, unsigned int k)
+{
+	if (k < VUB_NIC_MAX_PAIRS && nic->pair[k]) {
+		nic->pair[k] = NULL;
+		nic->nr_members--;
+	}
+	return nic->nr_members;
+}
+
+void vub_nic_free(struct vub_nics *nics, struct vub_nic *nic)
+{
+	struct vub_nic **p;
+
+	for (p = &nics->head; *p; p = &(*p)->next) {
+		if (*p == nic) {
+			*p = nic->next;
+			break;
+		}
+	}
+	vub_frontend_free(nic->fe);
+	free(nic);
+}
+
+unsigned int vub_nic_max_pairs(uint64_t proto, uint64_t queue_num)
+{
+	if (!(proto & (1ull << VU_PF_MQ)) || !queue_num)
+		return 1;
+	return queue_num < VUB_NIC_MAX_PAIRS ? (unsigned int)queue_num : VUB_NIC_MAX_PAIRS;
+}
+
+/* --- the tap ---------------------------------------------------------------- */
+
+/* /dev/net/tun is misc device 200: only its files get the tun ioctls (the
+ * VMM may hand over any file, and 'T' ioctls mean other things elsewhere). */
+#define TUN_MAJOR	10
+#define TUN_MINOR	200
+
+int vub_nic_tap_key(int fd, struct vub_nic_key *key)
+{
+	struct ifreq ifr;
+	struct stat st;
+	int ns, ret = 0;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != TUN_MAJOR ||
+	    minor(st.st_rdev) != TUN_MINOR)
+		return -ENOTTY;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr))
+		return -errno;		/* EBADFD: a detached queue */
+	if (!(ifr.ifr_flags & IFF_MULTI_QUEUE))
+		return -EOPNOTSUPP;
+	ns = ioctl(fd, TUNGETDEVNETNS);
+	if (ns < 0)
+		return -errno;
+	if (fstat(ns, &st))
+		ret = -errno;
+	close(ns);
+	if (ret)
+		return ret;
+	memcpy(key->ifname, ifr.ifr_name, sizeof(key->ifname));
+	key->ifname[sizeof(key->ifname) - 1] = '\0';
+	key->netns_dev = st.st_dev;
+	key->netns_ino = st.st_ino;
+	return 0;
+}
+
+/* --- on the shared connection --------------------------------------------- */
+
+bool vub_nic_same_mem(const struct vub_frontend *fe,
+		      const struct vub_mem_region *regions, unsigned int n)
+{
+	struct vub_mem_region *tmp;
+	struct vu_err err;
+	bool same = false;
+	unsigned int i;
+
+	if (!fe->mem_set || n > VUB_FE_MAX_REGIONS)
+		return false;
+	tmp = calloc(n ? n : 1, sizeof(*tmp));
+	if (!tmp)
+		return false;
+	for (i = 0; i < n; i++) {
+		struct stat st;
+
+		tmp[i] = regions[i];
+		if (tmp[i].file_dev || tmp[i].file_ino)
+			continue;
+		if (fstat(tmp[i].fd, &st))
+			goto out;
+		tmp[i].file_dev = st.st_dev;
+		tmp[i].file_ino = st.st_ino;
+	}
+	if (vub_mem_merge(tmp, &n, &err) || n != fe->nmem)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct vub_mem_region *a = &tmp[i], *b = &fe->mem[i].r;
+
+		if (a->gpa != b->gpa || a->size != b->size || a->uaddr != b->uaddr ||
+		    a->fd_offset != b->fd_offset || a->file_dev != b->file_dev ||
+		    a->file_ino != b->file_ino)
+			goto out;
+	}
+	same = true;
+out:
+	free(tmp);
+	return same;
+}
+
+static int replay_mem(struct vub_frontend *to, const struct vub_frontend *from)
+{
+	struct vub_mem_region *r;
+	unsigned int i;
+	int ret = 0;
+
+	r = calloc(from->nmem ? from->nmem : 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (i = 0; i < from->nmem; i++)
+		r[i] = from->mem[i].r;		/* fds borrowed: @to dups them */
+	if (!vub_nic_same_mem(to, r, from->nmem))
+		ret = vub_frontend_set_mem_table(to, r, from->nmem);
+	free(r);
+	return ret;
+}
+
+static int replay_ring(struct vub_frontend *to, unsigned int g,
+		       const struct vub_fe_ring *r)
+{
+	struct vu_vring_addr a = r->addr;
+	int ret = 0;
+
+	vub_frontend_forget_vring(to, g);	/* what a former pair left */
+	if (r->have & VUB_RING_NUM)
+		ret = vub_frontend_set_vring_num(to, g, r->num);
+	if (!ret && (r->have & VUB_RING_BASE))
+		ret = vub_frontend_set_vring_base(to, g, r->base);
+	if (!ret && (r->have & VUB_RING_ADDR)) {
+		a.index = g;
+		ret = vub_frontend_set_vring_addr(to, &a);
+	}
+	if (!ret && (r->have & VUB_RING_KICK))
+		ret = vub_frontend_set_vring_kick(to, g, r->kick_fd);
+	if (!ret && (r->have & VUB_RING_CALL))
+		ret = vub_frontend_set_vring_call(to, g, r->call_fd);
+	if (!ret && (r->have & VUB_RING_ERR))
+		ret = vub_frontend_set_vring_err(to, g, r->err_fd);
+	return ret;
+}
+
+int vub_nic_replay(struct vub_frontend *to, unsigned int base,
+		   const struct vub_frontend *from)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (from->features_set && (!to->features_set || to->features != from->features))
+		ret = vub_frontend_set_features(to, from->features);
+	if (!ret && from->mem_set)
+		ret = replay_mem(to, from);
+	for (i = 0; !ret && i < 2; i++)
+		ret = replay_ring(to, base + i, &from->ring[i]);
+	return ret;
+}
+
+int vub_nic_refresh_others(struct vub_frontend *fe, unsigned int base)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
+		if (i / 2 == base / 2)
+			continue;
+		ret = vub_frontend_refresh_vring(fe, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vub_nic_drop_pair(struct vub_frontend *fe, unsigned int base)
+{
+	unsigned int i;
+	uint32_t b;
+	int ret = 0;
+
+	for (i = base; !ret && i < base + 2; i++) {
+		if (fe->ring[i].started) {
+			if (fe->has_proto)
+				ret = vub_frontend_set_vring_enable(fe, i, false);
+			if (!ret)
+				ret = vub_frontend_stop_vring(fe, i, &b);
+		}
+		vub_frontend_forget_vring(fe, i);
+	}
+	if (!ret)
+		ret = vub_nic_refresh_others(fe, base);
+	return ret;
+}
