@@ -37,6 +37,7 @@ struct rec {
 struct mock {
 	uint64_t features, proto, status;
 	uint32_t vring_base[2];
+	uint64_t queue_num;		/* GET_QUEUE_NUM */
 	uint32_t nack_request;		/* REPLY_ACK status 1 for this one */
 	int fail_request;		/* transport error on this one */
 	int fail_connect;		/* the next connects fail */
@@ -73,7 +74,7 @@ static int mock_call(void *opaque, const struct vu_msg *req,
 		vu_msg_u64(reply, req->request, mk->proto);
 		break;
 	case VU_GET_QUEUE_NUM:
-		vu_msg_u64(reply, req->request, 1);
+		vu_msg_u64(reply, req->request, mk->queue_num);
 		break;
 	case VU_GET_VRING_BASE:
 		vu_msg_state(reply, req->request, req->p.state.index,
@@ -240,6 +241,7 @@ static void env_init(struct env *e)
 	e->mk.features = DPDK_FEATURES;
 	e->mk.proto = DPDK_PROTO;
 	e->mk.fail_request = -1;
+	e->mk.queue_num = 1;
 	e->cfg = (struct vub_dev_cfg){ .backend = "mock.sock", .connect = mock_connect,
 				       .connect_opaque = &e->mk, .log = keep_log };
 	vub_dev_init(&e->d, &e->cfg, 7, 1234);
@@ -1012,6 +1014,202 @@ static void test_tap_read_real(void)
 	       WIFEXITED(st) && WEXITSTATUS(st) == 77 ? " # SKIP no namespaces" : "");
 }
 
+/* --- multiqueue: several devices, one NIC -------------------------------- */
+
+/* Fake taps: fds in mq_taps are queues of the multiqueue tap "mqtap0". */
+static int mq_taps[3] = { -1, -1, -1 };
+
+static int fake_tap_key(void *opaque, int fd, struct vub_nic_key *key)
+{
+	unsigned int i;
+
+	(void)opaque;
+	for (i = 0; i < 3; i++) {
+		if (fd == mq_taps[i]) {
+			snprintf(key->ifname, sizeof(key->ifname), "mqtap0");
+			key->netns_dev = 4;
+			key->netns_ino = 4026531840;
+			return 0;
+		}
+	}
+	return -ENOTTY;
+}
+
+/* Ring @idx of @d up to NET_SET_BACKEND (NUM, BASE, ADDR, KICK). */
+static int ring_setup(struct env *e, uint32_t idx)
+{
+	int ret = ioc_state(&e->d, VHOST_SET_VRING_NUM, idx, 256);
+
+	if (!ret)
+		ret = ioc_state(&e->d, VHOST_SET_VRING_BASE, idx, 0);
+	if (!ret)
+		ret = ring_addr(&e->d, idx, 0);
+	if (!ret)
+		ret = ioc_file(&e->d, VHOST_SET_VRING_KICK, idx, e->kick[idx]);
+	return ret;
+}
+
+static int count_req(const struct mock *mk, unsigned int from, uint32_t request)
+{
+	unsigned int i;
+	int n = 0;
+
+	for (i = from; i < mk->n; i++)
+		n += mk->log[i].request == request;
+	return n;
+}
+
+/*
+ * DPDK virtio-user with queues=2 in vhost-kernel mode (vhost_kernel.c,
+ * virtio_user_dev.c): one device per pair, every one-time ioctl on each of
+ * them in turn, rings set up on both, then pair 0 attached at start and
+ * pair 1 when the driver asks for two pairs (control queue).
+ */
+static void test_multiqueue(void)
+{
+	static struct env e[3];
+	struct vub_nics nics = { 0 };
+	uint64_t f = 0, feat;
+	unsigned int i, mark, mark1;
+	uint32_t base;
+	int ret = 0, fds0, tapq[3];
+
+	fds0 = count_fds();
+	for (i = 0; i < 3; i++) {
+		env_init(&e[i]);
+		e[i].mk.queue_num = 2;
+		e[i].cfg.nics = &nics;
+		e[i].cfg.tap_key = fake_tap_key;
+		tapq[i] = mq_taps[i] = eventfd(0, EFD_CLOEXEC);
+		e[i].d.dev_id = 10 + i;
+	}
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc(&e[i].d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = ioc(&e[0].d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f);
+	feat = f & ((1ull << 32) | (1ull << 15));
+	for (i = 0; !ret && i < 4; i++)		/* rx rings of both pairs, then tx */
+		ret = ioc_file(&e[i % 2].d, VHOST_SET_VRING_CALL, i / 2, e[i % 2].call[i / 2]);
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_u64(&e[i].d, VHOST_SET_FEATURES, feat);
+	for (i = 0; !ret && i < 2; i++)
+		ret = mem_table(&e[i].d, e[0].memfd);	/* one VMM: one guest memory */
+	for (i = 0; !ret && i < 4; i++)
+		ret = ring_setup(&e[i % 2], i / 2);
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_file(&e[0].d, VHOST_NET_SET_BACKEND, i, tapq[0]);
+	TAP_OK(ret == 0 && e[0].d.nic && e[0].d.pair == 0 && e[0].d.fe->ring[0].started &&
+	       e[0].d.fe->ring[1].started && e[0].mk.status == 0xf && !e[1].d.nic,
+	       "multiqueue: pair 0 attaches, its connection becomes the NIC's, DRIVER_OK (%s)",
+	       vub_dev_why(&e[0].d));
+	TAP_OK(strstr(last_log, "pair 0 of the NIC on multiqueue tap mqtap0 (VMM pid 1234)") != NULL,
+	       "multiqueue: logged (%s)", last_log);
+
+	mark = e[0].mk.n;
+	mark1 = e[1].mk.n;
+	ret = 0;
+	for (i = 0; !ret && i < 2; i++)
+		ret = ioc_file(&e[1].d, VHOST_NET_SET_BACKEND, i, tapq[1]);
+	TAP_OK(ret == 0 && e[1].d.nic == e[0].d.nic && e[1].d.pair == 1 && e[1].d.fe == e[0].d.fe &&
+	       e[0].d.nic->nr_members == 2,
+	       "multiqueue: pair 1 joins the NIC's connection (%s)", vub_dev_why(&e[1].d));
+	TAP_OK(SEQ_IS(&e[0].mk, mark, VU_SET_VRING_CALL, VU_SET_VRING_CALL,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		      VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		      VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE),
+	       "multiqueue: pair 1's CALLs replayed, its rings started; no second SET_FEATURES or SET_MEM_TABLE");
+	TAP_OK(e[0].mk.log[mark].p.state.index == 2 && e[0].mk.log[mark + 1].p.state.index == 3 &&
+	       e[0].mk.log[mark + 2].p.state.index == 2 && e[0].mk.log[mark + 4].p.addr.index == 2 &&
+	       e[0].mk.log[mark + 4].p.addr.desc == RAM_UADDR &&
+	       (e[0].mk.log[mark + 5].p.u64 & 0xff) == 2 && e[0].mk.log[mark + 7].p.state.index == 2 &&
+	       e[0].mk.log[mark + 7].p.state.num == 1 && e[0].mk.log[mark + 13].p.state.index == 3,
+	       "multiqueue: pair 1's rx and tx are rings 2 and 3 (its ring addresses unchanged)");
+	TAP_OK(count_req(&e[1].mk, 0, VU_SET_VRING_KICK) == 0 &&
+	       count_req(&e[1].mk, 0, VU_SET_VRING_ENABLE) == 0 &&
+	       count_req(&e[1].mk, 0, VU_SET_VRING_NUM) == 0 && e[1].mk.n == mark1 &&
+	       count_req(&e[0].mk, 0, VU_SET_FEATURES) == 1 &&
+	       count_req(&e[0].mk, 0, VU_SET_MEM_TABLE) == 1,
+	       "multiqueue: pair 1's own connection never started a ring; one SET_FEATURES and one SET_MEM_TABLE on the NIC's");
+	TAP_OK(strstr(last_log, "pair 1 of the NIC on multiqueue tap mqtap0 (VMM pid 1234): joins the NIC's connection as rings 2 and 3") != NULL,
+	       "multiqueue: logged (%s)", last_log);
+
+	/* The same table again from both: nothing; a new one: sent once. */
+	mark = e[0].mk.n;
+	TAP_OK(mem_table(&e[1].d, e[0].memfd) == 0 && e[0].mk.n == mark,
+	       "multiqueue: an unchanged memory table from pair 1: no message");
+	TAP_OK(ioc_u64(&e[1].d, VHOST_SET_FEATURES, feat) == 0 && e[0].mk.n == mark,
+	       "multiqueue: unchanged features from pair 1: no message");
+
+	/* GET_VRING_BASE on pair 1's running tx ring: ring 3 on the wire. */
+	e[0].mk.vring_base[1] = 4321;
+	mark = e[0].mk.n;
+	TAP_OK(get_base(&e[1].d, 1, &base) == 0 && base == 4321 &&
+	       e[0].mk.log[mark].request == VU_GET_VRING_BASE &&
+	       e[0].mk.log[mark].p.state.index == 3 && e[1].d.fe->ring[3].started,
+	       "multiqueue: GET_VRING_BASE of pair 1's ring 1 is ring 3's (%u), restarted", base);
+
+	/* A third pair: the back-end has two (GET_QUEUE_NUM). */
+	ret = ioc(&e[2].d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = ring_setup(&e[2], 0);
+	TAP_OK(ret == 0 && ioc_file(&e[2].d, VHOST_NET_SET_BACKEND, 0, tapq[2]) == -ENOBUFS &&
+	       !e[2].d.nic && !e[2].d.attached[0],
+	       "multiqueue: a 3rd pair on a back-end with 2: ENOBUFS (%s)", vub_dev_why(&e[2].d));
+	TAP_OK(strstr(last_log, "wants more than 2 queue pairs") != NULL, "multiqueue: logged (%s)",
+	       last_log);
+
+	/* Pair 1 detaches its rx ring: disabled, stopped, pair 0 announced again. */
+	mark = e[0].mk.n;
+	TAP_OK(ioc_file(&e[1].d, VHOST_NET_SET_BACKEND, 0, -1) == 0 &&
+	       SEQ_IS(&e[0].mk, mark, VU_SET_VRING_ENABLE, VU_GET_VRING_BASE,
+		      VU_SET_VRING_CALL, VU_SET_VRING_CALL) &&
+	       e[0].mk.log[mark].p.state.index == 2 && e[0].mk.log[mark].p.state.num == 0 &&
+	       (e[0].mk.log[mark + 2].p.u64 & 0xff) == 0 && (e[0].mk.log[mark + 3].p.u64 & 0xff) == 1,
+	       "multiqueue: NET_SET_BACKEND -1 on pair 1: ENABLE(2, 0), GET_VRING_BASE(2), pair 0's CALLs again");
+	mark = e[0].mk.n;
+	TAP_OK(ioc_file(&e[1].d, VHOST_NET_SET_BACKEND, 0, tapq[1]) == 0 &&
+	       count_req(&e[0].mk, mark, VU_SET_VRING_ENABLE) == 1 && e[1].d.fe->ring[2].started &&
+	       e[0].mk.status == 0xf,
+	       "multiqueue: attached again: ring 2 started and enabled, DRIVER_OK again");
+
+	/* Pair 1 closes: its rings disabled and stopped, the NIC stays. */
+	mark = e[0].mk.n;
+	vub_dev_release(&e[1].d);
+	TAP_OK(SEQ_IS(&e[0].mk, mark, VU_SET_VRING_ENABLE, VU_GET_VRING_BASE,
+		      VU_SET_VRING_ENABLE, VU_GET_VRING_BASE, VU_SET_VRING_CALL, VU_SET_VRING_CALL) &&
+	       e[0].d.nic && e[0].d.nic->nr_members == 1 && !e[0].d.fe->ring[2].started &&
+	       !e[0].d.fe->ring[3].have && e[0].d.fe->ring[0].started,
+	       "multiqueue: pair 1 closes: rings 2 and 3 disabled, stopped and forgotten; pair 0 runs on");
+	/* Its pair is free again: the 3rd device takes it. */
+	TAP_OK(ioc_file(&e[2].d, VHOST_NET_SET_BACKEND, 0, tapq[2]) == 0 && e[2].d.pair == 1 &&
+	       e[2].d.fe->ring[2].started,
+	       "multiqueue: the freed pair 1 goes to the next device that attaches");
+	vub_dev_release(&e[2].d);
+	vub_dev_release(&e[0].d);
+	TAP_OK(nics.head == NULL, "multiqueue: the NIC's last device closes: the NIC is gone");
+	for (i = 0; i < 3; i++) {
+		env_fini(&e[i]);
+		close(tapq[i]);
+		mq_taps[i] = -1;
+	}
+	TAP_OK(count_fds() == fds0, "multiqueue: no fd leaked (%d, was %d)", count_fds(), fds0);
+}
+
+/* A device whose tap is not a multiqueue one keeps its own connection. */
+static void test_not_grouped(void)
+{
+	struct vub_nics nics = { 0 };
+	struct env e;
+
+	env_init(&e);
+	e.cfg.nics = &nics;
+	e.cfg.tap_key = fake_tap_key;
+	TAP_OK(bring_up(&e) == 0 && !e.d.nic && nics.head == NULL && e.d.fe->ring[1].started,
+	       "not a multiqueue tap: no NIC, a connection of its own");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	test_features_pure();
@@ -1026,5 +1224,7 @@ int main(void)
 	test_crosvm_order();
 	test_local_ioctls();
 	test_errors();
+	test_multiqueue();
+	test_not_grouped();
 	return tap_done();
 }
