@@ -22,6 +22,12 @@
 # daemon must report those as missing (with HOST_ECN, and HOST_USO where the
 # kernel's tap can do USO: 6.2 and later).
 #
+# With E2E_QUEUES=N (N > 1) both sides have N queue pairs (virtio-user
+# queues=N: N vhost devices on one multiqueue tap, which the daemon puts on
+# one vhost-user connection as rings 0..2N-1; the back-end's port has
+# queues=N) and the counters must match exactly on every queue, each queue
+# carrying at least E2E_MIN_Q packets each way.
+#
 # Sourced by tests/vm/guest.d/20-e2e-virtio-user.sh (a test) and
 # tests/vm/demo-guest.sh (make demo); runs in the test VM as root with the
 # module loaded.  The caller may define say() (plain words) and detail()
@@ -31,6 +37,8 @@
 E2E_SECONDS=${E2E_SECONDS:-6}	# traffic time
 E2E_MIN=${E2E_MIN:-10000}	# packets each way, at least
 E2E_BURSTS=${E2E_BURSTS:-4}	# bursts of 32 packets bouncing between the two
+E2E_QUEUES=${E2E_QUEUES:-1}	# queue pairs on both sides
+E2E_MIN_Q=${E2E_MIN_Q:-1000}	# packets each way on every queue, at least (E2E_QUEUES > 1)
 
 declare -F say >/dev/null || say() { echo "$*"; }
 declare -F detail >/dev/null || detail() { echo "    $*"; }
@@ -107,6 +115,21 @@ tp_stats() {
 		k == n && /RX-packets:/ { rxp = $2; rxb = $6 }
 		k == n && /TX-packets:/ { txp = $2; txb = $6 }
 		END { print rxp + 0, rxb + 0, txp + 0, txb + 0 }' "${e2e_log[$1]}"
+}
+
+# tp_qstats NAME: "rx tx" good packets of every queue of port 0 ("rx0 tx0 rx1 tx1 ..."),
+# from a fresh "show port xstats 0" (the "show port stats all" after it tells when it is complete).
+tp_qstats() {
+	local n
+	n=$(grep -c 'NIC extended statistics for port 0' "${e2e_log[$1]}")
+	tp_cmd "$1" "show port xstats 0"
+	tp_stats "$1" >/dev/null || return 1
+	awk -v n=$((n + 1)) -v q="$E2E_QUEUES" '
+		/NIC extended statistics for port 0/ { k++ }
+		k == n && match($1, /^(rx|tx)_q[0-9]+_good_packets:$/) { v[$1] = $2 }
+		END { for (i = 0; i < q; i++)
+			printf "%d %d ", v["rx_q" i "_good_packets:"], v["tx_q" i "_good_packets:"]
+		      print "" }' "${e2e_log[$1]}"
 }
 
 tp_quit() {
@@ -228,8 +251,8 @@ e2e_native() {
 }
 
 e2e_main() {
-	local sock t0 t vmm be mem n i backend
-	local -a v b
+	local sock t0 t vmm be mem n i backend qs
+	local -a v b vq bq
 
 	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
 	[ -x "$e2e_testpmd" ] || { e2e_why="no $e2e_testpmd (apt-get install dpdk-dev)"; return 4; }
@@ -243,9 +266,11 @@ e2e_main() {
 	rm -rf /run/dpdk/vub-e2e-*
 	t0=$(e2e_now)
 
-	say "Starting the back-end: unmodified dpdk-testpmd with DPDK's vhost-user PMD, listening on $sock"
-	tp_start be 0 1 256 --vdev "net_vhost0,iface=$sock,queues=1,client=0" -- \
-		-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1
+	qs="--rxq=$E2E_QUEUES --txq=$E2E_QUEUES"
+	say "Starting the back-end: unmodified dpdk-testpmd with DPDK's vhost-user PMD, listening on $sock ($E2E_QUEUES queue pairs)"
+	# shellcheck disable=SC2086
+	tp_start be 0 1 256 --vdev "net_vhost0,iface=$sock,queues=$E2E_QUEUES,client=0" -- \
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1 $qs
 	tp_wait be 'testpmd> ' 1 90 || { e2e_fail; return; }
 	[ -S "$sock" ] || { e2e_fail "the back-end did not create $sock"; return; }
 	tp_cmd be start
@@ -271,20 +296,26 @@ e2e_main() {
 		{ e2e_fail "vhost-user-bridged did not attach to the kernel"; return; }
 	detail "$(grep -m1 'attached: API version' "$e2e_dir/bridged.log")"
 
-	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=$e2e_node"
+	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=$e2e_node,queues=$E2E_QUEUES"
 	t=$(e2e_now)
 	# 64 MB of guest memory: the back-end maps all of it (MAP_POPULATE).
 	# rx: UDP/TCP checksum (GUEST_CSUM) and LRO (GUEST_TSO4/6); tx: UDP/TCP checksum (CSUM)
-	tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=$e2e_node,queues=1" -- \
+	# shellcheck disable=SC2086
+	tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=$e2e_node,queues=$E2E_QUEUES" -- \
 		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1 \
-		--rx-offloads=0x1c --tx-offloads=0xc
+		--rx-offloads=0x1c --tx-offloads=0xc $qs
 	tp_wait vmm 'testpmd> ' 1 90 || { e2e_fail; return; }
 	tp_wait be 'Port 0: link state change event' 1 30 ||
 		{ e2e_fail "the back-end never saw the VMM's device come up"; return; }
 	detail "VMM up after $(e2e_since "$t") s.  DPDK took $e2e_node for a vhost-net device (a misc char device) and created $(e2e_taps) for it, unused for data"
 	detail "the VMM's vhost ioctls, as the daemon received them: $(grep -o ': VHOST_[A-Z_]*' "$e2e_dir/bridged.log" |
 		cut -c3- | uniq -c | awk '{ printf "%s%s%s", n++ ? ", " : "", $2, ($1 > 1 ? " x" $1 : "") }')"
-	detail "the daemon opened one vhost-user connection for the VMM's device: $(grep -m1 -o 'connected to the back-end.*' "$e2e_dir/bridged.log")"
+	if [ "$E2E_QUEUES" = 1 ]; then
+		detail "the daemon opened one vhost-user connection for the VMM's device: $(grep -m1 -o 'connected to the back-end.*' "$e2e_dir/bridged.log")"
+	else
+		detail "the VMM opened $(grep -c 'new device of VMM pid' "$e2e_dir/bridged.log") devices, one per queue pair; the daemon put them on one vhost-user connection:"
+		grep -o 'pair [0-9]* of the NIC .*' "$e2e_dir/bridged.log" | sed 's/^/      /'
+	fi
 	e2e_offloads || return
 	mem=$(awk '/memfd:nohuge/ && $2 ~ /s$/ { print $1, $2, $6 }' "/proc/${e2e_pid[vmm]}/maps" | head -1)
 	[ -n "$mem" ] && detail "VMM memory: DPDK's --no-huge memory is a shared memfd: $mem"
@@ -306,6 +337,10 @@ e2e_main() {
 		[ "${v[2]}" = "${b[0]}" ] && [ "${b[2]}" = "${v[0]}" ] && break
 		detail "counters not settled yet (VMM TX ${v[2]} / back-end RX ${b[0]}, back-end TX ${b[2]} / VMM RX ${v[0]}): draining again"
 	done
+	if [ "$E2E_QUEUES" -gt 1 ]; then
+		read -r -a vq <<<"$(tp_qstats vmm)" && [ ${#vq[@]} = $((2 * E2E_QUEUES)) ] || { e2e_fail; return; }
+		read -r -a bq <<<"$(tp_qstats be)" && [ ${#bq[@]} = $((2 * E2E_QUEUES)) ] || { e2e_fail; return; }
+	fi
 	tp_stop be || { e2e_fail; return; }
 	if [ -n "${E2E_INSTANCE:-}" ]; then
 		e2e_instance_check || return
@@ -316,6 +351,11 @@ e2e_main() {
 	say "  VMM      TX-packets ${v[2]}  ->  back-end RX-packets ${b[0]}"
 	say "  back-end TX-packets ${b[2]}  ->  VMM      RX-packets ${v[0]}"
 	detail "bytes: VMM TX ${v[3]} / back-end RX ${b[1]}, back-end TX ${b[3]} / VMM RX ${v[1]}"
+	E2E_QUEUE_COUNTS=
+	for ((i = 0; i < E2E_QUEUES && E2E_QUEUES > 1; i++)); do
+		say "  queue $i: VMM TX ${vq[2 * i + 1]} -> back-end RX ${bq[2 * i]}, back-end TX ${bq[2 * i + 1]} -> VMM RX ${vq[2 * i]}"
+		E2E_QUEUE_COUNTS="$E2E_QUEUE_COUNTS${E2E_QUEUE_COUNTS:+, }q$i ${vq[2 * i + 1]}/${vq[2 * i]}"
+	done
 	detail "$(awk -v p="${v[2]}" -v q="${v[0]}" -v s="$E2E_SECONDS" 'BEGIN { printf "about %.0f packets/s each way under TCG", (p + q) / 2 / s }')"
 
 	say "Shutting down: the VMM quits (its device stops and closes), then the back-end and the daemon"
@@ -349,6 +389,17 @@ e2e_main() {
 		{ e2e_fail "counters differ: VMM TX ${v[2]} vs back-end RX ${b[0]}, back-end TX ${b[2]} vs VMM RX ${v[0]}"; return; }
 	be=$((v[2] < v[0] ? v[2] : v[0]))
 	[ "$be" -ge "$E2E_MIN" ] || { e2e_fail "only $be packets in one direction (want >= $E2E_MIN)"; return; }
+	for ((i = 0; i < E2E_QUEUES && E2E_QUEUES > 1; i++)); do
+		[ "${vq[2 * i + 1]}" = "${bq[2 * i]}" ] && [ "${bq[2 * i + 1]}" = "${vq[2 * i]}" ] ||
+			{ e2e_fail "queue $i: counters differ: VMM TX ${vq[2 * i + 1]} vs back-end RX ${bq[2 * i]}, back-end TX ${bq[2 * i + 1]} vs VMM RX ${vq[2 * i]}"; return; }
+		[ "${vq[2 * i + 1]}" -ge "$E2E_MIN_Q" ] && [ "${vq[2 * i]}" -ge "$E2E_MIN_Q" ] ||
+			{ e2e_fail "queue $i carried only ${vq[2 * i + 1]} / ${vq[2 * i]} packets (want >= $E2E_MIN_Q each way)"; return; }
+	done
+	if [ "$E2E_QUEUES" -gt 1 ]; then
+		n=$(grep -c 'joins the NIC.s connection' "$e2e_dir/bridged.log")
+		[ "$n" = $((E2E_QUEUES - 1)) ] ||
+			{ e2e_fail "$n devices joined the NIC's connection, want $((E2E_QUEUES - 1))"; return; }
+	fi
 	if [ -n "${E2E_INSTANCE:-}" ]; then
 		"$e2e_build/vubctl" instance del "$E2E_INSTANCE" ||
 			{ e2e_fail "vubctl instance del $E2E_INSTANCE failed once the VMM was gone"; return; }
