@@ -223,7 +223,8 @@ static int fe_result(struct vub_dev *d, int ret)
  * replayed on the NIC's connection at rings 2k/2k+1, and its own
  * connection, which has not started a ring, is closed.
  */
-static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid, int tap_fd)
+static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
+			const struct vub_tap_info *ti)
 {
 	struct vub_nic_key key = { .vmm_pid = vmm_pid };
 	struct vub_frontend *own = d->fe;
@@ -231,8 +232,7 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid, int tap_fd)
 	unsigned int max;
 	int k, ret;
 
-	ret = d->cfg->tap_key ? d->cfg->tap_key(d->cfg->tap_key_opaque, tap_fd, &key)
-			      : vub_nic_tap_key(tap_fd, &key);
+	ret = vub_nic_key_from_tap(ti, &key);
 	if (ret)
 		return 0;	/* not a multiqueue tap: a connection of its own */
 	snprintf(key.backend, sizeof(key.backend), "%s", d->backend ? d->backend : "");
@@ -561,26 +561,29 @@ static int send_features(struct vub_dev *d)
  * again until the device runs); a change while a ring runs cannot (DPDK
  * refuses it), and is logged.  An fd that is not a readable tap (a packet
  * socket, a test's file) tells nothing: the back-end gets the ring features.
+ * @ti and @is_tap return what was read: a multiqueue tap also names the
+ * device's NIC (dev_join_nic).
  */
-static int learn_tap(struct vub_dev *d, uint32_t idx, int fd)
+static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_info *ti,
+		     bool *is_tap)
 {
-	struct vub_tap_info ti;
 	char why[160], names[160];
 	uint64_t want, f, missing;
 	int ret;
 
 	ret = d->cfg->read_tap ?
-	      d->cfg->read_tap(d->cfg->read_tap_opaque, fd, &ti, why, sizeof(why)) :
-	      vub_tap_read(fd, &ti, why, sizeof(why));
-	want = ret ? 0 : vub_tap_offloads(&ti);
+	      d->cfg->read_tap(d->cfg->read_tap_opaque, fd, ti, why, sizeof(why)) :
+	      vub_tap_read(fd, ti, why, sizeof(why));
+	*is_tap = !ret;
+	want = ret ? 0 : vub_tap_offloads(ti);
 	if (ret && (!d->tap_seen || want != d->offloads)) {
 		dev_log(d, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
 			idx, why);
 	} else if (!d->tap_seen || want != d->offloads) {
 		vub_offloads_name(want, names, sizeof(names));
 		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, tap offloads %#x: the guest may use %s",
-			idx, ti.ifname, ti.vnet_hdr ? "" : "no ", ti.vnet_hdr_sz,
-			ti.offloads, names);
+			idx, ti->ifname, ti->vnet_hdr ? "" : "no ", ti->vnet_hdr_sz,
+			ti->offloads, names);
 	}
 	d->tap_seen = true;
 	d->offloads = want;
@@ -865,8 +868,10 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 			     uint32_t *reply_len)
 {
 	struct vhost_vring_file f;
+	struct vub_tap_info ti;
 	struct vub_fe_ring *r;
 	uint32_t base, g;
+	bool is_tap;
 	int ret;
 
 	(void)reply; (void)reply_len;
@@ -892,11 +897,11 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 		return fail(d, -EFAULT, "ring %u is not set up (missing%s%s)", f.index,
 			    (r->have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
 			    (r->have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
-	ret = learn_tap(d, f.index, fds[0]);
+	ret = learn_tap(d, f.index, fds[0], &ti, &is_tap);
 	if (ret)
 		return ret;
-	if (!d->nic && d->cfg->nics) {
-		ret = dev_join_nic(d, req->vmm_pid, fds[0]);
+	if (!d->nic && d->cfg->nics && is_tap) {
+		ret = dev_join_nic(d, req->vmm_pid, &ti);
 		if (ret)
 			return ret;
 		g = vring(d, f.index);

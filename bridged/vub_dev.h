@@ -105,10 +105,6 @@ struct vub_dev_cfg {
 	/* The daemon's multiqueue NICs; NULL: every device keeps a connection
 	 * of its own. */
 	struct vub_nics *nics;
-	/* The NIC key of a VHOST_NET_SET_BACKEND fd; NULL: vub_nic_tap_key().
-	 * Tests plug fake taps here. */
-	int (*tap_key)(void *opaque, int fd, struct vub_nic_key *key);
-	void *tap_key_opaque;
 };
 
 struct vub_dev {

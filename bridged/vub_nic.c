@@ -6,14 +6,9 @@
 #include "vub_nic.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
 /* --- the registry -------------------------------------------------------- */
 
@@ -96,39 +91,14 @@ unsigned int vub_nic_max_pairs(uint64_t proto, uint64_t queue_num)
 
 /* --- the tap ---------------------------------------------------------------- */
 
-/* /dev/net/tun is misc device 200: only its files get the tun ioctls (the
- * VMM may hand over any file, and 'T' ioctls mean other things elsewhere). */
-#define TUN_MAJOR	10
-#define TUN_MINOR	200
-
-int vub_nic_tap_key(int fd, struct vub_nic_key *key)
+int vub_nic_key_from_tap(const struct vub_tap_info *ti, struct vub_nic_key *key)
 {
-	struct ifreq ifr;
-	struct stat st;
-	int ns, ret = 0;
-
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != TUN_MAJOR ||
-	    minor(st.st_rdev) != TUN_MINOR)
-		return -ENOTTY;
-	memset(&ifr, 0, sizeof(ifr));
-	if (ioctl(fd, TUNGETIFF, &ifr))
-		return -errno;		/* EBADFD: a detached queue */
-	if (!(ifr.ifr_flags & IFF_MULTI_QUEUE))
+	if (!ti->multi_queue)
 		return -EOPNOTSUPP;
-	ns = ioctl(fd, TUNGETDEVNETNS);
-	if (ns < 0)
-		return -errno;
-	if (fstat(ns, &st))
-		ret = -errno;
-	close(ns);
-	if (ret)
-		return ret;
-	memcpy(key->ifname, ifr.ifr_name, sizeof(key->ifname));
+	memcpy(key->ifname, ti->ifname, sizeof(key->ifname));
 	key->ifname[sizeof(key->ifname) - 1] = '\0';
-	key->netns_dev = st.st_dev;
-	key->netns_ino = st.st_ino;
+	key->netns_dev = ti->netns_dev;
+	key->netns_ino = ti->netns_ino;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
  *
  *   the VMM process (the tgid that issues VHOST_NET_SET_BACKEND),
  *   the tap: its name (TUNGETIFF) and network namespace (TUNGETDEVNETNS),
+ *   as vub_tap_read() reads them for the offloads,
  *   the back-end socket,
  *
  * and a device joins its NIC at its first VHOST_NET_SET_BACKEND with a tap
@@ -28,7 +29,7 @@
  * any ring's stop).  Devices whose fd is not a multiqueue tap are never
  * grouped: one connection each, as before.
  *
- * The registry (find, add, pairs) is pure; the helpers below it drive
+ * The registry (find, add, pairs) and the key are pure; the helpers below drive
  * vub_frontend calls and are tested against a mock back-end.
  */
 #ifndef VUB_NIC_H
@@ -41,6 +42,7 @@
 #include <linux/vhost_user_bridge.h>
 
 #include "vu_frontend.h"
+#include "vub_tap.h"
 
 /* Queue pairs one connection can carry: 8-bit ring indices. */
 #define VUB_NIC_MAX_PAIRS	(VUB_FE_MAX_RINGS / 2)
@@ -87,12 +89,11 @@ unsigned int vub_nic_max_pairs(uint64_t proto, uint64_t queue_num);
 /* --- the tap ---------------------------------------------------------------- */
 
 /*
- * The NIC the tap queue @fd belongs to (TUNGETIFF, TUNGETDEVNETNS; needs
- * CAP_NET_ADMIN in the tap's namespace).  Fills key->ifname and netns_*.
- * 0: a multiqueue tap; -EOPNOTSUPP: a single-queue tap; another -errno: not
- * a tap (or a detached queue).
+ * The NIC of a tap queue as vub_tap_read() saw it: fills key->ifname and
+ * netns_*.  0 for a multiqueue tap; -EOPNOTSUPP for a single-queue one,
+ * which is never grouped.
  */
-int vub_nic_tap_key(int fd, struct vub_nic_key *key);
+int vub_nic_key_from_tap(const struct vub_tap_info *ti, struct vub_nic_key *key);
 
 /* --- on the shared connection --------------------------------------------- */
 

@@ -99,8 +99,9 @@ out:
 	return ret;
 }
 
-/* A socket in the network namespace of the tap behind @fd. */
-static int tap_netns_socket(int fd, char *why, size_t why_len)
+/* A socket in the network namespace of the tap behind @fd, which
+ * identifies in @ti. */
+static int tap_netns_socket(int fd, struct vub_tap_info *ti, char *why, size_t why_len)
 {
 	struct stat ns, self;
 	int nsfd, selffd = -1, sock = -1, ret;
@@ -116,6 +117,8 @@ static int tap_netns_socket(int fd, char *why, size_t why_len)
 		snprintf(why, why_len, "network namespace: %s", strerror(-ret));
 		goto out;
 	}
+	ti->netns_dev = ns.st_dev;
+	ti->netns_ino = ns.st_ino;
 	if (ns.st_dev == self.st_dev && ns.st_ino == self.st_ino) {
 		sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	} else {
@@ -157,12 +160,13 @@ int vub_tap_read(int fd, struct vub_tap_info *ti, char *why, size_t why_len)
 	}
 	snprintf(ti->ifname, sizeof(ti->ifname), "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
 	ti->vnet_hdr = ifr.ifr_flags & IFF_VNET_HDR;
+	ti->multi_queue = ifr.ifr_flags & IFF_MULTI_QUEUE;
 	if (ti->vnet_hdr && ioctl(fd, TUNGETVNETHDRSZ, &ti->vnet_hdr_sz)) {
 		ret = -errno;
 		snprintf(why, why_len, "%s: TUNGETVNETHDRSZ: %s", ti->ifname, strerror(-ret));
 		return ret;
 	}
-	sock = tap_netns_socket(fd, why, why_len);
+	sock = tap_netns_socket(fd, ti, why, why_len);
 	if (sock < 0)
 		return sock;
 	ret = read_offloads(sock, ti, why, why_len);

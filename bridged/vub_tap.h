@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <linux/if_tun.h>
 
@@ -30,6 +31,8 @@
 
 struct vub_tap_info {
 	char ifname[IFNAMSIZ];
+	bool multi_queue;		/* IFF_MULTI_QUEUE: one queue of several */
+	uint64_t netns_dev, netns_ino;	/* its network namespace (TUNGETDEVNETNS) */
 	bool vnet_hdr;			/* IFF_VNET_HDR */
 	int vnet_hdr_sz;		/* TUNGETVNETHDRSZ; 0 without a header */
 	unsigned int offloads;		/* TUN_F_* in force */

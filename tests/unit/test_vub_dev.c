@@ -1019,19 +1019,23 @@ static void test_tap_read_real(void)
 /* Fake taps: fds in mq_taps are queues of the multiqueue tap "mqtap0". */
 static int mq_taps[3] = { -1, -1, -1 };
 
-static int fake_tap_key(void *opaque, int fd, struct vub_nic_key *key)
+static int mq_read_tap(void *opaque, int fd, struct vub_tap_info *ti,
+		       char *why, size_t why_len)
 {
 	unsigned int i;
 
 	(void)opaque;
+	memset(ti, 0, sizeof(*ti));
 	for (i = 0; i < 3; i++) {
 		if (fd == mq_taps[i]) {
-			snprintf(key->ifname, sizeof(key->ifname), "mqtap0");
-			key->netns_dev = 4;
-			key->netns_ino = 4026531840;
+			snprintf(ti->ifname, sizeof(ti->ifname), "mqtap0");
+			ti->multi_queue = true;
+			ti->netns_dev = 4;
+			ti->netns_ino = 4026531840;
 			return 0;
 		}
 	}
+	snprintf(why, why_len, "fake: not a tap");
 	return -ENOTTY;
 }
 
@@ -1079,7 +1083,7 @@ static void test_multiqueue(void)
 		env_init(&e[i]);
 		e[i].mk.queue_num = 2;
 		e[i].cfg.nics = &nics;
-		e[i].cfg.tap_key = fake_tap_key;
+		e[i].cfg.read_tap = mq_read_tap;
 		tapq[i] = mq_taps[i] = eventfd(0, EFD_CLOEXEC);
 		e[i].d.dev_id = 10 + i;
 	}
@@ -1204,7 +1208,7 @@ static void test_not_grouped(void)
 
 	env_init(&e);
 	e.cfg.nics = &nics;
-	e.cfg.tap_key = fake_tap_key;
+	e.cfg.read_tap = mq_read_tap;
 	TAP_OK(bring_up(&e) == 0 && !e.d.nic && nics.head == NULL && e.d.fe->ring[1].started,
 	       "not a multiqueue tap: no NIC, a connection of its own");
 	env_fini(&e);

@@ -2,8 +2,8 @@
 /*
  * Unit tests for bridged/vub_nic.c: the registry of multiqueue NICs (which
  * devices share a connection, and as which queue pair), the back-end's
- * queue pair limit, and the tap identification on real taps when the test
- * may create them (CAP_NET_ADMIN), otherwise on files that are not taps.
+ * queue pair limit, the NIC key of a tap, and the key of real taps as the
+ * daemon reads them (bridged/vub_tap.c) when the test may create them.
  * How a NIC's devices drive the shared connection is in test_vub_dev.c.
  */
 #include "../../bridged/vub_nic.h"
@@ -14,7 +14,6 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static struct vub_nic_key key(uint32_t pid, const char *ifname, uint64_t ns)
@@ -80,6 +79,20 @@ static void test_max_pairs(void)
 	       "queue pairs: at most %u (8-bit ring indices)", VUB_NIC_MAX_PAIRS);
 }
 
+static void test_key_from_tap(void)
+{
+	struct vub_tap_info ti = { .ifname = "tap0", .multi_queue = true,
+				   .netns_dev = 4, .netns_ino = 4026531840 };
+	struct vub_nic_key k = { .vmm_pid = 812 };
+
+	TAP_OK(vub_nic_key_from_tap(&ti, &k) == 0 && !strcmp(k.ifname, "tap0") &&
+	       k.netns_dev == 4 && k.netns_ino == 4026531840 && k.vmm_pid == 812,
+	       "key: a multiqueue tap's name and namespace");
+	ti.multi_queue = false;
+	TAP_OK(vub_nic_key_from_tap(&ti, &k) == -EOPNOTSUPP,
+	       "key: a single-queue tap is not grouped (EOPNOTSUPP)");
+}
+
 /* A tap queue; -errno if taps cannot be made here. */
 static int tap_open(const char *name, short flags)
 {
@@ -98,38 +111,36 @@ static int tap_open(const char *name, short flags)
 	return fd;
 }
 
-static void test_tap_key(void)
+/* Two queues of one real multiqueue tap, read as the daemon reads them. */
+static void test_real_tap(void)
 {
 	struct vub_nic_key a = { 0 }, b = { 0 };
-	char name[IFNAMSIZ];
-	int mfd = memfd_create("not-a-tap", MFD_CLOEXEC);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct vub_tap_info ta, tb;
+	char name[IFNAMSIZ], why[160];
 	int q0, q1, sq;
 
-	TAP_OK(vub_nic_tap_key(mfd, &a) == -ENOTTY && vub_nic_tap_key(null, &a) == -ENOTTY,
-	       "tap key: a memfd or /dev/null is not a tap (ENOTTY, no ioctl sent)");
-	close(mfd);
-	close(null);
-
 	snprintf(name, sizeof(name), "vubmq%d", (int)getpid() % 100000);
-	q0 = tap_open(name, IFF_MULTI_QUEUE);
+	q0 = tap_open(name, IFF_MULTI_QUEUE | IFF_VNET_HDR);
 	if (q0 < 0) {
 		TAP_DIAG("no tap can be made here (%s): the real-tap cases are skipped",
 			 strerror(-q0));
 		return;
 	}
-	q1 = tap_open(name, IFF_MULTI_QUEUE);
-	TAP_OK(q1 >= 0 && vub_nic_tap_key(q0, &a) == 0 && vub_nic_tap_key(q1, &b) == 0 &&
-	       !strcmp(a.ifname, name) && !strcmp(b.ifname, name) &&
-	       a.netns_ino && a.netns_ino == b.netns_ino && a.netns_dev == b.netns_dev,
-	       "tap key: two queues of multiqueue tap %s: same name, same namespace (inode %llu)",
+	q1 = tap_open(name, IFF_MULTI_QUEUE | IFF_VNET_HDR);
+	TAP_OK(q1 >= 0 && vub_tap_read(q0, &ta, why, sizeof(why)) == 0 &&
+	       vub_tap_read(q1, &tb, why, sizeof(why)) == 0 &&
+	       vub_nic_key_from_tap(&ta, &a) == 0 && vub_nic_key_from_tap(&tb, &b) == 0 &&
+	       !strcmp(a.ifname, name) && !strcmp(b.ifname, name) && a.netns_ino &&
+	       a.netns_ino == b.netns_ino && a.netns_dev == b.netns_dev,
+	       "real tap: two queues of multiqueue tap %s: same name, same namespace (inode %llu)",
 	       name, (unsigned long long)a.netns_ino);
 	close(q1);
 	close(q0);
 	snprintf(name, sizeof(name), "vubsq%d", (int)getpid() % 100000);
-	sq = tap_open(name, 0);
-	TAP_OK(sq >= 0 && vub_nic_tap_key(sq, &a) == -EOPNOTSUPP,
-	       "tap key: a single-queue tap is not grouped (EOPNOTSUPP)");
+	sq = tap_open(name, IFF_VNET_HDR);
+	TAP_OK(sq >= 0 && vub_tap_read(sq, &ta, why, sizeof(why)) == 0 &&
+	       vub_nic_key_from_tap(&ta, &a) == -EOPNOTSUPP,
+	       "real tap: a single-queue tap is not grouped");
 	if (sq >= 0)
 		close(sq);
 }
@@ -138,6 +149,7 @@ int main(void)
 {
 	test_registry();
 	test_max_pairs();
-	test_tap_key();
+	test_key_from_tap();
+	test_real_tap();
 	return tap_done();
 }
