@@ -6,8 +6,9 @@
  * needs it as files it can map.  At VHOST_SET_MEM_TABLE each region
  * [userspace_addr, +memory_size) is resolved in the caller's mm to pieces of
  * shared file mappings, and the files go to the daemon with the request (see
- * struct vub_mem_piece).  Everything else is refused, with a log line that
- * says what to change in the VMM.
+ * struct vub_mem_piece).  Address space the VMM only reserved is left out
+ * (vub_mem_is_hole()).  Everything else is refused, with a log line that says
+ * what to change in the VMM.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -67,6 +68,50 @@ static int vub_mem_add(struct vub_mem_ctx *ctx, u64 gpa, u64 size, u64 uaddr,
 	return 0;
 }
 
+/*
+ * Is @vma a reservation: address space the VMM holds for memory it may map
+ * there later, and that nothing can reach now?  DPDK reserves each memseg
+ * list so (mmap(PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS)), maps hugetlbfs
+ * files into it as it allocates, and gives vhost the whole list as one
+ * region.  It must be private anonymous memory without any access (vhost-net
+ * could not copy_from_user() there either) and never populated: no anon_vma,
+ * so no anonymous page was ever faulted in.  A PROT_NONE mapping that once
+ * held data keeps its anon_vma and is refused like any private memory.
+ *
+ * The answer may change as soon as mmap_lock is dropped (the VMM maps a file
+ * there, or mprotect()s it).  That is harmless: a hole is not handed over at
+ * all, the back-end only ever gets the files of the shared pieces, so it
+ * cannot reach whatever appears there.  A VMM that puts guest memory in the
+ * hole sends a new table, as vhost-net needs it to for its own translation.
+ */
+static bool vub_mem_is_hole(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) &&
+	       !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)) &&
+	       !READ_ONCE(vma->anon_vma);
+}
+
+/*
+ * Add [@uaddr, +@len) of @vma, region @n's memory at @gpa, as a piece; a
+ * hole adds nothing.  mmap_lock held for reading.
+ */
+static int vub_mem_add_vma(struct vub_mem_ctx *ctx, struct vm_area_struct *vma,
+			   u64 gpa, u64 uaddr, u64 len, unsigned int n)
+{
+	if (vub_mem_is_hole(vma))
+		return 0;
+	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file ||
+	    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+		pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is not a shared file mapping, so a vhost-user back-end cannot map it; failing with EOPNOTSUPP. Give the VM shared memory, e.g. QEMU -object memory-backend-memfd,id=mem,size=...,share=on -machine memory-backend=mem\n",
+				    current->comm, task_tgid_nr(current),
+				    n, uaddr);
+		return -EOPNOTSUPP;
+	}
+	return vub_mem_add(ctx, gpa, len, uaddr, vma->vm_file,
+			   ((u64)vma->vm_pgoff << PAGE_SHIFT) +
+			   uaddr - vma->vm_start);
+}
+
 /* Resolve one region; mmap_lock held for reading. */
 static int vub_mem_resolve_region(struct vub_mem_ctx *ctx, struct mm_struct *mm,
 				  const struct vhost_memory_region *r,
@@ -86,17 +131,8 @@ static int vub_mem_resolve_region(struct vub_mem_ctx *ctx, struct mm_struct *mm,
 					    n, uaddr);
 			return -EFAULT;
 		}
-		if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file ||
-		    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-			pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is not a shared file mapping, so a vhost-user back-end cannot map it; failing with EOPNOTSUPP. Give the VM shared memory, e.g. QEMU -object memory-backend-memfd,id=mem,size=...,share=on -machine memory-backend=mem\n",
-					    current->comm, task_tgid_nr(current),
-					    n, uaddr);
-			return -EOPNOTSUPP;
-		}
 		len = min_t(u64, vma->vm_end - uaddr, left);
-		ret = vub_mem_add(ctx, gpa, len, uaddr, vma->vm_file,
-				  ((u64)vma->vm_pgoff << PAGE_SHIFT) +
-				  uaddr - vma->vm_start);
+		ret = vub_mem_add_vma(ctx, vma, gpa, uaddr, len, n);
 		if (ret)
 			return ret;
 		gpa += len;
@@ -114,6 +150,8 @@ static int vub_mem_resolve_region(struct vub_mem_ctx *ctx, struct mm_struct *mm,
  * Regions are first checked as vhost checks them (EFAULT for an empty,
  * wrapping or non-user range).  On success the request carries the pieces
  * as its extension and the files to install; on failure it is unchanged.
+ * Holes leave gaps between the pieces, but a table that is nothing but
+ * holes is refused: it would give the back-end no memory at all.
  *
  * Return: 0 or -errno.
  */
@@ -157,6 +195,12 @@ int vub_mem_resolve(struct vub_request *req)
 	mmap_read_unlock(mm);
 	if (ret)
 		goto err;
+	if (!ctx.nr_pieces) {
+		pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: the regions are only reserved address space (PROT_NONE), nothing a vhost-user back-end could map; failing with EOPNOTSUPP\n",
+				    current->comm, task_tgid_nr(current));
+		ret = -EOPNOTSUPP;
+		goto err;
+	}
 
 	req->ext = ctx.pieces;
 	req->ext_len = ctx.nr_pieces * sizeof(*ctx.pieces);

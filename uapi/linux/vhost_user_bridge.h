@@ -196,7 +196,8 @@ struct vub_open_info {
  *	to the payload: the first 8-byte boundary after the payload; 0 when
  *	there is none.
  * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
- *	array of struct vub_mem_piece describing all of guest memory.
+ *	array of struct vub_mem_piece describing all of guest memory a
+ *	back-end can reach (at least one piece when there are regions).
  * @instance_id: the instance of the device (see VUB_OP_OPEN).
  * @reserved: 0.
  */
@@ -235,6 +236,13 @@ struct vub_req {
  * mappings of files (memfd, shmem, hugetlbfs, regular files) can be handed
  * to a back-end: other memory fails the ioctl (EOPNOTSUPP, unmapped memory
  * EFAULT) with a kernel log line naming the process and the fix.
+ *
+ * Address space the VMM only reserved is left out, so pieces need not cover
+ * their region: private anonymous mappings without access (PROT_NONE) in
+ * which no page was ever faulted, such as the rest of a DPDK memseg list
+ * beyond its hugepages.  Nothing can reach them (vhost-net would fault
+ * there); when the VMM maps memory into one it sends a new table.  A table
+ * made only of such reservations fails with EOPNOTSUPP.
  */
 struct vub_mem_piece {
 	__u64	guest_phys_addr;
