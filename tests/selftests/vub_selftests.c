@@ -1001,6 +1001,139 @@ TEST(mem_table_refuses_what_cannot_be_shared)
 	td_stop(&td);
 }
 
+/* The piece the daemon got: @gpa, @size at @uaddr, @off in file fd_index 0. */
+static void expect_piece(const struct vub_mem_piece *p, uint64_t gpa, uint64_t size,
+			 const void *uaddr, uint64_t off)
+{
+	EXPECT_EQ(p->guest_phys_addr, gpa);
+	EXPECT_EQ(p->memory_size, size);
+	EXPECT_EQ(p->userspace_addr, (uintptr_t)uaddr);
+	EXPECT_EQ(p->file_offset, off);
+	EXPECT_EQ(p->fd_index, 0u);
+	EXPECT_EQ(p->flags, 0u);
+}
+
+/*
+ * DPDK's memseg lists: hugetlbfs pages in a PROT_NONE private anonymous
+ * reservation, sent whole as one region.  The reservation is left out of
+ * the pieces, and each new table is resolved anew as the VMM fills it in;
+ * a reservation that holds data, and accessible private memory, are still
+ * refused.  vhost-net, which uses the VMM's mm, takes every one of them.
+ */
+TEST(mem_table_leaves_out_reserved_holes)
+{
+	union {
+		struct vhost_memory m;
+		uint8_t b[sizeof(struct vhost_memory) + 2 * sizeof(struct vhost_memory_region)];
+	} mem = { .m.nregions = 1 };
+	struct vhost_memory_region *r = &mem.m.regions[0];
+	long pg = sysconf(_SC_PAGESIZE);
+	const struct vub_mem_piece *p;
+	const struct td_entry *e;
+	int dev[2], kmsg, mfd;
+	uint8_t *res, *two;
+	struct stat st;
+	uint32_t from;
+	struct td td;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	dev[0] = vmm_open();
+	ASSERT_GE(dev[0], 0);
+	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
+	dev[1] = vhost_net_owned();
+	ASSERT_GE(dev[1], 0);
+	mfd = memfd_create("vub-guest", MFD_CLOEXEC);
+	ASSERT_GE(mfd, 0);
+	ASSERT_OK(ftruncate(mfd, 8 * pg));
+	ASSERT_OK(fstat(mfd, &st));
+	/* as DPDK reserves a memseg list, then maps its first pages there */
+	res = mmap(NULL, 8 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(res != MAP_FAILED);
+	ASSERT_TRUE(mmap(res, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 mfd, 0) != MAP_FAILED);
+	*r = (struct vhost_memory_region){ 0x100000, 8 * pg, (uintptr_t)res, 0 };
+
+	/* the pieces are the two shared pages; the 6 reserved ones are not there */
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	p = (const void *)e->ext;
+	ASSERT_EQ(e->ext_len, sizeof(*p));
+	EXPECT_EQ(e->fd_inos[0], (uint64_t)st.st_ino);
+	expect_piece(&p[0], 0x100000, 2 * pg, res, 0);
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
+
+	/* the VMM maps more into the reservation and sends the table again:
+	 * a hole between two pieces, and one after them */
+	ASSERT_TRUE(mmap(res + 5 * pg, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 mfd, 3 * pg) != MAP_FAILED);
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	p = (const void *)e->ext;
+	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
+	expect_piece(&p[0], 0x100000, 2 * pg, res, 0);
+	expect_piece(&p[1], 0x100000 + 5 * pg, pg, res + 5 * pg, 3 * pg);
+
+	/* a second region that is all reservation adds nothing */
+	mem.m.nregions = 2;
+	mem.m.regions[1] = (struct vhost_memory_region){ 0x200000, pg, (uintptr_t)res + 7 * pg, 0 };
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
+	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
+
+	/* filled in completely: one piece covering the region */
+	ASSERT_TRUE(mmap(res, 8 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 mfd, 0) != MAP_FAILED);
+	mem.m.nregions = 1;
+	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	p = (const void *)e->ext;
+	ASSERT_EQ(e->ext_len, sizeof(*p));
+	expect_piece(&p[0], 0x100000, 8 * pg, res, 0);
+	from = td_count(&td);
+
+	/* refused: only reservation (nothing to hand over); a reservation
+	 * that was written to and made inaccessible again; private memory
+	 * the VMM touched */
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_GE(kmsg, 0);
+	ASSERT_EQ(lseek(kmsg, 0, SEEK_END), 0);
+	ASSERT_TRUE(mmap(res + 4 * pg, 4 * pg, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+			 -1, 0) != MAP_FAILED);
+	*r = (struct vhost_memory_region){ 0x100000, 4 * pg, (uintptr_t)res + 4 * pg, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	EXPECT_TRUE(kmsg_has(kmsg, "vub_selftests[", "only reserved address space"));
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
+
+	*r = (struct vhost_memory_region){ 0x100000, 8 * pg, (uintptr_t)res, 0 };
+	ASSERT_OK(mprotect(res + 6 * pg, pg, PROT_READ | PROT_WRITE));
+	res[6 * pg] = 1;
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	EXPECT_TRUE(kmsg_has(kmsg, "vub_selftests[", "memory-backend-memfd"));
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
+	ASSERT_OK(mprotect(res + 6 * pg, pg, PROT_NONE));
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	EXPECT_TRUE(kmsg_has(kmsg, "vub_selftests[", "memory-backend-memfd"));
+	close(kmsg);
+
+	/* accessible but never touched is memory too (vhost-net would write
+	 * there): refused, not taken for a hole */
+	two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_TRUE(two != MAP_FAILED);
+	ASSERT_TRUE(mmap(two + pg, pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
+	*r = (struct vhost_memory_region){ 0x100000, 2 * pg, (uintptr_t)two, 0 };
+	EXPECT_ERRNO(ioctl(dev[0], VHOST_SET_MEM_TABLE, &mem), EOPNOTSUPP);
+	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
+	usleep(QUIET_MS * 1000);
+	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
+
+	munmap(two, 2 * pg);
+	munmap(res, 8 * pg);
+	close(mfd);
+	close(dev[1]);
+	close(dev[0]);
+	td_stop(&td);
+}
+
 /* ---- the daemon's answers ------------------------------------------------ */
 
 TEST(daemon_errno_propagates)

@@ -492,6 +492,50 @@ static void test_dpdk_order(void)
 
 /* kvmtool's order: KICK, NUM, BASE, ADDR, CALL, NET_SET_BACKEND per ring,
  * SET_FEATURES last: the starts wait for the features. */
+/*
+ * DPDK virtio-user on hugepages: each memseg list is one region (gpa ==
+ * uaddr) of hugepages in a larger reservation, which the kernel leaves out.
+ * The back-end gets the pieces, not the regions; a later table that fills
+ * the reservation in is sent again as it is.
+ */
+static void test_mem_holes(void)
+{
+	const uint64_t list = 16ull << 30, m2 = 2ull << 20;
+	struct vhost_memory_region r[2] = {
+		{ RAM_UADDR, list, RAM_UADDR, 0 },
+		{ RAM_UADDR + list, list, RAM_UADDR + list, 0 },
+	};
+	struct vub_mem_piece p[2] = {
+		{ RAM_UADDR, 64 * m2, RAM_UADDR, 0, 0, 0 },
+		{ RAM_UADDR + 100 * m2, m2, RAM_UADDR + 100 * m2, 64 * m2, 0, 0 },
+	};
+	const struct vu_mem_table *t;
+	unsigned int mark;
+	struct env e;
+
+	env_init(&e);
+	TAP_OK(bring_up(&e) == 0, "holes: DPDK's bring-up");
+	mark = e.mk.n;
+	TAP_OK(vmm_mem_table(&e.d, r, 2, p, 1, &e.memfd, 1) == 0,
+	       "holes: two 16 GiB memseg lists resolved to 128 MiB of hugepages are accepted");
+	t = &e.mk.log[mark].p.mem;
+	TAP_OK(e.mk.n > mark && e.mk.log[mark].request == VU_SET_MEM_TABLE &&
+	       t->nregions == 1 && t->regions[0].gpa == RAM_UADDR &&
+	       t->regions[0].size == 64 * m2 && t->regions[0].uaddr == RAM_UADDR &&
+	       t->regions[0].mmap_offset == 0,
+	       "holes: the back-end gets the 128 MiB piece, not the 32 GiB of regions");
+	mark = e.mk.n;
+	TAP_OK(vmm_mem_table(&e.d, r, 2, p, 2, &e.memfd, 1) == 0,
+	       "holes: the table again once another page is mapped in the reservation");
+	t = &e.mk.log[mark].p.mem;
+	TAP_OK(e.mk.n > mark && e.mk.log[mark].request == VU_SET_MEM_TABLE &&
+	       t->nregions == 2 && t->regions[1].gpa == RAM_UADDR + 100 * m2 &&
+	       t->regions[1].size == m2 && t->regions[1].mmap_offset == 64 * m2,
+	       "holes: the new table reaches the back-end with both pieces");
+	TAP_OK(e.mk.bad_reqs == 0, "holes: no malformed message");
+	env_fini(&e);
+}
+
 static void test_kvmtool_order(void)
 {
 	struct env e;
@@ -1224,6 +1268,7 @@ int main(void)
 	test_check_request();
 	test_pieces_pure();
 	test_dpdk_order();
+	test_mem_holes();
 	test_kvmtool_order();
 	test_crosvm_order();
 	test_local_ioctls();
