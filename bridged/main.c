@@ -121,6 +121,23 @@ static void format_fds(const struct vub_req *req, const int *fds, char *buf, siz
 		snprintf(buf + n, size - n, "]");
 }
 
+/* The kernel's pieces of a memory table: how many, and the bytes they cover
+ * (less than the regions' when the VMM's regions hold reserved holes). */
+static void format_pieces(const struct vub_req *req, char *buf, size_t size)
+{
+	const char *ext = (const char *)req + req->ext_offset;
+	uint32_t i, n = req->ext_len / sizeof(struct vub_mem_piece);
+	struct vub_mem_piece p;
+	unsigned long long bytes = 0;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&p, ext + i * sizeof(p), sizeof(p));
+		bytes += p.memory_size;
+	}
+	snprintf(buf, size, " (kernel: %u pieces of %llu bytes, %u files)", n, bytes,
+		 req->nr_fds);
+}
+
 static int on_ioctl(struct bridge *br, const struct vub_req *req,
 		    const void *payload, int *fds, void *reply, uint32_t *reply_len)
 {
@@ -140,8 +157,7 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req,
 	}
 	vub_vhost_format(d, payload, req->payload_len, arg, sizeof(arg));
 	if (req->ext_len)	/* the kernel's resolution of the memory table */
-		snprintf(arg + strlen(arg), sizeof(arg) - strlen(arg), " (kernel: %zu pieces, %u files)",
-			 req->ext_len / sizeof(struct vub_mem_piece), req->nr_fds);
+		format_pieces(req, arg + strlen(arg), sizeof(arg) - strlen(arg));
 	if (vub_dev_check_request(req, payload, why, sizeof(why))) {
 		malformed = true;
 		ret = -EINVAL;

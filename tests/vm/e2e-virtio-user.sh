@@ -39,6 +39,12 @@ E2E_MIN=${E2E_MIN:-10000}	# packets each way, at least
 E2E_BURSTS=${E2E_BURSTS:-4}	# bursts of 32 packets bouncing between the two
 E2E_QUEUES=${E2E_QUEUES:-1}	# queue pairs on both sides
 E2E_MIN_Q=${E2E_MIN_Q:-1000}	# packets each way on every queue, at least (E2E_QUEUES > 1)
+E2E_VMM_MEM=${E2E_VMM_MEM:-64}	# MiB of VMM memory
+# A mounted hugetlbfs: the VMM's memory is 2 MiB hugepages there, as DPDK is
+# usually run, instead of --no-huge's memfd.  Each memseg list then reaches
+# SET_MEM_TABLE as one region: the hugepages in a much larger PROT_NONE
+# reservation, which the kernel leaves out of what the back-end gets.
+E2E_HUGE_DIR=${E2E_HUGE_DIR:-}
 
 declare -F say >/dev/null || say() { echo "$*"; }
 declare -F detail >/dev/null || detail() { echo "    $*"; }
@@ -69,12 +75,15 @@ e2e_since() { awk -v a="$1" -v b="$(e2e_now)" 'BEGIN { printf "%.1f", b - a }'; 
 # $e2e_dir/NAME.log.
 tp_start() {
 	local name=$1 main=$2 fwd=$3 mem=$4 fd
+	local -a memopt=(--no-huge)
 	shift 4
+	[ "$name" = vmm ] && [ -n "$E2E_HUGE_DIR" ] &&
+		memopt=(--huge-dir "$E2E_HUGE_DIR" --single-file-segments)
 	mkfifo "$e2e_dir/$name.in"
 	exec {fd}<>"$e2e_dir/$name.in"
 	e2e_fd[$name]=$fd
 	e2e_log[$name]=$e2e_dir/$name.log
-	setsid stdbuf -oL "$e2e_testpmd" --lcores="0@$main,1@$fwd" --no-huge --no-pci -m "$mem" \
+	setsid stdbuf -oL "$e2e_testpmd" --lcores="0@$main,1@$fwd" "${memopt[@]}" --no-pci -m "$mem" \
 		--file-prefix="vub-e2e-$name" --log-level=lib.eal:error "$@" \
 		<"$e2e_dir/$name.in" >"${e2e_log[$name]}" 2>&1 &
 	e2e_pid[$name]=$!
@@ -250,6 +259,21 @@ e2e_native() {
 		{ e2e_fail "native vhost-user negotiated offloads $(printf '%#x' $((f & off & ~E2E_BRIDGE_FEATURES))) that the bridge did not"; return 1; }
 }
 
+# On hugepages: the regions DPDK sent span its memseg lists, the pieces the
+# back-end got only the hugepages (at least E2E_VMM_MEM MiB).
+e2e_holes_check() {
+	local line sz regions=0 pieces
+
+	line=$(grep -m1 ': VHOST_SET_MEM_TABLE ' "$e2e_dir/bridged.log")
+	for sz in $(grep -o ' size=0x[0-9a-f]*' <<<"$line" | cut -d= -f2); do
+		regions=$((regions + sz))
+	done
+	pieces=$(grep -o 'pieces of [0-9]* bytes' <<<"$line" | cut -d' ' -f3)
+	detail "regions: $((regions >> 20)) MiB of address space; pieces handed to the back-end: $((${pieces:-0} >> 20)) MiB"
+	[ -n "$pieces" ] && [ "$pieces" -ge $((E2E_VMM_MEM << 20)) ] && [ "$pieces" -lt "$regions" ] ||
+		{ e2e_fail "expected the memseg lists' reservations to be left out: $line"; return 1; }
+}
+
 e2e_main() {
 	local sock t0 t vmm be mem n i backend qs
 	local -a v b vq bq
@@ -298,10 +322,10 @@ e2e_main() {
 
 	say "Starting the VMM: unmodified dpdk-testpmd with net_virtio_user0,path=$e2e_node,queues=$E2E_QUEUES"
 	t=$(e2e_now)
-	# 64 MB of guest memory: the back-end maps all of it (MAP_POPULATE).
+	# The back-end maps all of the guest memory (MAP_POPULATE).
 	# rx: UDP/TCP checksum (GUEST_CSUM) and LRO (GUEST_TSO4/6); tx: UDP/TCP checksum (CSUM)
 	# shellcheck disable=SC2086
-	tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=$e2e_node,queues=$E2E_QUEUES" -- \
+	tp_start vmm 1 0 "$E2E_VMM_MEM" --vdev "net_virtio_user0,path=$e2e_node,queues=$E2E_QUEUES" -- \
 		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1 \
 		--rx-offloads=0x1c --tx-offloads=0xc $qs
 	tp_wait vmm 'testpmd> ' 1 90 || { e2e_fail; return; }
@@ -320,7 +344,20 @@ e2e_main() {
 	e2e_offloads || return
 	mem=$(awk '/memfd:nohuge/ && $2 ~ /s$/ { print $1, $2, $6 }' "/proc/${e2e_pid[vmm]}/maps" | head -1)
 	[ -n "$mem" ] && detail "VMM memory: DPDK's --no-huge memory is a shared memfd: $mem"
+	if [ -n "$E2E_HUGE_DIR" ]; then
+		# the first memseg list's hugepages (one mapping each) and what follows
+		# them: the rest of the list, reserved
+		mem=$(awk -v d="$E2E_HUGE_DIR/" '
+			index($0, d) { split($1, a, "-"); if (!n++) { s = a[1]; f = $6 }; e = a[2]; next }
+			n { printf "%d mappings of %s (rw-s) at %s-%s, then %s %s %s", n, f, s, e,
+				$1, $2, ($6 == "" ? "(anonymous)" : $6); exit }' "/proc/${e2e_pid[vmm]}/maps")
+		[ -n "$mem" ] || { e2e_fail "the VMM has no hugepages of $E2E_HUGE_DIR mapped"; return; }
+		detail "VMM memory: 2 MiB hugepages: $mem"
+	fi
 	detail "the kernel handed it over as: $(grep -m1 -o 'VHOST_SET_MEM_TABLE .* fds \[[0-9 ]*\] -> [A-Z0-9]*' "$e2e_dir/bridged.log")"
+	if [ -n "$E2E_HUGE_DIR" ]; then
+		e2e_holes_check || return
+	fi
 
 	say "Traffic: the VMM sends $E2E_BURSTS bursts of 32 packets; both sides forward every packet back, for $E2E_SECONDS s"
 	tp_cmd vmm "start tx_first $E2E_BURSTS"
