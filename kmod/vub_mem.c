@@ -81,8 +81,9 @@ static int vub_mem_add(struct vub_mem_ctx *ctx, u64 gpa, u64 size, u64 uaddr,
  * The answer may change as soon as mmap_lock is dropped (the VMM maps a file
  * there, or mprotect()s it).  That is harmless: a hole is not handed over at
  * all, the back-end only ever gets the files of the shared pieces, so it
- * cannot reach whatever appears there.  A VMM that puts guest memory in the
- * hole sends a new table, as vhost-net needs it to for its own translation.
+ * cannot reach whatever appears there.  For the back-end to see memory the
+ * VMM puts in a hole, the VMM must send a new table; DPDK does, although
+ * vhost-net, which translates through the VMM's mm, would not need it.
  */
 static bool vub_mem_is_hole(struct vm_area_struct *vma)
 {
