@@ -291,7 +291,7 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		vub_request_finish(req, -EIO);
 		t->req = NULL;
 	} else {
-		install = req != NULL;
+		install = !!req;
 	}
 	t->cmd = NULL;
 	t->state = ret ? VUB_TAG_IDLE : VUB_TAG_OWNED;
