@@ -200,7 +200,7 @@ lg_serve() {
 }
 
 # The guest's "VUBL P KEY ..." line for KEY (the last one), without the prefix.
-lg_line() { tr -d '\r' <"$lg_log/guest.serial" | grep "^VUBL $1 $2" | tail -1 | cut -d' ' -f3-; }
+lg_line() { tr -d '\r' <"$lg_log/guest.serial" | grep "^VUBL $1 $2" | tail -1 | cut -d' ' -f4-; }
 
 # lg_qemu_exec: in a subshell: open the vhost fds, then become QEMU with one NIC per path.
 lg_qemu_exec() {
