@@ -323,7 +323,7 @@ lg_check() {
 	read -r -a x <<<"$(lg_line "$p" tcp-rx)"
 	read -r -a y <<<"$(cat "$lg_dir/tx.$p" 2>/dev/null)"
 	if [ "${x[0]:-0}" = "$lg_bytes" ] && [ "${x[1]:-}" = "$lg_sum" ] && [ ${#y[@]} = 2 ]; then
-		rx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", s > 0 ? b / s : 0 }')
+		rx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
 		detail "TCP peer -> guest: ${x[0]} bytes, sha256 equal, ${y[1]} s: $rx bytes/s"
 	else
 		bad+=("TCP peer -> guest: the guest got ${x[0]:-?} bytes of $lg_bytes, sha256 ${x[1]:-?} ($([ "${x[1]:-}" = "$lg_sum" ] && echo equal || echo differs)); peer: $(head -c 200 "$lg_dir/tx.$p" | tr '\n' ' ')${x[4]:+; guest nc: ${x[*]:4}}")
@@ -332,7 +332,7 @@ lg_check() {
 	read -r -a y <<<"$(grep -E '^[0-9]+ [0-9.]+$' "$lg_dir/rx.$p" 2>/dev/null)"
 	s=$(sha256sum <"$lg_dir/back.$p" 2>/dev/null | cut -d' ' -f1)
 	if [ ${#y[@]} = 2 ] && [ "${y[0]}" = "$lg_bytes" ] && [ "$s" = "$lg_sum" ]; then
-		tx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", s > 0 ? b / s : 0 }')
+		tx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
 		detail "TCP guest -> peer: ${y[0]} bytes, sha256 equal, ${y[1]} s: $tx bytes/s"
 	else
 		bad+=("TCP guest -> peer: the peer got $(stat -c %s "$lg_dir/back.$p" 2>/dev/null || echo 0) bytes of $lg_bytes, sha256 ${s:-none}; $(head -c 200 "$lg_dir/rx.$p" | tr '\n' ' ')")
