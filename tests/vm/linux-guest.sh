@@ -366,7 +366,7 @@ lg_keep() {
 
 lg_main() {
 	local p b missing='' rc=0 t0
-	declare -gA lg_res=() lg_tput=() lg_csum=() lg_snmp0=() lg_snmp1=()
+	declare -ga lg_res=() lg_tput=() lg_csum=() lg_snmp0=() lg_snmp1=()
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 4; }
 	case $VUB_KREL in 6.1.*) [ "${LG_FORCE:-0}" = 1 ] ||
 		{ echo "6.1: a nested Linux guest takes minutes more to boot (xz-compressed bzImage) under nested TCG; runs on 6.12 (LG_FORCE=1 to run it here)"; return 4; } ;;
