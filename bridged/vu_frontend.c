@@ -303,20 +303,23 @@ static int fe_vring_fd(struct vub_frontend *fe, uint32_t request,
 
 /* --- life cycle -------------------------------------------------------- */
 
+/* Forget ring @r: its files closed, its settings back to a new ring's. */
+static void ring_reset(struct vub_frontend *fe, struct vub_fe_ring *r)
+{
+	close_fd(&r->kick_fd);
+	close_fd(&r->call_fd);
+	close_fd(&r->err_fd);
+	memset(r, 0, sizeof(*r));
+	r->kick_fd = r->call_fd = r->err_fd = VUB_FE_FD_NONE;
+	r->enable = !(fe->opts.flags & VUB_FE_F_NO_AUTO_ENABLE);
+}
+
 static void fe_reset_state(struct vub_frontend *fe)
 {
 	unsigned int i;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
-		struct vub_fe_ring *r = &fe->ring[i];
-
-		close_fd(&r->kick_fd);
-		close_fd(&r->call_fd);
-		close_fd(&r->err_fd);
-		memset(r, 0, sizeof(*r));
-		r->kick_fd = r->call_fd = r->err_fd = VUB_FE_FD_NONE;
-		r->enable = !(fe->opts.flags & VUB_FE_F_NO_AUTO_ENABLE);
-	}
+	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+		ring_reset(fe, &fe->ring[i]);
 	for (i = 0; i < fe->nmem; i++)
 		close_fd(&fe->mem[i].r.fd);
 	fe->nmem = 0;
@@ -1189,17 +1192,9 @@ int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
 
 void vub_frontend_forget_vring(struct vub_frontend *fe, unsigned int idx)
 {
-	struct vub_fe_ring *r;
-
 	if (idx >= VUB_FE_MAX_RINGS || fe->ring[idx].started)
 		return;
-	r = &fe->ring[idx];
-	close_fd(&r->kick_fd);
-	close_fd(&r->call_fd);
-	close_fd(&r->err_fd);
-	memset(r, 0, sizeof(*r));
-	r->kick_fd = r->call_fd = r->err_fd = VUB_FE_FD_NONE;
-	r->enable = !(fe->opts.flags & VUB_FE_F_NO_AUTO_ENABLE);
+	ring_reset(fe, &fe->ring[idx]);
 }
 
 int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,
