@@ -6,11 +6,19 @@
  * on /dev/vhost-user-bridge: each open of the device (dev_id) gets its own
  * vhost-user connection to the back-end socket given with --backend, except
  * that the queue pairs of one multiqueue NIC share one (vub_nic.c), and
- * its ioctls are answered with vhost-net semantics by vub_dev.c.  Requests
- * are served one at a time, in the order the kernel delivers them.
+ * its ioctls are answered with vhost-net semantics by vub_dev.c.
+ *
+ * One thread, one event loop (serve()): each request the kernel delivers
+ * runs as a coroutine (vub_co.h) with a deadline of --timeout from its
+ * arrival; a coroutine waiting for a back-end hands the thread back to the
+ * loop.  The requests of devices that use one back-end socket are served one
+ * at a time, in arrival order (struct backend's lock: one vhost-user
+ * conversation at a time, and a NIC's devices share a connection); devices
+ * of other back-ends go on meanwhile, so a hung back-end delays only its own.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,13 +28,29 @@
 #include <sys/stat.h>
 
 #include "vub_chan.h"
+#include "vub_co.h"
 #include "vub_dev.h"
 #include "vub_nl.h"
 #include "vub_notify.h"
 #include "vub_vhost.h"
 
 #define PROG "vhost-user-bridged"
-#define DEFAULT_TAGS 8
+#define DEFAULT_TAGS 32
+
+/* A back-end socket: its devices' requests take turns on its lock. */
+struct backend {
+	struct vub_co_lock lock;
+	struct backend *next;
+	char path[];
+};
+
+struct bridge;
+
+/* A request being served: the coroutine's argument. */
+struct job {
+	struct bridge *br;
+	uint32_t tag;
+};
 
 struct bridge {
 	bool verbose;
@@ -34,6 +58,9 @@ struct bridge {
 	struct vub_nics nics;	/* multiqueue NICs: devices sharing a connection */
 	struct vub_dev **devs;
 	size_t nr_devs, cap_devs;
+	struct backend *backends;
+	struct vub_chan *ch;
+	struct job jobs[VUB_MAX_TAGS];
 };
 
 static volatile sig_atomic_t stop;
@@ -138,17 +165,14 @@ static void format_pieces(const struct vub_req *req, char *buf, size_t size)
 		 req->nr_fds);
 }
 
-static int on_ioctl(struct bridge *br, const struct vub_req *req,
+static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev *dev,
 		    const void *payload, int *fds, void *reply, uint32_t *reply_len)
 {
 	const struct vub_vhost_ioctl *d = vub_vhost_find(req->ioctl);
-	struct vub_dev *dev = device_get(br, req);
 	char arg[512], fdstr[64], why[256] = "";
 	bool malformed = false;
 	int ret;
 
-	if (!dev)
-		return -ENOMEM;
 	format_fds(req, fds, fdstr, sizeof(fdstr));
 	if (!d) {
 		logmsg("dev %u seq %llu: unknown ioctl %#x -> ENOTTY", req->dev_id,
@@ -200,28 +224,158 @@ static int on_open(struct bridge *br, const struct vub_req *req, const void *pay
 	return ret;
 }
 
+static struct vub_co_lock *backend_lock(struct bridge *br, const char *path)
+{
+	struct backend *b;
+
+	for (b = br->backends; b; b = b->next)
+		if (!strcmp(b->path, path))
+			return &b->lock;
+	b = calloc(1, sizeof(*b) + strlen(path) + 1);
+	if (!b)
+		return NULL;
+	strcpy(b->path, path);
+	b->next = br->backends;
+	br->backends = b;
+	return &b->lock;
+}
+
+/* Wait for @dev's turn on its back-end (until the request's deadline). */
+static struct vub_co_lock *take_turn(struct bridge *br, const struct vub_req *req,
+				     struct vub_dev *dev)
+{
+	struct vub_co_lock *l = backend_lock(br, dev->backend);
+
+	if (l && vub_co_lock(l)) {
+		logmsg("dev %u seq %llu: back-end %s still busy with other devices' requests at the deadline -> ETIMEDOUT",
+		       req->dev_id, (unsigned long long)req->seq, dev->backend);
+		l = NULL;
+	}
+	return l;
+}
+
 static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		      int *fds, void *reply, uint32_t *reply_len)
 {
 	struct bridge *br = ctx;
+	struct vub_co_lock *l;
+	struct vub_dev *dev;
 	size_t pos;
+	int ret;
 
 	switch (req->op) {
 	case VUB_OP_IOCTL:
-		return on_ioctl(br, req, payload, fds, reply, reply_len);
+		dev = device_get(br, req);
+		if (!dev)
+			return -ENOMEM;
+		l = take_turn(br, req, dev);
+		if (!l)
+			return -ETIMEDOUT;
+		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
+		vub_co_unlock(l);
+		return ret;
 	case VUB_OP_OPEN:
 		return on_open(br, req, payload);
 	case VUB_OP_RELEASE:
+		dev = device_find(br, req->dev_id, NULL);
+		if (!dev) {
+			logmsg("dev %u: release of a device never seen", req->dev_id);
+			return 0;
+		}
+		/* After every request of the device still being served (they end
+		 * by their deadlines), however long that takes: a release is
+		 * never dropped. */
+		vub_co_set_deadline(-1);
+		l = take_turn(br, req, dev);
+		vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
 		if (device_find(br, req->dev_id, &pos))
 			device_forget(br, pos);
-		else
-			logmsg("dev %u: release of a device never seen", req->dev_id);
+		if (l)
+			vub_co_unlock(l);
 		return 0;
 	default:
 		logmsg("dev %u seq %llu: unknown request op %u -> EOPNOTSUPP",
 		       req->dev_id, (unsigned long long)req->seq, req->op);
 		return -EOPNOTSUPP;
 	}
+}
+
+static void serve_job(void *arg)
+{
+	struct job *job = arg;
+	struct bridge *br = job->br;
+	int ret;
+
+	vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
+	ret = vub_chan_answer(br->ch, job->tag, on_request, br);
+	if (ret)
+		logmsg("tag %u: cannot answer the kernel: %s", job->tag, strerror(-ret));
+}
+
+static int no_memory(void *ctx, const struct vub_req *req, const void *payload,
+		     int *fds, void *reply, uint32_t *reply_len)
+{
+	(void)ctx; (void)payload; (void)fds; (void)reply; (void)reply_len;
+	logmsg("dev %u seq %llu: no memory for a coroutine -> ENOMEM", req->dev_id,
+	       (unsigned long long)req->seq);
+	return -ENOMEM;
+}
+
+/* vub_chan's dispatch: the request in @tag gets a coroutine. */
+static void dispatch(void *ctx, uint32_t tag)
+{
+	struct bridge *br = ctx;
+	struct job *job = &br->jobs[tag];
+
+	job->br = br;
+	job->tag = tag;
+	if (vub_co_spawn(serve_job, job))
+		vub_chan_answer(br->ch, tag, no_memory, NULL);
+}
+
+/*
+ * The event loop: the channel's ring and every fd a coroutine waits on, in
+ * one ppoll() with @mask (signals are let in only there) and the earliest
+ * deadline as its timeout.  Returns 0 when stopped, or -errno (-ECANCELED:
+ * the kernel detached the daemon).
+ */
+static int serve(struct bridge *br, const sigset_t *mask)
+{
+	struct pollfd *pfd = calloc(16, sizeof(*pfd));
+	struct timespec ts, *tsp;
+	size_t cap = 16;
+	int64_t deadline, left;
+	int n, ret = 0;
+
+	if (!pfd)
+		return -ENOMEM;
+	while (!stop) {
+		pfd[0] = (struct pollfd){ .fd = br->ch->ring.ring_fd, .events = POLLIN };
+		n = vub_co_pollfds(&pfd, &cap, 1, &deadline);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		tsp = NULL;
+		if (deadline >= 0) {
+			left = deadline - vub_co_now();
+			left = left < 0 ? 0 : left;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (left % 1000) * 1000000;
+			tsp = &ts;
+		}
+		if (ppoll(pfd, n, tsp, mask) < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		ret = vub_chan_step(br->ch, NULL, NULL, 0, NULL);
+		if (ret < 0 && ret != -EINTR)
+			break;
+		ret = 0;
+		vub_co_run(pfd + 1, n - 1);
+	}
+	free(pfd);
+	return ret;
 }
 
 /* Back-end connected or lost, or its features changed: tell the kernel, for
@@ -263,7 +417,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --backend PATH  vhost-user back-end socket (unix, the back-end listens)\n"
 		"  --tags N        request slots posted to the kernel, 1..%d (default %d)\n"
-		"  --timeout MS    longest wait for one back-end reply (default %d)\n"
+		"  --timeout MS    deadline of each request, from its arrival (default %d)\n"
 		"  --verbose       log every request\n"
 		"  --help          this text\n"
 		"\n"
@@ -282,7 +436,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct bridge br = { .cfg = { .log = dev_log } };
+	struct bridge br = { .cfg = { .log = dev_log, .timeout_ms = VU_CONN_DEFAULT_TIMEOUT_MS } };
 	struct vub_nl *nl = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	sigset_t block, waitmask;
@@ -371,7 +525,10 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		logmsg("cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
 
-	ret = vub_chan_run(&ch, on_request, &br, &waitmask, &stop);
+	br.ch = &ch;
+	ch.dispatch = dispatch;
+	ch.dispatch_ctx = &br;
+	ret = serve(&br, &waitmask);
 	vub_notify_stopping();
 	vub_chan_close(&ch);
 	for (i = 0; i < br.nr_devs; i++) {
@@ -379,6 +536,12 @@ int main(int argc, char **argv)
 		free(br.devs[i]);
 	}
 	free(br.devs);
+	while (br.backends) {
+		struct backend *b = br.backends;
+
+		br.backends = b->next;
+		free(b);
+	}
 	vub_nl_close(nl);
 	if (ret == -ECANCELED) {
 		logmsg("detached by the kernel");

@@ -3,13 +3,16 @@
  * vu_conn - vhost-user unix-socket transport (see vu_conn.h).
  */
 #include "vu_conn.h"
+#include "vub_co.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -24,9 +27,23 @@ void vu_msg_close_fds(struct vu_msg *m)
 	m->nfds = 0;
 }
 
+/* @deadline or, in a coroutine, the request's deadline has passed. */
+static bool past(int64_t deadline)
+{
+	int64_t now = vub_co_now();
+
+	return (deadline >= 0 && now >= deadline) ||
+	       (vub_co_deadline() >= 0 && now >= vub_co_deadline());
+}
+
+/*
+ * Non-blocking: a back-end whose listen queue is full answers EAGAIN, and
+ * the connect is retried every 10 ms until the deadline (vu_conn.h).
+ */
 int vu_conn_connect(struct vu_conn *c, const char *path, struct vu_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = vub_co_now() + VU_CONN_DEFAULT_TIMEOUT_MS;
 	int fd, e;
 
 	c->fd = -1;
@@ -35,13 +52,23 @@ int vu_conn_connect(struct vu_conn *c, const char *path, struct vu_err *err)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return vu_fail(err, -ENAMETOOLONG, "socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return vu_fail(err, -errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN) {
+			vub_co_wait(-1, 0, MIN(vub_co_now() + 10, deadline));
+			if (!past(deadline))
+				continue;
+			e = ETIMEDOUT;
+		}
 		close(fd);
-		return vu_fail(err, -e, "connect %s: %s", path, strerror(e));
+		return vu_fail(err, -e, "connect %s: %s", path, e == ETIMEDOUT ?
+			       "the back-end's listen queue stayed full until the deadline" :
+			       strerror(e));
 	}
 	c->fd = fd;
 	return 0;
@@ -61,20 +88,18 @@ void vu_conn_close(struct vu_conn *c)
 	c->fd = -1;
 }
 
+/* Wait for the socket until this wait's timeout or, in a coroutine, the
+ * request's deadline, whichever comes first. */
 static int wait_fd(struct vu_conn *c, short events, struct vu_err *err)
 {
-	struct pollfd p = { .fd = c->fd, .events = events };
-	int n;
+	int64_t deadline = c->timeout_ms < 0 ? -1 : vub_co_now() + c->timeout_ms;
 
-	do {
-		n = poll(&p, 1, c->timeout_ms);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return vu_fail(err, -errno, "poll: %s", strerror(errno));
-	if (n == 0)
-		return vu_fail(err, -ETIMEDOUT, "no answer from the back-end in %d ms",
-			    c->timeout_ms);
-	return 0;
+	if (vub_co_wait(c->fd, events, deadline) > 0)
+		return 0;
+	if (past(-1))
+		return vu_fail(err, -ETIMEDOUT, "no answer from the back-end before the request's deadline");
+	return vu_fail(err, -ETIMEDOUT, "no answer from the back-end in %d ms",
+		       c->timeout_ms);
 }
 
 int vu_conn_send(struct vu_conn *c, enum vu_chan chan, const struct vu_msg *m,
@@ -114,8 +139,7 @@ int vu_conn_send(struct vu_conn *c, enum vu_chan chan, const struct vu_msg *m,
 	while (off < (size_t)len) {
 		iov.iov_base = buf + off;
 		iov.iov_len = (size_t)len - off;
-		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL |
-			    (c->timeout_ms >= 0 ? MSG_DONTWAIT : 0));
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -166,9 +190,8 @@ static int read_full(struct vu_conn *c, uint8_t *p, size_t len,
 		struct cmsghdr *cm;
 		ssize_t n;
 
-		/* Non-blocking try first; on EAGAIN wait with the timeout. */
-		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC |
-			    (c->timeout_ms >= 0 ? MSG_DONTWAIT : 0));
+		/* Non-blocking try first; on EAGAIN wait (vub_co_wait). */
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

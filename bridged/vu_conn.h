@@ -8,6 +8,11 @@
  * are closed, so a hostile or broken peer cannot make us leak descriptors.
  * A connection on which a framing error happened is poisoned: every later call
  * fails with -EPIPE, since the byte stream can no longer be trusted.
+ *
+ * Nothing blocks: sockets are used with MSG_DONTWAIT and every wait goes
+ * through vub_co_wait(), so in bridged's coroutines (vub_co.h) a wait hands
+ * the thread back to the event loop and ends at the request's deadline at
+ * the latest; elsewhere it is a poll() bounded by timeout_ms.
  */
 #ifndef VUB_VU_CONN_H
 #define VUB_VU_CONN_H
@@ -16,13 +21,14 @@
 
 struct vu_conn {
 	int fd;			/* -1 when closed */
-	int timeout_ms;		/* per blocking wait; < 0 = forever */
+	int timeout_ms;		/* per wait; < 0 = until the deadline */
 	int broken;		/* framing lost; the caller must close */
 };
 
 #define VU_CONN_DEFAULT_TIMEOUT_MS	10000
 
-/* Connect to a listening back-end (client mode). */
+/* Connect to a listening back-end (client mode); a full listen queue is
+ * retried until the default timeout or the request's deadline. */
 int vu_conn_connect(struct vu_conn *c, const char *path, struct vu_err *err);
 /* Adopt an already connected socket (ownership passes to c). */
 void vu_conn_adopt(struct vu_conn *c, int fd);

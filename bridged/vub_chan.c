@@ -305,13 +305,43 @@ static void tag_end(struct vub_chan *ch, uint32_t tag)
 	ch->nr_live--;
 }
 
+/* Handle the request in @tag's buffer and queue the answer, which also
+ * re-arms the tag (COMMIT_AND_FETCH). */
+static void answer(struct vub_chan *ch, uint32_t tag, vub_chan_handler *fn, void *ctx)
+{
+	void *buf = vub_chan_buf(ch, tag);
+	struct vub_io_cmd cmd;
+
+	if (vub_chan_handle(buf, ch->buf_len, fn, ctx, &cmd))
+		chan_log(ch, "tag %u: malformed request header, answered EIO", tag);
+	cmd.tag = tag;
+	cmd.buf_addr = (uintptr_t)buf;
+	cmd.buf_len = ch->buf_len;
+	if (prep_cmd(&ch->ring, ch->fd, VUB_U_IO_COMMIT_AND_FETCH, &cmd,
+		     sizeof(cmd), tag)) {
+		chan_log(ch, "tag %u: no SQE for the answer, tag lost", tag);
+		tag_end(ch, tag);
+	} else {
+		ch->state[tag] = VUB_TAG_COMMIT;
+	}
+}
+
+int vub_chan_answer(struct vub_chan *ch, uint32_t tag, vub_chan_handler *fn, void *ctx)
+{
+	int ret;
+
+	if (tag >= ch->nr_tags || ch->state[tag] != VUB_TAG_BUSY)
+		return -EINVAL;
+	answer(ch, tag, fn, ctx);
+	ret = io_uring_submit(&ch->ring);
+	return ret < 0 ? ret : 0;
+}
+
 /* One completion of a FETCH or COMMIT_AND_FETCH; returns requests handled. */
 static int on_cqe(struct vub_chan *ch, uint64_t user_data, int32_t res,
 		  vub_chan_handler *fn, void *ctx)
 {
 	uint32_t tag = (uint32_t)user_data;
-	struct vub_io_cmd cmd;
-	void *buf;
 	int prev;
 
 	if (user_data >= ch->nr_tags) {
@@ -325,18 +355,11 @@ static int on_cqe(struct vub_chan *ch, uint64_t user_data, int32_t res,
 			chan_log(ch, "tag %u: request on a tag thought dead", tag);
 			ch->nr_live++;
 		}
-		buf = vub_chan_buf(ch, tag);
-		if (vub_chan_handle(buf, ch->buf_len, fn, ctx, &cmd))
-			chan_log(ch, "tag %u: malformed request header, answered EIO", tag);
-		cmd.tag = tag;
-		cmd.buf_addr = (uintptr_t)buf;
-		cmd.buf_len = ch->buf_len;
-		if (prep_cmd(&ch->ring, ch->fd, VUB_U_IO_COMMIT_AND_FETCH, &cmd,
-			     sizeof(cmd), tag)) {
-			chan_log(ch, "tag %u: no SQE for the answer, tag lost", tag);
-			tag_end(ch, tag);
+		if (ch->dispatch) {
+			ch->state[tag] = VUB_TAG_BUSY;
+			ch->dispatch(ch->dispatch_ctx, tag);
 		} else {
-			ch->state[tag] = VUB_TAG_COMMIT;
+			answer(ch, tag, fn, ctx);
 		}
 		return 1;
 	}

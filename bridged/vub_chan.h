@@ -54,6 +54,7 @@ enum vub_tag_state {
 	VUB_TAG_DEAD = 0,	/* not posted: never, or ended by a CQE */
 	VUB_TAG_FETCH,		/* FETCH in flight */
 	VUB_TAG_COMMIT,		/* COMMIT_AND_FETCH in flight */
+	VUB_TAG_BUSY,		/* handed to ->dispatch, not answered yet */
 };
 
 struct vub_chan {
@@ -66,6 +67,11 @@ struct vub_chan {
 	unsigned char *bufs;	/* nr_tags * buf_len, page aligned (mmap) */
 	uint8_t state[VUB_MAX_TAGS];
 	FILE *log;		/* channel diagnostics; stderr by default, NULL: quiet */
+	/* Asynchronous answers: when set, vub_chan_step() hands each request's
+	 * tag to dispatch() instead of calling its handler, and the daemon
+	 * answers later with vub_chan_answer(). */
+	void (*dispatch)(void *ctx, uint32_t tag);
+	void *dispatch_ctx;
 };
 
 /* A decoded request: pointers into the tag's buffer. */
@@ -103,6 +109,9 @@ int vub_chan_start(struct vub_chan *ch, const char *path, uint32_t nr_tags);
  */
 int vub_chan_step(struct vub_chan *ch, vub_chan_handler *fn, void *ctx,
 		  int timeout_ms, const sigset_t *sigmask);
+/* Answer the request that dispatch() got for @tag: decode, call @fn (as
+ * vub_chan_step() would) and submit the answer.  Returns 0 or -errno. */
+int vub_chan_answer(struct vub_chan *ch, uint32_t tag, vub_chan_handler *fn, void *ctx);
 /* vub_chan_step() until *stop is set (returns 0) or it fails (returns that). */
 int vub_chan_run(struct vub_chan *ch, vub_chan_handler *fn, void *ctx,
 		 const sigset_t *sigmask, volatile sig_atomic_t *stop);

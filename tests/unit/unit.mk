@@ -20,9 +20,9 @@ VUB_UNIT_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 		   -fno-omit-frame-pointer -fsanitize=address,undefined \
 		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED) -I$(VUB_TOP)/uapi
 
-VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c \
+VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c $(VUB_BRIDGED)/vub_co.c \
 		   $(VUB_BRIDGED)/vu_frontend.c
-VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h \
+VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h $(VUB_BRIDGED)/vub_co.h \
 		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_UNIT_DIR)/tap.h
 
 # The daemon's vhost-net translation, and the tests' stand-in for the kernel
@@ -38,7 +38,7 @@ VUB_UNIT_HELPERS := $(VUB_UNIT_DIR)/guest.c $(VUB_UNIT_DIR)/testpmd.c $(VUB_DEV_
 VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h $(VUB_DEV_HDRS)
 
 # Pure tests: nothing but the library.
-VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend
+VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend test_vub_co
 # Pure too, with the daemon's translation (mock back-end).
 VUB_UNIT_DEV	:= test_vub_dev test_vub_nic
 # Against real, unmodified back-ends (need packages).
