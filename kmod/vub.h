@@ -106,8 +106,10 @@ struct vub_instance {
  *	vhost's dev->mm: only it may configure the device.
  * @seen: generation of the bridge daemon that was told about the device
  *	(VUB_OP_OPEN), 0 if none.
- * @broken: the daemon failed to answer in time; the device's state is
- *	unknown and every further ioctl fails with EIO.
+ * @stateful: that daemon got one of its ioctls: it holds vhost-user state
+ *	for it, which a daemon attached later does not have.
+ * @broken: the daemon failed to answer in time, or the one that held its
+ *	state is gone; every further ioctl fails with EIO.
  * @have_mem: a memory table was accepted (or reset to an empty one).
  * @pid: the opener, then the owner.
  * @comm: its command name.
@@ -127,6 +129,7 @@ struct vub_dev {
 	struct vub_instance	*inst;
 	struct mm_struct	*owner;
 	u64			seen;
+	bool			stateful;
 	bool			broken;
 	bool			have_mem;
 	pid_t			pid;

@@ -269,8 +269,11 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 	if (ret)
 		return ret;
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &held);
-	if (held)
+	if (held) {
 		dev->seen = *queued_gen;
+		if (req->op == VUB_OP_IOCTL)
+			dev->stateful = true;
+	}
 	if (ret == -ETIMEDOUT || (ret == -EINTR && held)) {
 		WRITE_ONCE(dev->broken, true);
 		if (ret == -ETIMEDOUT)
@@ -336,7 +339,18 @@ static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 		ret = vub_roundtrip(dev, req, dev->seen, &gen);
 		if (ret != -ESTALE)
 			break;
-		dev->seen = 0;	/* a new daemon: introduce the device again */
+		/*
+		 * Another daemon: a device that only was announced is
+		 * introduced again; one whose ioctls the old daemon served
+		 * had vhost-user state there, which is gone with it.
+		 */
+		if (dev->stateful) {
+			WRITE_ONCE(dev->broken, true);
+			pr_warn_ratelimited("device %u of %s[%d]: the bridge daemon that held its vhost-user state is gone; the device fails with EIO until closed\n",
+					    dev->id, current->comm, task_tgid_nr(current));
+			return -EIO;
+		}
+		dev->seen = 0;
 		ret = -ECONNRESET;
 	}
 	if (ret == -ENOTCONN)

@@ -1357,6 +1357,36 @@ TEST_TIMEOUT(daemon_killed_econnreset, 60)
 	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
 }
 
+/*
+ * A daemon attached later has none of the vhost-user state the one before it
+ * built for a device: such a device fails loudly (EIO) instead of being
+ * adopted with empty state; a device the old daemon only heard of is
+ * introduced to the new one.
+ */
+TEST_TIMEOUT(daemon_replaced_breaks_stateful_devices, 60)
+{
+	struct td td, td2;
+	int fd, fd2;
+	uint64_t u;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	fd2 = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(fd2, 0);
+	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
+	td_stop(&td);
+	start_daemon(&td2, TD_SERVE, 2);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
+	ASSERT_OK(ioctl(fd2, VHOST_GET_FEATURES, &u));
+	ASSERT_EQ(u, TD_FEATURES);
+	close(fd);
+	close(fd2);
+	td_stop(&td2);
+}
+
 /* Closing the control fd detaches, even though the daemon lives on. */
 TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 {
