@@ -333,29 +333,156 @@ static void dispatch(void *ctx, uint32_t tag)
 		vub_chan_answer(br->ch, tag, no_memory, NULL);
 }
 
+/* A coroutine of the daemon's own for a device's back-end: serve what the
+ * back-end sent while the device was idle, or reconnect to it. */
+struct backend_job {
+	struct bridge *br;
+	uint32_t dev_id;
+	bool reconnect;
+};
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+
+static void backend_job(void *arg)
+{
+	struct backend_job *j = arg;
+	struct bridge *br = j->br;
+	struct vub_dev *d = device_find(br, j->dev_id, NULL);
+	struct vub_co_lock *l = d ? backend_lock(br, d->backend) : NULL;
+	unsigned int attempt;
+
+	vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
+	if (!l || vub_co_lock(l))
+		goto out;
+	d = device_find(br, j->dev_id, NULL);	/* released meanwhile? */
+	if (d && !j->reconnect) {
+		vub_dev_check_backend(d);
+	} else if (d && d->lost && vub_dev_reconnect(d)) {
+		d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (d->backoff_ms > BACKOFF_MAX_MS)
+			d->backoff_ms = BACKOFF_MAX_MS;
+		d->retry_at = vub_co_now() + d->backoff_ms;
+		attempt = ++d->nr_reconnect_tries;
+		if (!(attempt & (attempt - 1)))	/* 1, 2, 4, 8, ... */
+			logmsg("dev %u: reconnecting to the back-end %s failed (attempt %u): %s; retrying every %u ms at most",
+			       d->dev_id, d->backend, attempt, vub_dev_why(d), BACKOFF_MAX_MS);
+	} else if (d) {
+		d->nr_reconnect_tries = 0;
+	}
+	vub_co_unlock(l);
+out:
+	d = device_find(br, j->dev_id, NULL);
+	if (d)
+		d->busy = false;
+	free(j);
+}
+
+static void spawn_backend_job(struct bridge *br, struct vub_dev *d, bool reconnect)
+{
+	struct backend_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return;
+	*j = (struct backend_job){ .br = br, .dev_id = d->dev_id, .reconnect = reconnect };
+	if (vub_co_spawn(backend_job, j)) {
+		free(j);
+		return;
+	}
+	d->busy = true;
+}
+
+static int push_pfd(struct pollfd **pfd, size_t *cap, size_t n, int fd, short events)
+{
+	struct pollfd *p = *pfd;
+
+	if (n == *cap) {
+		p = realloc(p, 2 * *cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		*pfd = p;
+		*cap *= 2;
+	}
+	p[n] = (struct pollfd){ .fd = fd, .events = events };
+	return 0;
+}
+
 /*
- * The event loop: the channel's ring and every fd a coroutine waits on, in
- * one ppoll() with @mask (signals are let in only there) and the earliest
- * deadline as its timeout.  Returns 0 when stopped, or -errno (-ECANCELED:
- * the kernel detached the daemon).
+ * Back-ends to watch: each idle, connected device's vhost-user socket and
+ * back-end channel (entries 1.. of *pfd, their devices in *ids), and lost
+ * devices whose next reconnect is due (spawned now; *deadline: the next).
+ */
+static int watch_backends(struct bridge *br, struct pollfd **pfd, size_t *cap,
+			  uint32_t **ids, size_t *idcap, int64_t *deadline)
+{
+	int64_t now = vub_co_now();
+	struct vub_co_lock *l;
+	struct vub_dev *d;
+	size_t i, n = 1;
+	uint32_t *p;
+	int fds[2], k;
+
+	*deadline = -1;
+	for (i = 0; i < br->nr_devs; i++) {
+		d = br->devs[i];
+		if (d->busy)
+			continue;
+		if (d->lost && d->fe) {
+			if (d->retry_at <= now)
+				spawn_backend_job(br, d, true);
+			else if (*deadline < 0 || d->retry_at < *deadline)
+				*deadline = d->retry_at;
+			continue;
+		}
+		l = backend_lock(br, d->backend);
+		if (!l || l->owner || !vub_dev_watch_fds(d, fds))
+			continue;
+		for (k = 0; k < 2; k++) {
+			if (fds[k] < 0)
+				continue;
+			if (n >= *idcap) {
+				p = realloc(*ids, 2 * (n + 8) * sizeof(*p));
+				if (!p)
+					return -ENOMEM;
+				*ids = p;
+				*idcap = 2 * (n + 8);
+			}
+			if (push_pfd(pfd, cap, n, fds[k], k ? POLLIN : POLLIN | POLLRDHUP))
+				return -ENOMEM;
+			(*ids)[n++] = d->dev_id;
+		}
+	}
+	return (int)n;
+}
+
+/*
+ * The event loop: the channel's ring, the idle back-ends and every fd a
+ * coroutine waits on, in one ppoll() with @mask (signals are let in only
+ * there) and the earliest deadline as its timeout.  Returns 0 when stopped,
+ * or -errno (-ECANCELED: the kernel detached the daemon).
  */
 static int serve(struct bridge *br, const sigset_t *mask)
 {
 	struct pollfd *pfd = calloc(16, sizeof(*pfd));
+	uint32_t *ids = NULL;
 	struct timespec ts, *tsp;
-	size_t cap = 16;
-	int64_t deadline, left;
-	int n, ret = 0;
+	size_t cap = 16, idcap = 0, i;
+	int64_t deadline, retry, left;
+	struct vub_dev *d;
+	int n, nw, ret = 0;
 
 	if (!pfd)
 		return -ENOMEM;
 	while (!stop) {
 		pfd[0] = (struct pollfd){ .fd = br->ch->ring.ring_fd, .events = POLLIN };
-		n = vub_co_pollfds(&pfd, &cap, 1, &deadline);
+		nw = watch_backends(br, &pfd, &cap, &ids, &idcap, &retry);
+		n = nw < 0 ? nw : vub_co_pollfds(&pfd, &cap, (size_t)nw, &deadline);
 		if (n < 0) {
 			ret = n;
 			break;
 		}
+		if (retry >= 0 && (deadline < 0 || retry < deadline))
+			deadline = retry;
 		tsp = NULL;
 		if (deadline >= 0) {
 			left = deadline - vub_co_now();
@@ -372,9 +499,15 @@ static int serve(struct bridge *br, const sigset_t *mask)
 		if (ret < 0 && ret != -EINTR)
 			break;
 		ret = 0;
-		vub_co_run(pfd + 1, n - 1);
+		for (i = 1; i < (size_t)nw; i++) {
+			d = pfd[i].revents ? device_find(br, ids[i], NULL) : NULL;
+			if (d && !d->busy)
+				spawn_backend_job(br, d, false);
+		}
+		vub_co_run(pfd + nw, n - nw);
 	}
 	free(pfd);
+	free(ids);
 	return ret;
 }
 

@@ -457,6 +457,7 @@ int vub_frontend_connect_transport(struct vub_frontend *fe,
 	if (fe->connected)
 		return fe_fail(fe, -EISCONN, "already connected");
 	fe->t = *t;
+	fe->broken = false;	/* a reconnect (vub_frontend_disconnect) */
 	ret = handshake(fe);
 	if (ret)
 		fe->broken = true;
@@ -486,6 +487,100 @@ int vub_frontend_connect(struct vub_frontend *fe, const char *path)
 	if (ret)
 		return fe_fail(fe, ret, "%s", err.msg);
 	return vub_frontend_connect_fd(fe, c.fd);
+}
+
+/*
+ * The guest's used index of ring @r, read from guest memory: where a
+ * back-end that lost its own state resumes.  Rings are in the VMM's address
+ * space (vhost-net's addresses), so the memory table maps them to a file.
+ */
+static void signal_fd(int fd);
+
+static int used_index(struct vub_frontend *fe, const struct vub_fe_ring *r,
+		      uint16_t *idx)
+{
+	uint64_t a = r->addr.used + 2;	/* struct vring_used { flags; idx; } */
+	unsigned int i;
+
+	for (i = 0; i < fe->nmem; i++) {
+		const struct vub_mem_region *m = &fe->mem[i].r;
+
+		if (a < m->uaddr || a - m->uaddr > m->size - sizeof(*idx))
+			continue;
+		if (pread(m->fd, idx, sizeof(*idx), (off_t)(m->fd_offset + (a - m->uaddr))) ==
+		    (ssize_t)sizeof(*idx))
+			return 0;
+		return fe_fail(fe, -EIO, "ring %u: cannot read its used index: %s",
+			       r->addr.index, strerror(errno));
+	}
+	return fe_fail(fe, -EFAULT, "ring %u: used ring 0x%llx is not in guest memory",
+		       r->addr.index, (unsigned long long)r->addr.used);
+}
+
+void vub_frontend_disconnect(struct vub_frontend *fe)
+{
+	unsigned int i;
+
+	vu_conn_close(&fe->conn);
+	if (fe->backend_fd >= 0)
+		vu_conn_close(&fe->backend_conn);
+	fe->backend_fd = -1;
+	fe->connected = false;
+	fe->broken = true;
+	fe->replay_owner |= fe->owner_sent;
+	fe->owner_sent = fe->features_sent = fe->mem_sent = false;
+	fe->ninstalled = 0;
+	fe->status = 0;
+	fe->backend_features = fe->backend_proto = fe->proto = 0;
+	fe->has_proto = false;
+	fe->queue_num = fe->max_mem_slots = 0;
+	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+		fe->ring[i].started = fe->ring[i].enabled = fe->ring[i].stale = false;
+}
+
+void vub_frontend_signal_err(const struct vub_frontend *fe)
+{
+	unsigned int i;
+
+	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+		if (fe->ring[i].have & VUB_RING_ERR)
+			signal_fd(fe->ring[i].err_fd);
+}
+
+int vub_frontend_replay(struct vub_frontend *fe)
+{
+	unsigned int i;
+	uint16_t used;
+	int ret = 0;
+
+	for (i = 0; i < VUB_FE_MAX_RINGS && !ret; i++)
+		if (fe->ring[i].want_started) {
+			ret = used_index(fe, &fe->ring[i], &used);
+			fe->ring[i].base = used;
+		}
+	if (!ret && fe->replay_owner)
+		ret = vub_frontend_set_owner(fe);
+	if (!ret && fe->features_set)
+		ret = vub_frontend_set_features(fe, fe->features);
+	/* A back-end that sleeps until kicked looks at its rings now. */
+	for (i = 0; i < VUB_FE_MAX_RINGS && !ret; i++)
+		if (fe->ring[i].started)
+			signal_fd(fe->ring[i].kick_fd);
+	if (ret)
+		fe->broken = true;
+	else
+		fe->replay_owner = false;
+	return ret;
+}
+
+int vub_frontend_conn_fd(const struct vub_frontend *fe)
+{
+	return fe->connected ? fe->conn.fd : -1;
+}
+
+bool vub_frontend_broken(const struct vub_frontend *fe)
+{
+	return fe->broken;
 }
 
 /* --- device-level operations ------------------------------------------ */

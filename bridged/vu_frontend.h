@@ -160,6 +160,7 @@ struct vub_frontend {
 	bool features_set;		/* caller called set_features */
 	bool features_sent;
 	bool owner_sent;
+	bool replay_owner;		/* owned before a reconnect */
 	uint8_t status;			/* last status sent */
 
 	/* memory: `mem` is what the caller wants, `installed` what the
@@ -203,6 +204,24 @@ const char *vub_frontend_strerror(const struct vub_frontend *fe);
 /* Where the front-end explains its failures from now on (opts.log). */
 void vub_frontend_set_log(struct vub_frontend *fe,
 			  void (*log)(void *opaque, const char *msg), void *opaque);
+
+/*
+ * Reconnecting.  After the connection failed, vub_frontend_disconnect()
+ * closes it but keeps what the caller set up (owner, features, memory, rings
+ * and their files); the caller connects again (vub_frontend_connect*) and
+ * vub_frontend_replay() brings the new back-end to that state, each ring
+ * that was started resuming at the used index the guest's ring shows (read
+ * from guest memory: a back-end that restarted lost its own), and kicks it.
+ * Descriptors the old back-end had taken but not yet used are processed
+ * again.  Returns 0 or -errno (the front-end stays broken).
+ */
+void vub_frontend_disconnect(struct vub_frontend *fe);
+int vub_frontend_replay(struct vub_frontend *fe);
+/* Write each ring's err eventfd (the VMM's VHOST_SET_VRING_ERR). */
+void vub_frontend_signal_err(const struct vub_frontend *fe);
+/* The connected socket, to watch while idle; -1 when not connected. */
+int vub_frontend_conn_fd(const struct vub_frontend *fe);
+bool vub_frontend_broken(const struct vub_frontend *fe);
 
 /* --- device-level ----------------------------------------------------- */
 int vub_frontend_set_owner(struct vub_frontend *fe);

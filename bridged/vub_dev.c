@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "vub_vhost.h"
 
@@ -117,7 +118,7 @@ static void dev_leave_nic(struct vub_dev *d)
 	unsigned int left;
 
 	vub_frontend_set_log(nic->fe, fe_log, d);
-	if (!nic->fe->broken && vub_nic_drop_pair(nic->fe, vring(d, 0)))
+	if (!vub_frontend_broken(nic->fe) && vub_nic_drop_pair(nic->fe, vring(d, 0)))
 		dev_log(d, "pair %u of the NIC on tap %s: stopping its rings failed: %s",
 			d->pair, nic->key.ifname, d->why);
 	vub_frontend_set_log(nic->fe, NULL, NULL);
@@ -161,11 +162,12 @@ static int dev_connect(struct vub_dev *d)
 	struct vub_frontend *fe;
 	int ret;
 
-	if (d->fe)
-		return 0;
 	if (d->lost)
 		return fail(d, -ENOTCONN,
-			    "the connection to the back-end was lost earlier; the VMM must close the device (or VHOST_RESET_OWNER)");
+			    "the back-end %s is gone; the daemon reconnects to it (%u reconnects so far), or the VMM can start over (VHOST_RESET_OWNER)",
+			    d->backend ? d->backend : "(test)", d->nr_reconnects);
+	if (d->fe)
+		return 0;
 	if (!d->cfg->connect && !d->backend)
 		return fail(d, -ENOTCONN, "no back-end configured (vhost-user-bridged --backend PATH)");
 	fe = vub_frontend_new(&o);
@@ -194,25 +196,129 @@ static int dev_connect(struct vub_dev *d)
 	return 0;
 }
 
+/* Every device on @d's connection: @d, or the queue pairs of its NIC. */
+static unsigned int sharers(struct vub_dev *d, struct vub_dev **out)
+{
+	unsigned int k, n = 0;
+
+	if (!d->nic) {
+		out[0] = d;
+		return 1;
+	}
+	for (k = 0; k < VUB_NIC_MAX_PAIRS; k++)
+		if (d->nic->pair[k])
+			out[n++] = (struct vub_dev *)d->nic->pair[k];
+	return n;
+}
+
 /*
- * The result of a front-end call.  When the connection itself failed
- * (EOF, timeout, malformed reply), the device loses its back-end for good:
- * the connection and every file it held are dropped, and the VMM gets
- * ENOTCONN now and for every later request that needs the back-end.
+ * The connection failed (EOF, timeout, malformed message).  The front-end
+ * keeps what the VMM set up, every device on the connection is "lost"
+ * (ENOTCONN for what needs the back-end) until the daemon has reconnected
+ * and replayed it (vub_dev_reconnect); the VMM learns through each ring's
+ * err eventfd, the administrator through a log line and a netlink event.
  */
+static void dev_lost(struct vub_dev *d, const char *why)
+{
+	struct vub_dev *all[VUB_NIC_MAX_PAIRS];
+	unsigned int i, n = sharers(d, all);
+
+	dev_log(d, "lost the connection to the back-end %s: %s; ioctls that need it fail with ENOTCONN until the daemon has reconnected",
+		d->backend ? d->backend : "(test)", why);
+	vub_frontend_disconnect(d->fe);
+	vub_frontend_signal_err(d->fe);
+	for (i = 0; i < n; i++) {
+		all[i]->lost = true;
+		all[i]->retry_at = 0;
+		all[i]->backoff_ms = 0;
+		report_backend(all[i], VUB_BACKEND_LOST);
+	}
+}
+
 static int fe_result(struct vub_dev *d, int ret)
 {
 	char tmp[sizeof(d->why)];
 
-	if (!ret || !d->fe || !d->fe->broken)
+	if (!ret || !d->fe || !vub_frontend_broken(d->fe) || d->lost)
 		return ret;
 	snprintf(tmp, sizeof(tmp), "%s", d->why);
-	dev_log(d, "lost the connection to the back-end %s: %s; every further ioctl that needs it fails with ENOTCONN until the VMM closes the device",
-		d->backend ? d->backend : "(test)", tmp);
-	dev_disconnect(d);
-	d->lost = true;
-	report_backend(d, VUB_BACKEND_LOST);
+	dev_lost(d, tmp);
 	return fail(d, -ENOTCONN, "lost the connection to the back-end: %s", tmp);
+}
+
+int vub_dev_reconnect(struct vub_dev *d)
+{
+	struct vub_dev *all[VUB_NIC_MAX_PAIRS];
+	unsigned int i, n;
+	int ret;
+
+	if (!d->lost || !d->fe)
+		return 0;
+	d->why[0] = '\0';
+	ret = d->cfg->connect ? d->cfg->connect(d->cfg->connect_opaque, d->fe) :
+				vub_frontend_connect(d->fe, d->backend);
+	if (ret && d->cfg->connect)
+		fail(d, ret, "cannot connect: %s", strerror(-ret));
+	else if (ret || (ret = vub_frontend_replay(d->fe)))
+		fail(d, ret, "%s", vub_frontend_strerror(d->fe));
+	if (ret) {
+		vub_frontend_disconnect(d->fe);
+		return ret;
+	}
+	n = sharers(d, all);
+	for (i = 0; i < n; i++) {
+		all[i]->lost = false;
+		all[i]->nr_reconnects++;
+		report_backend(all[i], VUB_BACKEND_CONNECTED);
+	}
+	dev_log(d, "reconnected to the back-end %s (reconnect %u%s): the device's state was replayed, started rings resume at the guest's used index",
+		d->backend ? d->backend : "(test)", d->nr_reconnects,
+		n > 1 ? ", for every queue pair of its NIC" : "");
+	return 0;
+}
+
+/*
+ * The back-end said something while no request was in flight: a request on
+ * the back-end channel, or on the connection itself a hang-up (or bytes no
+ * request asked for, which breaks the protocol just the same).
+ */
+int vub_dev_check_backend(struct vub_dev *d)
+{
+	int fd = d->fe && !d->lost ? vub_frontend_conn_fd(d->fe) : -1;
+	char c;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	if (vub_frontend_handle_backend(d->fe) < 0 && vub_frontend_broken(d->fe)) {
+		dev_lost(d, vub_frontend_strerror(d->fe));
+		return -ENOTCONN;
+	}
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	dev_lost(d, n == 0 ? "the back-end closed the connection" :
+		    n > 0 ? "a message no request asked for" : strerror(errno));
+	return -ENOTCONN;
+}
+
+int vub_dev_watch_fds(const struct vub_dev *d, int fds[2])
+{
+	fds[0] = fds[1] = -1;
+	if (!d->fe || d->lost || (d->nic && d->nic->fe != d->fe))
+		return 0;
+	/* One watcher per connection: a NIC's lowest queue pair. */
+	if (d->nic) {
+		unsigned int k = 0;
+
+		while (k < VUB_NIC_MAX_PAIRS && !d->nic->pair[k])
+			k++;
+		if (k < VUB_NIC_MAX_PAIRS && d->nic->pair[k] != d)
+			return 0;
+	}
+	fds[0] = vub_frontend_conn_fd(d->fe);
+	fds[1] = vub_frontend_backend_fd(d->fe);
+	return fds[0] >= 0;
 }
 
 /*

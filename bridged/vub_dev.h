@@ -129,6 +129,13 @@ struct vub_dev {
 	uint64_t missing;		/* of those, host ones the back-end lacks */
 	uint64_t nr_reqs;
 	uint64_t nr_connects;
+	uint32_t nr_reconnects;		/* after a lost connection */
+	/* Reconnecting (the daemon's loop): next attempt, its backoff, and
+	 * whether a coroutine works on the device's back-end right now. */
+	int64_t retry_at;
+	unsigned int backoff_ms;
+	unsigned int nr_reconnect_tries;	/* failed in a row */
+	bool busy;
 	char why[224];			/* the last failure, explained */
 };
 
@@ -156,6 +163,19 @@ int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
 
 /* Why the last failing ioctl failed ("" if nothing to add to the errno). */
 const char *vub_dev_why(const struct vub_dev *d);
+
+/*
+ * Back-end liveness, for the daemon's loop.  vub_dev_watch_fds() gives the
+ * sockets to watch while the device is idle (its vhost-user connection and
+ * back-end channel; one device per NIC watches; returns 0 when there is
+ * nothing to watch); when one is ready, vub_dev_check_backend() serves the
+ * back-end's request or, on a hang-up, marks every device on the connection
+ * lost.  vub_dev_reconnect() then connects again and replays the device's
+ * state (returns 0 or -errno; the daemon retries with a backoff).
+ */
+int vub_dev_watch_fds(const struct vub_dev *d, int fds[2]);
+int vub_dev_check_backend(struct vub_dev *d);
+int vub_dev_reconnect(struct vub_dev *d);
 
 /*
  * Sizes of a request as the kernel must send them: payload and reply size

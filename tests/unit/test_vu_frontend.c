@@ -785,6 +785,84 @@ static void test_backend_channel(void)
 	vub_frontend_free(fe);
 }
 
+/*
+ * The back-end restarted: disconnect keeps what the VMM set up, a new
+ * connection gets it all again, and each started ring resumes at the used
+ * index the guest's ring shows in guest memory, and is kicked.
+ */
+static void test_reconnect_replay(void)
+{
+	struct mock mk, mk2;
+	struct vub_frontend *fe = mkfe(&mk, DPDK_FEATURES, DPDK_PROTO, 0);
+	struct vub_fe_transport t2 = { .call = mock_call, .opaque = &mk2 };
+	int mfd = memfd(16 << 20), kick[2], call[2], err0 = eventfd(0, EFD_CLOEXEC), i;
+	struct vub_mem_region reg = { .gpa = 0, .size = 16 << 20,
+				      .uaddr = 0x7f0000000000ull, .fd = mfd };
+	uint16_t used[2] = { 77, 99 };
+	uint64_t v = 0;
+	unsigned int at;
+	static const uint32_t s[] = {
+		VU_SET_OWNER, VU_SET_FEATURES, VU_SET_STATUS, VU_SET_MEM_TABLE,
+		VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ERR, VU_SET_VRING_ENABLE,
+		VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		VU_SET_VRING_KICK, VU_SET_VRING_CALL, VU_SET_VRING_ENABLE,
+		VU_SET_STATUS,
+	};
+
+	for (i = 0; i < 2; i++) {
+		kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		call[i] = eventfd(0, EFD_CLOEXEC);
+		ring_setup(fe, i, kick[i], call[i]);
+		/* struct vring_used { le16 flags; le16 idx; } of ring i */
+		if (pwrite(mfd, &used[i], 2, i * 0x10000 + 0x2000 + 2) != 2)
+			abort();
+	}
+	vub_frontend_set_vring_err(fe, 0, err0);
+	TAP_OK(vub_frontend_set_owner(fe) == 0 && vub_frontend_set_mem_table(fe, &reg, 1) == 0 &&
+	       vub_frontend_set_features(fe, 1ull << 32) == 0 &&
+	       vub_frontend_start_vring(fe, 0) == 0 && vub_frontend_start_vring(fe, 1) == 0,
+	       "device set up and both rings started: %s", vub_frontend_strerror(fe));
+
+	vub_frontend_disconnect(fe);
+	vub_frontend_signal_err(fe);
+	TAP_OK(vub_frontend_broken(fe) && vub_frontend_conn_fd(fe) == -1 &&
+	       vub_frontend_start_vring(fe, 0) == -ENOTCONN,
+	       "after disconnect: broken, no socket, calls fail with ENOTCONN");
+	TAP_OK(read(err0, &v, sizeof(v)) == sizeof(v) && v == 1,
+	       "the VMM's err eventfd of ring 0 was written");
+
+	memset(&mk2, 0, sizeof(mk2));
+	mk2.features = DPDK_FEATURES;
+	mk2.proto = DPDK_PROTO;
+	mk2.slots = 32;
+	mk2.fail_request = -1;
+	mk2.backend_peer = -1;
+	TAP_OK(vub_frontend_connect_transport(fe, &t2) == 0 && !vub_frontend_broken(fe),
+	       "a new connection: handshake again");
+	at = mk2.n;
+	TAP_OK(vub_frontend_replay(fe) == 0, "replay: %s", vub_frontend_strerror(fe));
+	TAP_OK(seq_is(&mk2, at, s, 18),
+	       "the new back-end gets OWNER, FEATURES, STATUS, MEM, both rings, DRIVER_OK");
+	TAP_OK(mk2.log[at + 5].p.state.num == 77 && mk2.log[at + 12].p.state.num == 99,
+	       "each ring resumes at the guest's used index (%u, %u)",
+	       mk2.log[at + 5].p.state.num, mk2.log[at + 12].p.state.num);
+	for (i = 0; i < 2; i++)
+		TAP_OK(read(kick[i], &v, sizeof(v)) == sizeof(v) && v == 1, "ring %d kicked", i);
+	TAP_OK(mk.bad_reqs == 0 && mk2.bad_reqs == 0, "every message valid");
+	vub_frontend_free(fe);
+	for (i = 0; i < 2; i++) {
+		close(kick[i]);
+		close(call[i]);
+	}
+	close(err0);
+	close(mfd);
+	if (mk.backend_peer >= 0)
+		close(mk.backend_peer);
+	if (mk2.backend_peer >= 0)
+		close(mk2.backend_peer);
+}
+
 int main(void)
 {
 	int before = count_fds();
@@ -798,6 +876,7 @@ int main(void)
 	test_broken();
 	test_evil_backend();
 	test_backend_channel();
+	test_reconnect_replay();
 	TAP_OK(count_fds() == before, "no fd leaked overall");
 	return tap_done();
 }

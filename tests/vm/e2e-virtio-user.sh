@@ -28,6 +28,15 @@
 # queues=N) and the counters must match exactly on every queue, each queue
 # carrying at least E2E_MIN_Q packets each way.
 #
+# With E2E_RESTART=1 the back-end is SIGKILLed in the middle of the traffic and
+# started again on the same socket; the daemon must notice, reconnect and
+# replay the device with no action by the VMM, and traffic must resume.  The
+# new back-end's counters then start from zero: every packet it sent must reach
+# the VMM (VMM RX since the restart == its TX, exactly), and it must have
+# received what the VMM sent since, plus at most one ring of packets that were
+# in flight at the kill (taken by the old back-end but not marked used, or
+# queued while no back-end ran).
+#
 # Sourced by tests/vm/guest.d/20-e2e-virtio-user.sh (a test) and
 # tests/vm/demo-guest.sh (make demo); runs in the test VM as root with the
 # module loaded.  The caller may define say() (plain words) and detail()
@@ -45,6 +54,8 @@ E2E_VMM_MEM=${E2E_VMM_MEM:-64}	# MiB of VMM memory
 # SET_MEM_TABLE as one region: the hugepages in a much larger PROT_NONE
 # reservation, which the kernel leaves out of what the back-end gets.
 E2E_HUGE_DIR=${E2E_HUGE_DIR:-}
+E2E_RESTART=${E2E_RESTART:-0}
+E2E_RING=256			# virtio-user's ring size: packets in flight at most
 
 declare -F say >/dev/null || say() { echo "$*"; }
 declare -F detail >/dev/null || detail() { echo "    $*"; }
@@ -79,7 +90,7 @@ tp_start() {
 	shift 4
 	[ "$name" = vmm ] && [ -n "$E2E_HUGE_DIR" ] &&
 		memopt=(--huge-dir "$E2E_HUGE_DIR" --single-file-segments)
-	mkfifo "$e2e_dir/$name.in"
+	[ -p "$e2e_dir/$name.in" ] || mkfifo "$e2e_dir/$name.in"
 	exec {fd}<>"$e2e_dir/$name.in"
 	e2e_fd[$name]=$fd
 	e2e_log[$name]=$e2e_dir/$name.log
@@ -274,9 +285,53 @@ e2e_holes_check() {
 		{ e2e_fail "expected the memseg lists' reservations to be left out: $line"; return 1; }
 }
 
+# The counters agree: exactly, or after a restart as E2E_RESTART says (the
+# VMM's since the restart, rx0/tx0, against the new back-end's).
+e2e_settled() {
+	local d=$((b[0] - (v[2] - tx0)))
+	[ "${b[2]}" = $((v[0] - rx0)) ] || return 1
+	[ "$E2E_RESTART" = 1 ] && [ "$d" -ge 0 ] && [ "$d" -le "$E2E_RING" ] && return 0
+	[ "$d" = 0 ]
+}
+
+# E2E_RESTART: kill the back-end, note the VMM's counters once nothing moves,
+# start a new back-end on the same socket and wait for the daemon to replay
+# the device onto it.  Sets e2e_off (the VMM's "RX TX" at the restart).
+e2e_restart_backend() {	# SOCK EAL/APP-ARGS...
+	local sock=$1 i
+	local -a v0
+	shift
+	say "Killing the back-end (SIGKILL) while traffic flows"
+	kill -KILL "${e2e_pid[be]}"
+	wait "${e2e_pid[be]}" 2>/dev/null
+	unset "e2e_pid[be]"
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'lost the connection to the back-end' "$e2e_dir/bridged.log" && break
+		sleep 0.1
+	done
+	detail "the daemon: $(grep -m1 -o 'lost the connection to the back-end.*' "$e2e_dir/bridged.log" ||
+		echo 'noticed nothing')"
+	sleep 2
+	read -r -a v0 <<<"$(tp_stats vmm)" && [ ${#v0[@]} = 4 ] || { e2e_fail; return 1; }
+	e2e_off="${v0[0]} ${v0[2]}"
+	detail "VMM counters with no back-end: RX ${v0[0]} TX ${v0[2]}"
+	say "Starting a new back-end on the same socket; the VMM does nothing"
+	rm -f "$sock" "$e2e_dir/be.log"
+	tp_start be "$@"
+	tp_wait be 'testpmd> ' 1 90 || { e2e_fail; return 1; }
+	tp_cmd be start
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'reconnected to the back-end' "$e2e_dir/bridged.log" && break
+		sleep 0.1
+	done
+	grep -q 'reconnected to the back-end' "$e2e_dir/bridged.log" ||
+		{ e2e_fail "the daemon did not reconnect to the new back-end within 30 s"; return 1; }
+	detail "the daemon: $(grep -m1 -o 'reconnected to the back-end.*' "$e2e_dir/bridged.log")"
+}
+
 e2e_main() {
-	local sock t0 t vmm be mem n i backend qs
-	local -a v b vq bq
+	local sock t0 t vmm be mem n i backend qs e2e_off="0 0" rx0 tx0
+	local -a v b vq bq beargs
 
 	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
 	[ -x "$e2e_testpmd" ] || { e2e_why="no $e2e_testpmd (apt-get install dpdk-dev)"; return 4; }
@@ -292,9 +347,10 @@ e2e_main() {
 
 	qs="--rxq=$E2E_QUEUES --txq=$E2E_QUEUES"
 	say "Starting the back-end: unmodified dpdk-testpmd with DPDK's vhost-user PMD, listening on $sock ($E2E_QUEUES queue pairs)"
-	# shellcheck disable=SC2086
-	tp_start be 0 1 256 --vdev "net_vhost0,iface=$sock,queues=$E2E_QUEUES,client=0" -- \
-		-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1 $qs
+	# shellcheck disable=SC2206
+	beargs=(0 1 256 --vdev "net_vhost0,iface=$sock,queues=$E2E_QUEUES,client=0" --
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1 $qs)
+	tp_start be "${beargs[@]}"
 	tp_wait be 'testpmd> ' 1 90 || { e2e_fail; return; }
 	[ -S "$sock" ] || { e2e_fail "the back-end did not create $sock"; return; }
 	tp_cmd be start
@@ -362,6 +418,12 @@ e2e_main() {
 	say "Traffic: the VMM sends $E2E_BURSTS bursts of 32 packets; both sides forward every packet back, for $E2E_SECONDS s"
 	tp_cmd vmm "start tx_first $E2E_BURSTS"
 	sleep "$E2E_SECONDS"
+	if [ "$E2E_RESTART" = 1 ]; then
+		e2e_restart_backend "$sock" "${beargs[@]}" || return
+		say "Traffic through the new back-end for $E2E_SECONDS s"
+		sleep "$E2E_SECONDS"
+	fi
+	read -r rx0 tx0 <<<"$e2e_off"
 	tp_stop vmm || { e2e_fail; return; }
 	# What is still in flight comes back to the VMM: receive it without answering.
 	tp_cmd vmm "set fwd rxonly"
@@ -372,7 +434,7 @@ e2e_main() {
 		# (no process substitution: the VM's /dev has no /dev/fd)
 		read -r -a v <<<"$(tp_stats vmm)" && [ ${#v[@]} = 4 ] || { e2e_fail; return; }
 		read -r -a b <<<"$(tp_stats be)" && [ ${#b[@]} = 4 ] || { e2e_fail; return; }
-		[ "${v[2]}" = "${b[0]}" ] && [ "${b[2]}" = "${v[0]}" ] && break
+		e2e_settled && break
 		detail "counters not settled yet (VMM TX ${v[2]} / back-end RX ${b[0]}, back-end TX ${b[2]} / VMM RX ${v[0]}): draining again"
 	done
 	if [ "$E2E_QUEUES" -gt 1 ]; then
@@ -423,9 +485,9 @@ e2e_main() {
 		e2e_fail "$vmm ioctls failed in the daemon"
 		return
 	fi
-	[ "${v[2]}" = "${b[0]}" ] && [ "${b[2]}" = "${v[0]}" ] ||
-		{ e2e_fail "counters differ: VMM TX ${v[2]} vs back-end RX ${b[0]}, back-end TX ${b[2]} vs VMM RX ${v[0]}"; return; }
-	be=$((v[2] < v[0] ? v[2] : v[0]))
+	e2e_settled ||
+		{ e2e_fail "counters differ: VMM TX ${v[2]} (since the restart: $((v[2] - tx0))) vs back-end RX ${b[0]}, back-end TX ${b[2]} vs VMM RX ${v[0]} (since the restart: $((v[0] - rx0)))"; return; }
+	be=$((v[2] - tx0 < v[0] - rx0 ? v[2] - tx0 : v[0] - rx0))
 	[ "$be" -ge "$E2E_MIN" ] || { e2e_fail "only $be packets in one direction (want >= $E2E_MIN)"; return; }
 	for ((i = 0; i < E2E_QUEUES && E2E_QUEUES > 1; i++)); do
 		[ "${vq[2 * i + 1]}" = "${bq[2 * i]}" ] && [ "${bq[2 * i + 1]}" = "${vq[2 * i]}" ] ||
