@@ -2,8 +2,8 @@
 /*
  * vu_codec - vhost-user message encode/decode/validation, no I/O.
  *
- * Written from the vhost-user specification (QEMU docs/interop/vhost-user.rst)
- * and protocol-map.md §1.7/§1.8/§5.  The payload structs in vu_codec.h are the
+ * Written from the vhost-user specification (QEMU docs/interop/vhost-user.rst).
+ * The payload structs in vu_codec.h are the
  * wire layout; the static asserts below pin it.
  */
 #include "vu_codec.h"

@@ -2,7 +2,8 @@
 /*
  * vu_conn - one vhost-user unix-socket connection.
  *
- * Sends a message (header + payload) with its fds in ONE sendmsg (pitfall 19)
+ * Sends a message (header + payload) with its fds in ONE sendmsg (back-ends
+ * take the fds from the recvmsg of the header)
  * and receives one with its fds.  Every received message is checked by
  * vu_codec before it is returned; on any failure all fds that arrived with it
  * are closed, so a hostile or broken peer cannot make us leak descriptors.

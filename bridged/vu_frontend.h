@@ -6,7 +6,7 @@
  * that speaks vhost-kernel semantics (the bridge daemon), or for a test that
  * plays the guest.  The caller sets state with vhost-kernel-like calls; the
  * front-end caches it and sends it to the back-end when and in the order that
- * back-ends expect (protocol-map.md §4, §5):
+ * back-ends expect (QEMU's order, which DPDK and others are tested against):
  *
  *  - connect: GET_FEATURES -> GET/SET_PROTOCOL_FEATURES -> [GET_QUEUE_NUM]
  *    -> [GET_MAX_MEM_SLOTS] -> [SET_BACKEND_REQ_FD].  Bit 30

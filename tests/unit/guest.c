@@ -2,8 +2,7 @@
 /*
  * Test guest: memfd guest RAM, split virtqueues, virtio-net framing.
  * Index updates are single aligned 16-bit atomic stores with release
- * ordering (a torn avail->idx makes a back-end consume phantom descriptors,
- * backends.md §4 gotcha (a)).
+ * ordering: a torn avail->idx makes a back-end consume phantom descriptors.
  */
 #include "guest.h"
 

@@ -71,7 +71,7 @@ static void test_roundtrips(void)
 	vu_msg_addr(&m, &a);
 	n = vu_encode(VU_CHAN_FRONTEND, &m, buf, sizeof(buf), &err);
 	TAP_OK(n == 52, "SET_VRING_ADDR is 12+40 bytes");
-	/* used comes before avail on the wire (pitfall 17) */
+	/* used comes before avail on the wire (struct vhost_vring_addr order) */
 	TAP_OK(!memcmp(buf + 12 + 16, &a.used, 8) &&
 	       !memcmp(buf + 12 + 24, &a.avail, 8), "vring addr: used before avail");
 	TAP_OK(roundtrip(&m, &o) == 0 && o.p.addr.avail == 0x2000,

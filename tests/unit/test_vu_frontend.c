@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DPDK_FEATURES	0x0000000d7c66e7cbull	/* backends.md §2 */
+#define DPDK_FEATURES	0x0000000d7c66e7cbull	/* dpdk-testpmd 22.11's vhost PMD */
 #define DPDK_PROTO	0x10cbfull
 #define QSD_FEATURES	0x0000000175007e46ull
 #define QSD_PROTO	0x8f2bull

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DPDK_FEATURES	0x0000000d7c66e7cbull	/* backends.md §2 */
+#define DPDK_FEATURES	0x0000000d7c66e7cbull	/* dpdk-testpmd 22.11's vhost PMD */
 #define DPDK_PROTO	0x10cbfull
 /* What the VMM must see for DPDK: MRG_RXBUF, ANY_LAYOUT, INDIRECT,
  * EVENT_IDX, VERSION_1 (no LOG_ALL, no PROTOCOL_FEATURES, no packed...). */
@@ -586,7 +586,7 @@ static void test_kvmtool_order(void)
 	env_fini(&e);
 }
 
-/* crosvm's order (protocol-map §4.6): FEATURES, MEM, then per ring NUM,
+/* crosvm's order (its vhost crate's net activation): FEATURES, MEM, then per ring NUM,
  * ADDR before BASE, CALL, KICK; NET_SET_BACKEND for both at the end. */
 static void test_crosvm_order(void)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dpdk-testpmd harness for the front-end integration tests (see testpmd.h).
- * Command lines follow backends.md §3/§5 and vm-harness.md §6: --no-huge
+ * Command lines: --no-huge
  * with -m 256 and --total-num-mbufs=8192 (the default pool does not fit),
  * a unique --file-prefix (--in-memory is incompatible with --no-huge), the
  * forwarding lcore on CPU 1 while the test itself runs pinned to CPU 0.

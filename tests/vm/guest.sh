@@ -79,6 +79,7 @@ else
 	# Script tests, one point each: exit 0 ok, 4 skip (last output line = reason), else not ok.
 	for t in "$VUB_TOP"/tests/vm/guest.d/*.sh; do
 		[ -x "$t" ] || continue
+		[ -z "${VUB_ONLY:-}" ] || [[ ${t##*/} =~ $VUB_ONLY ]] || continue
 		log=$(mktemp)
 		run "$t" 2>&1 | tee "$log" | diag
 		st=${PIPESTATUS[0]}
