@@ -169,8 +169,7 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev
 		    const void *payload, int *fds, void *reply, uint32_t *reply_len)
 {
 	const struct vub_vhost_ioctl *d = vub_vhost_find(req->ioctl);
-	char arg[512], fdstr[64], why[256] = "";
-	bool malformed = false;
+	char arg[512], fdstr[64];
 	int ret;
 
 	format_fds(req, fds, fdstr, sizeof(fdstr));
@@ -182,19 +181,12 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev
 	vub_vhost_format(d, payload, req->payload_len, arg, sizeof(arg));
 	if (req->ext_len)	/* the kernel's resolution of the memory table */
 		format_pieces(req, arg + strlen(arg), sizeof(arg) - strlen(arg));
-	if (vub_dev_check_request(req, payload, why, sizeof(why))) {
-		malformed = true;
-		ret = -EINVAL;
-	} else {
-		ret = vub_dev_ioctl(dev, req, payload, fds, reply, reply_len);
-		if (ret)
-			snprintf(why, sizeof(why), "%s", vub_dev_why(dev));
-	}
+	ret = vub_dev_ioctl(dev, d, req, payload, fds, reply, reply_len);
 	if (br->verbose || ret)
-		logmsg("dev %u pid %u seq %llu: %s %s fds %s -> %s%s%s%s", req->dev_id,
+		logmsg("dev %u pid %u seq %llu: %s %s fds %s -> %s%s%s", req->dev_id,
 		       req->vmm_pid, (unsigned long long)req->seq, d->name, arg, fdstr,
-		       ret ? errname(-ret) : "0", malformed ? " (malformed request)" : "",
-		       why[0] ? ": " : "", why);
+		       ret ? errname(-ret) : "0", ret && *vub_dev_why(dev) ? ": " : "",
+		       ret ? vub_dev_why(dev) : "");
 	return ret;
 }
 

@@ -516,10 +516,9 @@ static const struct vub_mem_piece *req_pieces(const struct vub_req *req,
 			    : NULL;
 }
 
-int vub_dev_check_request(const struct vub_req *req, const void *payload,
-			  char *why, size_t why_len)
+static int check_request(const struct vub_vhost_ioctl *d, const struct vub_req *req,
+			 const void *payload, char *why, size_t why_len)
 {
-	const struct vub_vhost_ioctl *d = vub_vhost_find(req->ioctl);
 	struct vhost_memory mem;
 
 	if (!d) {
@@ -552,6 +551,12 @@ int vub_dev_check_request(const struct vub_req *req, const void *payload,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int vub_dev_check_request(const struct vub_req *req, const void *payload,
+			  char *why, size_t why_len)
+{
+	return check_request(vub_vhost_find(req->ioctl), req, payload, why, why_len);
 }
 
 /* --- vhost ioctl handlers ------------------------------------------------ */
@@ -1078,17 +1083,19 @@ static const struct {
 	[VUB_IDX_VHOST_NET_SET_BACKEND]		= { h_net_set_backend, true },
 };
 
-int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
-		  const void *payload, const int *fds, void *reply,
-		  uint32_t *reply_len)
+int vub_dev_ioctl(struct vub_dev *d, const struct vub_vhost_ioctl *desc,
+		  const struct vub_req *req, const void *payload, const int *fds,
+		  void *reply, uint32_t *reply_len)
 {
-	const struct vub_vhost_ioctl *desc = vub_vhost_find(req->ioctl);
+	char why[sizeof(d->why) - 20];
 	int ret;
 
 	d->why[0] = '\0';
 	d->nr_reqs++;
 	if (!desc || !handlers[desc->idx].fn)
 		return fail(d, -ENOTTY, "not a vhost-net ioctl");
+	if (check_request(desc, req, payload, why, sizeof(why)))
+		return fail(d, -EINVAL, "malformed request: %s", why);
 	if (handlers[desc->idx].backend) {
 		ret = dev_connect(d);
 		if (ret)

@@ -46,6 +46,7 @@
 #include "vu_frontend.h"
 #include "vub_nic.h"
 #include "vub_tap.h"
+#include "vub_vhost.h"
 
 /* Until the uapi header defines it: most pieces one SET_MEM_TABLE carries. */
 #ifndef VUB_MAX_MEM_PIECES
@@ -153,13 +154,14 @@ void vub_dev_release(struct vub_dev *d);
 
 /*
  * Answer one VUB_OP_IOCTL request of this device: 0 (with the reply for GET
- * ioctls) or -errno.  @fds are the request's descriptors, borrowed (the
- * front-end dups what it keeps).  The request must have passed
- * vub_dev_check_request().  On failure vub_dev_why() explains it.
+ * ioctls) or -errno.  @desc is vub_vhost_find(req->ioctl) (NULL: ENOTTY);
+ * a request that fails vub_dev_check_request() gets EINVAL.  @fds are the
+ * request's descriptors, borrowed (the front-end dups what it keeps).  On
+ * failure vub_dev_why() explains it.
  */
-int vub_dev_ioctl(struct vub_dev *d, const struct vub_req *req,
-		  const void *payload, const int *fds, void *reply,
-		  uint32_t *reply_len);
+int vub_dev_ioctl(struct vub_dev *d, const struct vub_vhost_ioctl *desc,
+		  const struct vub_req *req, const void *payload, const int *fds,
+		  void *reply, uint32_t *reply_len);
 
 /* Why the last failing ioctl failed ("" if nothing to add to the errno). */
 const char *vub_dev_why(const struct vub_dev *d);

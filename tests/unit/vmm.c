@@ -65,7 +65,7 @@ static int submit(struct vub_dev *d, uint32_t ioctl, const void *arg,
 		free(buf);
 		return -EINVAL;
 	}
-	ret = vub_dev_ioctl(d, r, p, nfds ? (const int *)((char *)buf + r->fd_offset) : NULL,
+	ret = vub_dev_ioctl(d, vub_vhost_find(r->ioctl), r, p, nfds ? (const int *)((char *)buf + r->fd_offset) : NULL,
 			    reply, &reply_len);
 	if (!ret && reply_len != r->reply_len) {
 		printf("# reply_len %u, expected %u\n", reply_len, r->reply_len);
