@@ -269,11 +269,11 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 	if (ret)
 		return ret;
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &held);
-	if (held) {
+	if (held)
 		dev->seen = *queued_gen;
-		if (req->op == VUB_OP_IOCTL)
-			dev->stateful = true;
-	}
+	/* Answered, or withdrawn while the daemon held it: it saw the ioctl. */
+	if (req->op == VUB_OP_IOCTL && (held || (ret != -ETIMEDOUT && ret != -EINTR)))
+		dev->stateful = true;
 	if (ret == -ETIMEDOUT || (ret == -EINTR && held)) {
 		WRITE_ONCE(dev->broken, true);
 		if (ret == -ETIMEDOUT)
