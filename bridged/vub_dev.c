@@ -182,7 +182,10 @@ static int dev_connect(struct vub_dev *d)
 		vub_frontend_free(fe);
 		dev_log(d, "cannot connect to the back-end %s: %s; the next request retries",
 			d->backend ? d->backend : "(test)", tmp);
-		return fail(d, -ECONNREFUSED, "cannot connect to the back-end: %s", tmp);
+		/* The deadline passed (a full listen queue, a silent back-end):
+		 * ETIMEDOUT, as for any request that ran out of time. */
+		return fail(d, ret == -ETIMEDOUT ? ret : -ECONNREFUSED,
+			    "cannot connect to the back-end: %s", tmp);
 	}
 	d->fe = fe;
 	d->nr_connects++;

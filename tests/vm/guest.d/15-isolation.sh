@@ -90,7 +90,7 @@ read -r med1 p991 max1 <<<"$(lat "$stalled")"
 awk -v a="$med1" -v b="$med0" -v c="$p991" -v d="$p990" \
 	'BEGIN { printf "B while A is stopped / B idle: median %.2fx, p99 %.2fx\n", a / b, c / d }'
 
-cat "$e2e_dir"/a*.out | sort | uniq -c | sed 's/^/A: /'
+cat "$e2e_dir"/a*.out | sed 's/ after [0-9]* ms//' | sort | uniq -c | sed 's/^ */A, calls while it was stopped: /'
 na=$(cat "$e2e_dir"/a*.out | wc -l)
 nt=$(cat "$e2e_dir"/a*.out | grep -c 'error ETIMEDOUT')
 [ "$na" -ge 1 ] && [ "$na" = "$nt" ] || fail "every call into the stopped A must fail with ETIMEDOUT ($nt of $na did)"
