@@ -506,9 +506,9 @@ static int serve(struct bridge *br, const sigset_t *mask)
 /* Back-end connected or lost, or its features changed: tell the kernel, for
  * vubctl and its events. */
 static void dev_backend_state(void *opaque, uint32_t dev_id, uint32_t state,
-			      uint64_t features, uint64_t missing)
+			      uint64_t features, uint64_t missing, uint32_t reconnects)
 {
-	int ret = vub_nl_backend_state(opaque, dev_id, state, features, missing);
+	int ret = vub_nl_backend_state(opaque, dev_id, state, features, missing, reconnects);
 
 	if (ret)
 		logmsg("dev %u: cannot report the back-end state to the kernel: %s",

@@ -43,7 +43,7 @@ static void report_backend(struct vub_dev *d, uint32_t state)
 
 	if (d->cfg->backend_state)
 		d->cfg->backend_state(d->cfg->backend_state_opaque, d->dev_id, state,
-				      f, f ? d->missing : 0);
+				      f, f ? d->missing : 0, d->nr_reconnects);
 }
 
 /* Explain the failure about to be returned; returns @err. */

@@ -97,7 +97,7 @@ struct vub_dev_cfg {
 	 * then), @missing the offloads the guest may use that it lacks.  For
 	 * administrators; may be NULL. */
 	void (*backend_state)(void *opaque, uint32_t dev_id, uint32_t state,
-			      uint64_t features, uint64_t missing);
+			      uint64_t features, uint64_t missing, uint32_t reconnects);
 	void *backend_state_opaque;
 	/* Read the VMM's tap; NULL: vub_tap_read().  Tests plug a fake here. */
 	int (*read_tap)(void *opaque, int fd, struct vub_tap_info *ti,

@@ -42,7 +42,7 @@ void vub_nl_close(struct vub_nl *nl)
 }
 
 int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state,
-			 uint64_t features, uint64_t missing)
+			 uint64_t features, uint64_t missing, uint32_t reconnects)
 {
 	struct nl_msg *msg = nlmsg_alloc();
 	int ret = -ENOMEM;
@@ -54,7 +54,8 @@ int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state,
 	    nla_put_u32(msg, VUB_A_DEV_ID, dev_id) ||
 	    nla_put_u32(msg, VUB_A_BACKEND_STATE, state) ||
 	    nla_put_u64(msg, VUB_A_BACKEND_FEATURES, features) ||
-	    nla_put_u64(msg, VUB_A_BACKEND_OFFLOADS_MISSING, missing))
+	    nla_put_u64(msg, VUB_A_BACKEND_OFFLOADS_MISSING, missing) ||
+	    nla_put_u32(msg, VUB_A_BACKEND_RECONNECTS, reconnects))
 		goto out;
 	/* libnl returns its own error codes: report them as EIO */
 	ret = nl_send_sync(nl->sk, msg) ? -EIO : 0;

@@ -18,9 +18,10 @@ void vub_nl_close(struct vub_nl *nl);
 /*
  * VUB_CMD_BACKEND_SET: @state (enum vub_backend_state), the @features
  * negotiated with the back-end (0: not yet) and the offloads the guest may
- * use that the back-end lacks (@missing).  Returns 0 or -errno.
+ * use that the back-end lacks (@missing), and how often the daemon
+ * reconnected it (@reconnects).  Returns 0 or -errno.
  */
 int vub_nl_backend_state(struct vub_nl *nl, uint32_t dev_id, uint32_t state,
-			 uint64_t features, uint64_t missing);
+			 uint64_t features, uint64_t missing, uint32_t reconnects);
 
 #endif /* VUB_NL_H */

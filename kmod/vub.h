@@ -119,6 +119,7 @@ struct vub_instance {
  * @backend_state: enum vub_backend_state, as the daemon reports it.
  * @backend_features: features negotiated with the back-end, as reported.
  * @offloads_missing: offloads the guest may use that the back-end lacks.
+ * @backend_reconnects: reconnects to the back-end, as reported.
  * @ioctls: ioctls issued.
  * @errors: ioctls that failed.
  * @latency: round trips through the daemon, by log2 of microseconds.
@@ -140,6 +141,7 @@ struct vub_dev {
 	u32			backend_state;
 	u64			backend_features;
 	u64			offloads_missing;
+	u32			backend_reconnects;
 	u64			ioctls;
 	u64			errors;
 	u64			latency[VUB_LATENCY_BUCKETS];

@@ -24,6 +24,7 @@ static const struct nla_policy vub_policy[VUB_A_MAX + 1] = {
 	[VUB_A_BACKEND_STATE]	= NLA_POLICY_MAX(NLA_U32, VUB_BACKEND_LOST),
 	[VUB_A_BACKEND_FEATURES] = { .type = NLA_U64 },
 	[VUB_A_BACKEND_OFFLOADS_MISSING] = { .type = NLA_U64 },
+	[VUB_A_BACKEND_RECONNECTS] = { .type = NLA_U32 },
 };
 
 static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst)
@@ -65,7 +66,9 @@ static int vub_put_dev(struct sk_buff *skb, const struct vub_dev *dev)
 	    nla_put_u64_64bit(skb, VUB_A_BACKEND_FEATURES,
 			      READ_ONCE(dev->backend_features), VUB_A_PAD) ||
 	    nla_put_u64_64bit(skb, VUB_A_BACKEND_OFFLOADS_MISSING,
-			      READ_ONCE(dev->offloads_missing), VUB_A_PAD))
+			      READ_ONCE(dev->offloads_missing), VUB_A_PAD) ||
+	    nla_put_u32(skb, VUB_A_BACKEND_RECONNECTS,
+			READ_ONCE(dev->backend_reconnects)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -310,6 +313,7 @@ struct vub_backend_event {
 	u32		state;
 	u64		features;
 	u64		missing;
+	u32		reconnects;
 };
 
 static int vub_fill_backend(struct sk_buff *skb, const void *obj)
@@ -323,7 +327,8 @@ static int vub_fill_backend(struct sk_buff *skb, const void *obj)
 	    nla_put_u64_64bit(skb, VUB_A_BACKEND_FEATURES, e->features,
 			      VUB_A_PAD) ||
 	    nla_put_u64_64bit(skb, VUB_A_BACKEND_OFFLOADS_MISSING, e->missing,
-			      VUB_A_PAD))
+			      VUB_A_PAD) ||
+	    nla_put_u32(skb, VUB_A_BACKEND_RECONNECTS, e->reconnects))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -341,12 +346,15 @@ static int vub_cmd_backend_set(struct sk_buff *skb, struct genl_info *info)
 		     nla_get_u64(info->attrs[VUB_A_BACKEND_FEATURES]) : 0;
 	e.missing = info->attrs[VUB_A_BACKEND_OFFLOADS_MISSING] ?
 		    nla_get_u64(info->attrs[VUB_A_BACKEND_OFFLOADS_MISSING]) : 0;
+	e.reconnects = info->attrs[VUB_A_BACKEND_RECONNECTS] ?
+		       nla_get_u32(info->attrs[VUB_A_BACKEND_RECONNECTS]) : 0;
 	xa_lock(&vub_devs);
 	e.dev = xa_load(&vub_devs, nla_get_u32(info->attrs[VUB_A_DEV_ID]));
 	if (e.dev) {
 		WRITE_ONCE(e.dev->backend_state, e.state);
 		WRITE_ONCE(e.dev->backend_features, e.features);
 		WRITE_ONCE(e.dev->offloads_missing, e.missing);
+		WRITE_ONCE(e.dev->backend_reconnects, e.reconnects);
 		vub_event(VUB_CMD_EVT_BACKEND, vub_fill_backend, &e,
 			  GFP_ATOMIC);
 	} else {

@@ -246,6 +246,7 @@ static const struct field device_fields[] = {
 	{ VUB_A_DEV_FEATURES,		"features",	F_HEX },
 	{ VUB_A_BACKEND_FEATURES,	"backend_features", F_HEX },
 	{ VUB_A_BACKEND_OFFLOADS_MISSING, "offloads_missing", F_HEX },
+	{ VUB_A_BACKEND_RECONNECTS,	"reconnects",	F_NUM },
 	{ VUB_A_DEV_MEM_REGIONS,	"mem_regions",	F_NUM },
 	{ VUB_A_DEV_RINGS,		"rings",	F_HEX },
 	{ VUB_A_DEV_IOCTLS,		"ioctls",	F_NUM },

@@ -145,11 +145,12 @@ static int fake_read_tap(void *opaque, int fd, struct vub_tap_info *ti,
 }
 
 static void fake_report(void *opaque, uint32_t dev_id, uint32_t state,
-			uint64_t features, uint64_t missing)
+			uint64_t features, uint64_t missing, uint32_t reconnects)
 {
 	struct fake_tap *ft = opaque;
 
 	(void)dev_id;
+	(void)reconnects;
 	ft->state = state;
 	ft->features = features;
 	ft->missing = missing;

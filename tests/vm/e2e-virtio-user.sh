@@ -451,6 +451,8 @@ e2e_main() {
 	say "  VMM      TX-packets ${v[2]}  ->  back-end RX-packets ${b[0]}"
 	say "  back-end TX-packets ${b[2]}  ->  VMM      RX-packets ${v[0]}"
 	detail "bytes: VMM TX ${v[3]} / back-end RX ${b[1]}, back-end TX ${b[3]} / VMM RX ${v[1]}"
+	[ "$E2E_RESTART" = 1 ] &&
+		say "  since the restart: VMM TX $((v[2] - tx0)) (+$((b[0] - v[2] + tx0)) queued or taken but not used at the kill) -> new back-end RX ${b[0]}; its TX ${b[2]} -> VMM RX $((v[0] - rx0))"
 	E2E_QUEUE_COUNTS=
 	for ((i = 0; i < E2E_QUEUES && E2E_QUEUES > 1; i++)); do
 		say "  queue $i: VMM TX ${vq[2 * i + 1]} -> back-end RX ${bq[2 * i]}, back-end TX ${bq[2 * i + 1]} -> VMM RX ${vq[2 * i]}"

@@ -278,8 +278,9 @@ enum vub_genl_cmd {
 	/* the bridge daemon's attachment and channel counters */
 	VUB_CMD_BRIDGE_GET,
 	/*
-	 * DEV_ID, BACKEND_STATE[, BACKEND_FEATURES, BACKEND_OFFLOADS_MISSING]:
-	 * the daemon reports its back-end connection (an absent u64 is 0)
+	 * DEV_ID, BACKEND_STATE[, BACKEND_FEATURES, BACKEND_OFFLOADS_MISSING,
+	 * BACKEND_RECONNECTS]: the daemon reports its back-end connection (an
+	 * absent number is 0)
 	 */
 	VUB_CMD_BACKEND_SET,
 
@@ -356,6 +357,11 @@ enum vub_genl_attr {
 	 * sends with them (partial checksums, GSO) are not finished.
 	 */
 	VUB_A_BACKEND_OFFLOADS_MISSING,
+	/*
+	 * u32: times the daemon reconnected the device to its back-end and
+	 * replayed its state after the connection was lost.
+	 */
+	VUB_A_BACKEND_RECONNECTS,
 
 	__VUB_A_MAX,
 };

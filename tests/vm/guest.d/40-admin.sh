@@ -201,7 +201,7 @@ did=$(jq .id <<<"$j")
 check "device show -j $did is the same object" jqc "$("$V" -j device show "$did")" '. == $d' --argjson d "$j"
 line=$("$V" device show "$did" | tr -d '\377')
 check "device show $did: \"$line\"" \
-	eval '[[ $line == "device $did pid $holder comm v\"b\\? instance t40 instance-id $tid state open backend unknown features 0x0 backend-features 0x0 offloads-missing 0x0 mem-regions 0 rings 0x0 ioctls 0 errors 0 latency count 0" ]]'
+	eval '[[ $line == "device $did pid $holder comm v\"b\\? instance t40 instance-id $tid state open backend unknown features 0x0 backend-features 0x0 offloads-missing 0x0 reconnects 0 mem-regions 0 rings 0x0 ioctls 0 errors 0 latency count 0" ]]'
 check "device show -d: the 24 buckets" test "$("$V" -d device show "$did" | grep -o '[0-9]us:[0-9]*' | wc -l)" = 24
 expect_fail "device show of a closed id" 1 "no such device" "$V" device show 4000000000
 check "instance show -j t40: 1 device" jqc "$("$V" -j instance show t40)" '.devices == 1'
