@@ -45,20 +45,6 @@ static int fe_fail(struct vub_frontend *fe, int code, const char *fmt, ...)
 	return code;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int set_err(struct vu_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->code = code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 void vub_frontend_set_log(struct vub_frontend *fe,
 			  void (*log)(void *opaque, const char *msg), void *opaque)
 {
@@ -102,18 +88,18 @@ int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
 
 	for (i = 0; i < *n; i++) {
 		if (!r[i].size)
-			return set_err(err, -EINVAL, "region %u (gpa 0x%llx) is empty",
+			return vu_fail(err, -EINVAL, "region %u (gpa 0x%llx) is empty",
 				       i, (unsigned long long)r[i].gpa);
 		if (r[i].gpa + r[i].size < r[i].gpa ||
 		    r[i].uaddr + r[i].size < r[i].uaddr ||
 		    r[i].fd_offset + r[i].size < r[i].fd_offset)
-			return set_err(err, -EINVAL, "region %u wraps around", i);
+			return vu_fail(err, -EINVAL, "region %u wraps around", i);
 	}
 	if (*n > 1)
 		qsort(r, *n, sizeof(*r), cmp_gpa);
 	for (i = 1; i < *n; i++)
 		if (r[i].gpa < r[i - 1].gpa + r[i - 1].size)
-			return set_err(err, -EINVAL,
+			return vu_fail(err, -EINVAL,
 				       "regions overlap in guest memory at gpa 0x%llx",
 				       (unsigned long long)r[i].gpa);
 	/* uaddr is how back-ends translate ring addresses: no aliasing. */
@@ -121,7 +107,7 @@ int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
 		for (j = i + 1; j < *n; j++)
 			if (r[i].uaddr < r[j].uaddr + r[j].size &&
 			    r[j].uaddr < r[i].uaddr + r[i].size)
-				return set_err(err, -EINVAL,
+				return vu_fail(err, -EINVAL,
 					       "regions at gpa 0x%llx and 0x%llx overlap in user address",
 					       (unsigned long long)r[i].gpa,
 					       (unsigned long long)r[j].gpa);
