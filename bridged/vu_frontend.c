@@ -559,6 +559,32 @@ int vub_frontend_replay(struct vub_frontend *fe)
 	return ret;
 }
 
+uint64_t vub_frontend_backend_features(const struct vub_frontend *fe)
+{
+	return fe->backend_features;
+}
+
+bool vub_frontend_has_protocol_features(const struct vub_frontend *fe)
+{
+	return fe->has_proto;
+}
+
+bool vub_frontend_features(const struct vub_frontend *fe, uint64_t *features)
+{
+	*features = fe->features_set ? fe->features : 0;
+	return fe->features_set;
+}
+
+bool vub_frontend_ring_started(const struct vub_frontend *fe, unsigned int idx)
+{
+	return idx < VUB_FE_MAX_RINGS && fe->ring[idx].started;
+}
+
+unsigned int vub_frontend_ring_have(const struct vub_frontend *fe, unsigned int idx)
+{
+	return idx < VUB_FE_MAX_RINGS ? fe->ring[idx].have : 0;
+}
+
 int vub_frontend_conn_fd(const struct vub_frontend *fe)
 {
 	return fe->connected ? fe->conn.fd : -1;
@@ -610,7 +636,7 @@ int vub_frontend_get_features(struct vub_frontend *fe, uint64_t *features)
 	return 0;
 }
 
-static bool any_ring_started(const struct vub_frontend *fe)
+bool vub_frontend_any_ring_started(const struct vub_frontend *fe)
 {
 	unsigned int i;
 
@@ -636,7 +662,7 @@ int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features)
 				(VUB_FE_HIDDEN_FEATURES | ~fe->backend_features)));
 	/* DPDK rejects (and, without REPLY_ACK, disconnects on) any change
 	 * but LOG_ALL while running: refuse here, cleanly. */
-	if (fe->features_sent && any_ring_started(fe) &&
+	if (fe->features_sent && vub_frontend_any_ring_started(fe) &&
 	    ((fe->features ^ features) & ~PF(VU_F_LOG_ALL)))
 		return fe_fail(fe, -EBUSY,
 			       "SET_FEATURES: only LOG_ALL may change while rings run");

@@ -219,6 +219,16 @@ void vub_frontend_disconnect(struct vub_frontend *fe);
 int vub_frontend_replay(struct vub_frontend *fe);
 /* Write each ring's err eventfd (the VMM's VHOST_SET_VRING_ERR). */
 void vub_frontend_signal_err(const struct vub_frontend *fe);
+/* State the caller may look at: the back-end's GET_FEATURES (raw), whether
+ * PROTOCOL_FEATURES was negotiated, the features last set (false: none), a
+ * ring's started state and the settings it has (enum vub_ring_have; an
+ * index out of range has none). */
+uint64_t vub_frontend_backend_features(const struct vub_frontend *fe);
+bool vub_frontend_has_protocol_features(const struct vub_frontend *fe);
+bool vub_frontend_features(const struct vub_frontend *fe, uint64_t *features);
+bool vub_frontend_ring_started(const struct vub_frontend *fe, unsigned int idx);
+bool vub_frontend_any_ring_started(const struct vub_frontend *fe);
+unsigned int vub_frontend_ring_have(const struct vub_frontend *fe, unsigned int idx);
 /* The connected socket, to watch while idle; -1 when not connected. */
 int vub_frontend_conn_fd(const struct vub_frontend *fe);
 bool vub_frontend_broken(const struct vub_frontend *fe);

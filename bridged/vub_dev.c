@@ -192,9 +192,9 @@ static int dev_connect(struct vub_dev *d)
 	report_backend(d, VUB_BACKEND_CONNECTED);
 	dev_log(d, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
 		d->backend ? d->backend : "(test)",
-		(unsigned long long)fe->backend_features,
-		(unsigned long long)fe->proto,
-		(unsigned long long)vub_net_features(fe->backend_features &
+		(unsigned long long)vub_frontend_backend_features(fe),
+		(unsigned long long)vub_frontend_protocol_features(fe),
+		(unsigned long long)vub_net_features(vub_frontend_backend_features(fe) &
 						     ~VUB_FE_HIDDEN_FEATURES));
 	return 0;
 }
@@ -357,12 +357,14 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 			d->pair, key.ifname, vmm_pid);
 		return 0;
 	}
-	max = vub_nic_max_pairs(nic->fe->proto, nic->fe->queue_num);
+	max = vub_nic_max_pairs(vub_frontend_protocol_features(nic->fe),
+				vub_frontend_queue_num(nic->fe));
 	k = vub_nic_add(nic, d, max);
 	if (k < 0) {
 		dev_log(d, "the NIC on tap %s (VMM pid %u) wants more than %u queue pairs, the back-end %s has %u (GET_QUEUE_NUM%s): ENOBUFS",
 			key.ifname, vmm_pid, max, key.backend, max,
-			(nic->fe->proto & (1ull << VU_PF_MQ)) ? "" : "; no MQ protocol feature");
+			(vub_frontend_protocol_features(nic->fe) & (1ull << VU_PF_MQ)) ? "" :
+			"; no MQ protocol feature");
 		return fail(d, -ENOBUFS,
 			    "the back-end has %u queue pairs, all taken by the NIC on tap %s", max,
 			    key.ifname);
@@ -638,12 +640,12 @@ static int backend_features(struct vub_dev *d, uint64_t *f, uint64_t *missing)
 static int send_features(struct vub_dev *d)
 {
 	char neg_names[160], miss_names[160];
-	uint64_t f, missing;
+	uint64_t f, missing, set;
 	int ret;
 
 	ret = backend_features(d, &f, &missing);
 	/* Every pair of a NIC asks for the same features: once is enough. */
-	if (!ret && !(d->nic && d->fe->features_set && d->fe->features == f))
+	if (!ret && !(d->nic && vub_frontend_features(d->fe, &set) && set == f))
 		ret = vub_frontend_set_features(d->fe, f);
 	if (ret)
 		return ret;
@@ -706,7 +708,7 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 	ret = backend_features(d, &f, &missing);
 	if (ret || (f == d->sent_features && missing == d->missing))
 		return ret;
-	if (d->fe->ring[0].started || d->fe->ring[1].started) {
+	if (vub_frontend_any_ring_started(d->fe)) {	/* features are the connection's */
 		dev_log(d, "ring %u: the tap's offloads changed while a ring runs: the back-end keeps features %#llx until the rings stop",
 			idx, (unsigned long long)d->sent_features);
 		return 0;
@@ -880,7 +882,7 @@ static int h_get_vring_base(struct vub_dev *d, const struct vub_req *req,
 	ret = ring_index(d, payload, &idx);
 	if (ret)
 		return ret;
-	if (d->fe->ring[vring(d, idx)].started) {
+	if (vub_frontend_ring_started(d->fe, vring(d, idx))) {
 		/* vhost reads the index of a running ring; vhost-user can only
 		 * stop it to read it, so: stop, read, start again. */
 		ret = vub_frontend_stop_vring(d->fe, vring(d, idx), &base);
@@ -943,7 +945,6 @@ static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
 			    uint32_t *reply_len)
 {
 	struct vhost_vring_file f;
-	struct vub_fe_ring *r;
 	int fd, ret;
 
 	(void)reply; (void)reply_len;
@@ -952,13 +953,13 @@ static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
 		return ret;
 	memcpy(&f, payload, sizeof(f));
 	fd = f.fd == VHOST_FILE_UNBIND ? VUB_FE_FD_NONE : fds[0];
-	r = &d->fe->ring[vring(d, f.index)];
 	switch (req->ioctl) {
 	case VHOST_SET_VRING_KICK:
 		ret = vub_frontend_set_vring_kick(d->fe, vring(d, f.index), fd);
 		/* A started ring whose kick was unbound (and so stopped), or
 		 * whose start waited for a kick, starts with the new one. */
-		if (!ret && fd >= 0 && d->attached[f.index] && !r->started)
+		if (!ret && fd >= 0 && d->attached[f.index] &&
+		    !vub_frontend_ring_started(d->fe, vring(d, f.index)))
 			ret = vub_frontend_start_vring(d->fe, vring(d, f.index));
 		return ret;
 	case VHOST_SET_VRING_CALL:
@@ -983,7 +984,7 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 {
 	struct vhost_vring_file f;
 	struct vub_tap_info ti;
-	struct vub_fe_ring *r;
+	unsigned int have;
 	uint32_t base, g;
 	bool is_tap;
 	int ret;
@@ -994,11 +995,11 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 		return ret;
 	memcpy(&f, payload, sizeof(f));
 	g = vring(d, f.index);
-	r = &d->fe->ring[g];
 	if (f.fd == VHOST_FILE_UNBIND) {
 		d->attached[f.index] = false;
 		ret = 0;
-		if (d->nic && r->started && d->fe->has_proto)
+		if (d->nic && vub_frontend_ring_started(d->fe, g) &&
+		    vub_frontend_has_protocol_features(d->fe))
 			ret = vub_frontend_set_vring_enable(d->fe, g, false);
 		if (!ret)
 			ret = vub_frontend_stop_vring(d->fe, g, &base);
@@ -1007,10 +1008,11 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 		return ret;
 	}
 	/* vhost-net: vhost_vq_access_ok() fails on a ring never set up. */
-	if ((r->have & (VUB_RING_NUM | VUB_RING_ADDR)) != (VUB_RING_NUM | VUB_RING_ADDR))
+	have = vub_frontend_ring_have(d->fe, g);
+	if ((have & (VUB_RING_NUM | VUB_RING_ADDR)) != (VUB_RING_NUM | VUB_RING_ADDR))
 		return fail(d, -EFAULT, "ring %u is not set up (missing%s%s)", f.index,
-			    (r->have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
-			    (r->have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
+			    (have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
+			    (have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
 	ret = learn_tap(d, f.index, fds[0], &ti, &is_tap);
 	if (ret)
 		return ret;
@@ -1019,15 +1021,15 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 		if (ret)
 			return ret;
 		g = vring(d, f.index);
-		r = &d->fe->ring[g];
 	}
-	if (d->nic && d->fe->has_proto && !r->started) {
+	if (d->nic && vub_frontend_has_protocol_features(d->fe) &&
+	    !vub_frontend_ring_started(d->fe, g)) {
 		ret = vub_frontend_set_vring_enable(d->fe, g, true);
 		if (ret)
 			return ret;
 	}
 	d->attached[f.index] = true;
-	if (!(r->have & VUB_RING_KICK))
+	if (!(vub_frontend_ring_have(d->fe, g) & VUB_RING_KICK))
 		return 0;	/* starts at VHOST_SET_VRING_KICK */
 	ret = vub_frontend_start_vring(d->fe, g);
 	if (ret)
