@@ -24,7 +24,7 @@
 
 /* --- errors and logging ---------------------------------------------- */
 
-static void fe_emit(struct vub_frontend *fe)
+static void fe_emit(struct vu_frontend *fe)
 {
 	if (fe->opts.log)
 		fe->opts.log(fe->opts.log_opaque, fe->err.msg);
@@ -33,7 +33,7 @@ static void fe_emit(struct vub_frontend *fe)
 }
 
 __attribute__((format(printf, 3, 4)))
-static int fe_fail(struct vub_frontend *fe, int code, const char *fmt, ...)
+static int fe_fail(struct vu_frontend *fe, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,14 +45,14 @@ static int fe_fail(struct vub_frontend *fe, int code, const char *fmt, ...)
 	return code;
 }
 
-void vub_frontend_set_log(struct vub_frontend *fe,
+void vu_frontend_set_log(struct vu_frontend *fe,
 			  void (*log)(void *opaque, const char *msg), void *opaque)
 {
 	fe->opts.log = log;
 	fe->opts.log_opaque = opaque;
 }
 
-const char *vub_frontend_strerror(const struct vub_frontend *fe)
+const char *vu_frontend_strerror(const struct vu_frontend *fe)
 {
 	return fe->err.code ? fe->err.msg : "no error";
 }
@@ -61,13 +61,13 @@ static void close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
-	*fd = VUB_FE_FD_NONE;
+	*fd = VU_FRONTEND_FD_NONE;
 }
 
 /* --- pure helpers ------------------------------------------------------ */
 
-static bool same_file(const struct vub_mem_region *a,
-		      const struct vub_mem_region *b)
+static bool same_file(const struct vu_frontend_region *a,
+		      const struct vu_frontend_region *b)
 {
 	if (a->file_dev || a->file_ino || b->file_dev || b->file_ino)
 		return a->file_dev == b->file_dev && a->file_ino == b->file_ino;
@@ -76,12 +76,12 @@ static bool same_file(const struct vub_mem_region *a,
 
 static int cmp_gpa(const void *x, const void *y)
 {
-	const struct vub_mem_region *a = x, *b = y;
+	const struct vu_frontend_region *a = x, *b = y;
 
 	return a->gpa < b->gpa ? -1 : a->gpa > b->gpa;
 }
 
-int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
+int vu_frontend_mem_merge(struct vu_frontend_region *r, unsigned int *n,
 		  struct vu_err *err)
 {
 	unsigned int i, j, k;
@@ -112,7 +112,7 @@ int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
 					       (unsigned long long)r[i].gpa,
 					       (unsigned long long)r[j].gpa);
 	for (i = 1, k = 0; i < *n; i++) {
-		struct vub_mem_region *o = &r[k];
+		struct vu_frontend_region *o = &r[k];
 
 		if (same_file(o, &r[i]) && o->gpa + o->size == r[i].gpa &&
 		    o->uaddr + o->size == r[i].uaddr &&
@@ -126,16 +126,16 @@ int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
 	return 0;
 }
 
-static bool same_region(const struct vub_mem_region *a,
-			const struct vub_mem_region *b)
+static bool same_region(const struct vu_frontend_region *a,
+			const struct vu_frontend_region *b)
 {
 	return a->gpa == b->gpa && a->size == b->size &&
 	       a->uaddr == b->uaddr && a->fd_offset == b->fd_offset &&
 	       same_file(a, b);
 }
 
-void vub_mem_diff(const struct vub_fe_slot *have, unsigned int nhave,
-		  const struct vub_mem_region *want, unsigned int nwant,
+void vu_frontend_mem_diff(const struct vu_frontend_slot *have, unsigned int nhave,
+		  const struct vu_frontend_region *want, unsigned int nwant,
 		  unsigned int *rem, unsigned int *nrem,
 		  unsigned int *add, unsigned int *nadd)
 {
@@ -193,7 +193,7 @@ static int refusal_errno(uint32_t request)
  * becomes an errno.  A transport failure breaks the front-end.  If `reply` is
  * NULL, fds on the reply (none expected) are closed.
  */
-static int fe_call(struct vub_frontend *fe, struct vu_msg *req,
+static int fe_call(struct vu_frontend *fe, struct vu_msg *req,
 		   struct vu_msg *reply)
 {
 	struct vu_msg scratch;
@@ -238,7 +238,7 @@ static int fe_call(struct vub_frontend *fe, struct vu_msg *req,
 
 /* Without REPLY_ACK: a round trip proves the back-end processed (and did not
  * drop the connection over) everything sent before. */
-static int fe_barrier(struct vub_frontend *fe)
+static int fe_barrier(struct vu_frontend *fe)
 {
 	struct vu_msg m, r;
 
@@ -248,7 +248,7 @@ static int fe_barrier(struct vub_frontend *fe)
 	return fe_call(fe, &m, &r);
 }
 
-static int fe_u64(struct vub_frontend *fe, uint32_t request, uint64_t v)
+static int fe_u64(struct vu_frontend *fe, uint32_t request, uint64_t v)
 {
 	struct vu_msg m;
 
@@ -256,7 +256,7 @@ static int fe_u64(struct vub_frontend *fe, uint32_t request, uint64_t v)
 	return fe_call(fe, &m, NULL);
 }
 
-static int fe_get_u64(struct vub_frontend *fe, uint32_t request, uint64_t *v)
+static int fe_get_u64(struct vu_frontend *fe, uint32_t request, uint64_t *v)
 {
 	struct vu_msg m, r;
 	int ret;
@@ -268,7 +268,7 @@ static int fe_get_u64(struct vub_frontend *fe, uint32_t request, uint64_t *v)
 	return ret;
 }
 
-static int fe_state(struct vub_frontend *fe, uint32_t request, uint32_t idx,
+static int fe_state(struct vu_frontend *fe, uint32_t request, uint32_t idx,
 		    uint32_t num)
 {
 	struct vu_msg m;
@@ -277,7 +277,7 @@ static int fe_state(struct vub_frontend *fe, uint32_t request, uint32_t idx,
 	return fe_call(fe, &m, NULL);
 }
 
-static int fe_vring_fd(struct vub_frontend *fe, uint32_t request,
+static int fe_vring_fd(struct vu_frontend *fe, uint32_t request,
 		       uint32_t idx, int fd)
 {
 	struct vu_msg m;
@@ -290,21 +290,21 @@ static int fe_vring_fd(struct vub_frontend *fe, uint32_t request,
 /* --- life cycle -------------------------------------------------------- */
 
 /* Forget ring @r: its files closed, its settings back to a new ring's. */
-static void ring_reset(struct vub_frontend *fe, struct vub_fe_ring *r)
+static void ring_reset(struct vu_frontend *fe, struct vu_frontend_ring *r)
 {
 	close_fd(&r->kick_fd);
 	close_fd(&r->call_fd);
 	close_fd(&r->err_fd);
 	memset(r, 0, sizeof(*r));
-	r->kick_fd = r->call_fd = r->err_fd = VUB_FE_FD_NONE;
-	r->enable = !(fe->opts.flags & VUB_FE_F_NO_AUTO_ENABLE);
+	r->kick_fd = r->call_fd = r->err_fd = VU_FRONTEND_FD_NONE;
+	r->enable = !(fe->opts.flags & VU_FRONTEND_F_NO_AUTO_ENABLE);
 }
 
-static void fe_reset_state(struct vub_frontend *fe)
+static void fe_reset_state(struct vu_frontend *fe)
 {
 	unsigned int i;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		ring_reset(fe, &fe->ring[i]);
 	for (i = 0; i < fe->nmem; i++)
 		close_fd(&fe->mem[i].r.fd);
@@ -324,9 +324,9 @@ static void fe_reset_state(struct vub_frontend *fe)
 	memset(&fe->t, 0, sizeof(fe->t));
 }
 
-struct vub_frontend *vub_frontend_new(const struct vub_frontend_opts *opts)
+struct vu_frontend *vu_frontend_new(const struct vu_frontend_opts *opts)
 {
-	struct vub_frontend *fe = calloc(1, sizeof(*fe));
+	struct vu_frontend *fe = calloc(1, sizeof(*fe));
 	unsigned int i;
 
 	if (!fe)
@@ -334,34 +334,34 @@ struct vub_frontend *vub_frontend_new(const struct vub_frontend_opts *opts)
 	if (opts)
 		fe->opts = *opts;
 	if (!fe->opts.proto_mask)
-		fe->opts.proto_mask = VUB_FE_PROTO_SUPPORTED;
+		fe->opts.proto_mask = VU_FRONTEND_PROTO_SUPPORTED;
 	if (!fe->opts.timeout_ms)
 		fe->opts.timeout_ms = VU_CONN_DEFAULT_TIMEOUT_MS;
 	fe->conn.fd = -1;
 	fe->backend_fd = -1;
 	fe->backend_conn.fd = -1;
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		fe->ring[i].kick_fd = fe->ring[i].call_fd =
-			fe->ring[i].err_fd = VUB_FE_FD_NONE;
+			fe->ring[i].err_fd = VU_FRONTEND_FD_NONE;
 	fe_reset_state(fe);
 	return fe;
 }
 
-void vub_frontend_close(struct vub_frontend *fe)
+void vu_frontend_close(struct vu_frontend *fe)
 {
 	vu_conn_close(&fe->conn);
 	fe_reset_state(fe);
 }
 
-void vub_frontend_free(struct vub_frontend *fe)
+void vu_frontend_free(struct vu_frontend *fe)
 {
 	if (!fe)
 		return;
-	vub_frontend_close(fe);
+	vu_frontend_close(fe);
 	free(fe);
 }
 
-static int setup_backend_channel(struct vub_frontend *fe)
+static int setup_backend_channel(struct vu_frontend *fe)
 {
 	struct vu_msg m;
 	int sv[2], ret;
@@ -386,7 +386,7 @@ static int setup_backend_channel(struct vub_frontend *fe)
 
 /* GET_FEATURES -> GET/SET_PROTOCOL_FEATURES -> QUEUE_NUM -> MAX_MEM_SLOTS
  * -> BACKEND_REQ_FD, as QEMU's vhost_user_backend_init does. */
-static int handshake(struct vub_frontend *fe)
+static int handshake(struct vu_frontend *fe)
 {
 	uint64_t mask, v;
 	int ret;
@@ -401,8 +401,8 @@ static int handshake(struct vub_frontend *fe)
 	ret = fe_get_u64(fe, VU_GET_PROTOCOL_FEATURES, &fe->backend_proto);
 	if (ret)
 		return ret;
-	mask = fe->opts.proto_mask & VUB_FE_PROTO_SUPPORTED;
-	if (!(fe->opts.flags & VUB_FE_F_BACKEND_REQ))
+	mask = fe->opts.proto_mask & VU_FRONTEND_PROTO_SUPPORTED;
+	if (!(fe->opts.flags & VU_FRONTEND_F_BACKEND_REQ))
 		mask &= ~PF(VU_PF_BACKEND_REQ);
 	v = fe->backend_proto & mask;
 	ret = fe_u64(fe, VU_SET_PROTOCOL_FEATURES, v);
@@ -424,8 +424,8 @@ static int handshake(struct vub_frontend *fe)
 		if (fe->max_mem_slots == 0)
 			return fe_fail(fe, -EPROTO,
 				       "back-end offers CONFIGURE_MEM_SLOTS with 0 slots");
-		if (fe->max_mem_slots > VUB_FE_MAX_REGIONS)
-			fe->max_mem_slots = VUB_FE_MAX_REGIONS;
+		if (fe->max_mem_slots > VU_FRONTEND_MAX_REGIONS)
+			fe->max_mem_slots = VU_FRONTEND_MAX_REGIONS;
 	}
 	if (fe->proto & PF(VU_PF_BACKEND_REQ)) {
 		ret = setup_backend_channel(fe);
@@ -435,33 +435,33 @@ static int handshake(struct vub_frontend *fe)
 	return 0;
 }
 
-int vub_frontend_connect_transport(struct vub_frontend *fe,
-				   const struct vub_fe_transport *t)
+int vu_frontend_connect_transport(struct vu_frontend *fe,
+				   const struct vu_frontend_transport *t)
 {
 	int ret;
 
 	if (fe->connected)
 		return fe_fail(fe, -EISCONN, "already connected");
 	fe->t = *t;
-	fe->broken = false;	/* a reconnect (vub_frontend_disconnect) */
+	fe->broken = false;	/* a reconnect (vu_frontend_disconnect) */
 	ret = handshake(fe);
 	if (ret)
 		fe->broken = true;
 	return ret;
 }
 
-int vub_frontend_connect_fd(struct vub_frontend *fe, int fd)
+int vu_frontend_connect_fd(struct vu_frontend *fe, int fd)
 {
-	struct vub_fe_transport t = { .call = conn_call, .opaque = &fe->conn };
+	struct vu_frontend_transport t = { .call = conn_call, .opaque = &fe->conn };
 
 	if (fe->connected)
 		return fe_fail(fe, -EISCONN, "already connected");
 	vu_conn_adopt(&fe->conn, fd);
 	fe->conn.timeout_ms = fe->opts.timeout_ms;
-	return vub_frontend_connect_transport(fe, &t);
+	return vu_frontend_connect_transport(fe, &t);
 }
 
-int vub_frontend_connect(struct vub_frontend *fe, const char *path)
+int vu_frontend_connect(struct vu_frontend *fe, const char *path)
 {
 	struct vu_conn c;
 	struct vu_err err;
@@ -472,7 +472,7 @@ int vub_frontend_connect(struct vub_frontend *fe, const char *path)
 	ret = vu_conn_connect(&c, path, &err);
 	if (ret)
 		return fe_fail(fe, ret, "%s", err.msg);
-	return vub_frontend_connect_fd(fe, c.fd);
+	return vu_frontend_connect_fd(fe, c.fd);
 }
 
 /*
@@ -482,14 +482,14 @@ int vub_frontend_connect(struct vub_frontend *fe, const char *path)
  */
 static void signal_fd(int fd);
 
-static int used_index(struct vub_frontend *fe, const struct vub_fe_ring *r,
+static int used_index(struct vu_frontend *fe, const struct vu_frontend_ring *r,
 		      uint16_t *idx)
 {
 	uint64_t a = r->addr.used + 2;	/* struct vring_used { flags; idx; } */
 	unsigned int i;
 
 	for (i = 0; i < fe->nmem; i++) {
-		const struct vub_mem_region *m = &fe->mem[i].r;
+		const struct vu_frontend_region *m = &fe->mem[i].r;
 
 		if (a < m->uaddr || a - m->uaddr > m->size - sizeof(*idx))
 			continue;
@@ -503,7 +503,7 @@ static int used_index(struct vub_frontend *fe, const struct vub_fe_ring *r,
 		       r->addr.index, (unsigned long long)r->addr.used);
 }
 
-void vub_frontend_disconnect(struct vub_frontend *fe)
+void vu_frontend_disconnect(struct vu_frontend *fe)
 {
 	unsigned int i;
 
@@ -520,36 +520,36 @@ void vub_frontend_disconnect(struct vub_frontend *fe)
 	fe->backend_features = fe->backend_proto = fe->proto = 0;
 	fe->has_proto = false;
 	fe->queue_num = fe->max_mem_slots = 0;
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		fe->ring[i].started = fe->ring[i].enabled = fe->ring[i].stale = false;
 }
 
-void vub_frontend_signal_err(const struct vub_frontend *fe)
+void vu_frontend_signal_err(const struct vu_frontend *fe)
 {
 	unsigned int i;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
-		if (fe->ring[i].have & VUB_RING_ERR)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
+		if (fe->ring[i].have & VU_FRONTEND_RING_ERR)
 			signal_fd(fe->ring[i].err_fd);
 }
 
-int vub_frontend_replay(struct vub_frontend *fe)
+int vu_frontend_replay(struct vu_frontend *fe)
 {
 	unsigned int i;
 	uint16_t used;
 	int ret = 0;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS && !ret; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS && !ret; i++)
 		if (fe->ring[i].want_started) {
 			ret = used_index(fe, &fe->ring[i], &used);
 			fe->ring[i].base = used;
 		}
 	if (!ret && fe->replay_owner)
-		ret = vub_frontend_set_owner(fe);
+		ret = vu_frontend_set_owner(fe);
 	if (!ret && fe->features_set)
-		ret = vub_frontend_set_features(fe, fe->features);
+		ret = vu_frontend_set_features(fe, fe->features);
 	/* A back-end that sleeps until kicked looks at its rings now. */
-	for (i = 0; i < VUB_FE_MAX_RINGS && !ret; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS && !ret; i++)
 		if (fe->ring[i].started)
 			signal_fd(fe->ring[i].kick_fd);
 	if (ret)
@@ -559,62 +559,62 @@ int vub_frontend_replay(struct vub_frontend *fe)
 	return ret;
 }
 
-uint64_t vub_frontend_backend_features(const struct vub_frontend *fe)
+uint64_t vu_frontend_backend_features(const struct vu_frontend *fe)
 {
 	return fe->backend_features;
 }
 
-bool vub_frontend_has_protocol_features(const struct vub_frontend *fe)
+bool vu_frontend_has_protocol_features(const struct vu_frontend *fe)
 {
 	return fe->has_proto;
 }
 
-bool vub_frontend_features(const struct vub_frontend *fe, uint64_t *features)
+bool vu_frontend_features(const struct vu_frontend *fe, uint64_t *features)
 {
 	*features = fe->features_set ? fe->features : 0;
 	return fe->features_set;
 }
 
-bool vub_frontend_ring_started(const struct vub_frontend *fe, unsigned int idx)
+bool vu_frontend_ring_started(const struct vu_frontend *fe, unsigned int idx)
 {
-	return idx < VUB_FE_MAX_RINGS && fe->ring[idx].started;
+	return idx < VU_FRONTEND_MAX_RINGS && fe->ring[idx].started;
 }
 
-unsigned int vub_frontend_ring_have(const struct vub_frontend *fe, unsigned int idx)
+unsigned int vu_frontend_ring_have(const struct vu_frontend *fe, unsigned int idx)
 {
-	return idx < VUB_FE_MAX_RINGS ? fe->ring[idx].have : 0;
+	return idx < VU_FRONTEND_MAX_RINGS ? fe->ring[idx].have : 0;
 }
 
-int vub_frontend_conn_fd(const struct vub_frontend *fe)
+int vu_frontend_conn_fd(const struct vu_frontend *fe)
 {
 	return fe->connected ? fe->conn.fd : -1;
 }
 
-bool vub_frontend_broken(const struct vub_frontend *fe)
+bool vu_frontend_broken(const struct vu_frontend *fe)
 {
 	return fe->broken;
 }
 
 /* --- device-level operations ------------------------------------------ */
 
-uint64_t vub_frontend_protocol_features(const struct vub_frontend *fe)
+uint64_t vu_frontend_protocol_features(const struct vu_frontend *fe)
 {
 	return fe->proto;
 }
 
-uint64_t vub_frontend_queue_num(const struct vub_frontend *fe)
+uint64_t vu_frontend_queue_num(const struct vu_frontend *fe)
 {
 	return fe->queue_num;
 }
 
-unsigned int vub_frontend_mem_slots(const struct vub_frontend *fe)
+unsigned int vu_frontend_mem_slots(const struct vu_frontend *fe)
 {
 	if (fe->proto & PF(VU_PF_CONFIGURE_MEM_SLOTS))
 		return (unsigned int)fe->max_mem_slots;
 	return VU_MAX_MEM_REGIONS;
 }
 
-int vub_frontend_set_owner(struct vub_frontend *fe)
+int vu_frontend_set_owner(struct vu_frontend *fe)
 {
 	struct vu_msg m;
 	int ret;
@@ -628,41 +628,41 @@ int vub_frontend_set_owner(struct vub_frontend *fe)
 	return ret;
 }
 
-int vub_frontend_get_features(struct vub_frontend *fe, uint64_t *features)
+int vu_frontend_get_features(struct vu_frontend *fe, uint64_t *features)
 {
 	if (!fe->connected || fe->broken)
 		return fe_fail(fe, -ENOTCONN, "GET_FEATURES: not connected");
-	*features = fe->backend_features & ~VUB_FE_HIDDEN_FEATURES;
+	*features = fe->backend_features & ~VU_FRONTEND_HIDDEN_FEATURES;
 	return 0;
 }
 
-bool vub_frontend_any_ring_started(const struct vub_frontend *fe)
+bool vu_frontend_any_ring_started(const struct vu_frontend *fe)
 {
 	unsigned int i;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++)
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		if (fe->ring[i].started)
 			return true;
 	return false;
 }
 
-static int send_pending(struct vub_frontend *fe);
+static int send_pending(struct vu_frontend *fe);
 
-int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features)
+int vu_frontend_set_features(struct vu_frontend *fe, uint64_t features)
 {
 	uint64_t wire;
 	int ret;
 
-	if (features & VUB_FE_HIDDEN_FEATURES ||
+	if (features & VU_FRONTEND_HIDDEN_FEATURES ||
 	    features & ~fe->backend_features)
 		return fe_fail(fe, -EOPNOTSUPP,
 			       "SET_FEATURES 0x%llx: bits 0x%llx not offered",
 			       (unsigned long long)features,
 			       (unsigned long long)(features &
-				(VUB_FE_HIDDEN_FEATURES | ~fe->backend_features)));
+				(VU_FRONTEND_HIDDEN_FEATURES | ~fe->backend_features)));
 	/* DPDK rejects (and, without REPLY_ACK, disconnects on) any change
 	 * but LOG_ALL while running: refuse here, cleanly. */
-	if (fe->features_sent && vub_frontend_any_ring_started(fe) &&
+	if (fe->features_sent && vu_frontend_any_ring_started(fe) &&
 	    ((fe->features ^ features) & ~PF(VU_F_LOG_ALL)))
 		return fe_fail(fe, -EBUSY,
 			       "SET_FEATURES: only LOG_ALL may change while rings run");
@@ -677,9 +677,9 @@ int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features)
 	fe->features = features;
 	fe->features_set = fe->features_sent = true;
 	if ((fe->proto & PF(VU_PF_STATUS)) &&
-	    !(fe->opts.flags & VUB_FE_F_NO_AUTO_STATUS)) {
-		uint8_t st = fe->status | VUB_STATUS_ACKNOWLEDGE |
-			     VUB_STATUS_DRIVER | VUB_STATUS_FEATURES_OK;
+	    !(fe->opts.flags & VU_FRONTEND_F_NO_AUTO_STATUS)) {
+		uint8_t st = fe->status | VU_FRONTEND_STATUS_ACKNOWLEDGE |
+			     VU_FRONTEND_STATUS_DRIVER | VU_FRONTEND_STATUS_FEATURES_OK;
 
 		ret = fe_u64(fe, VU_SET_STATUS, st);
 		if (ret)
@@ -689,7 +689,7 @@ int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features)
 	return send_pending(fe);
 }
 
-static int send_mem(struct vub_frontend *fe)
+static int send_mem(struct vu_frontend *fe)
 {
 	struct vu_err lerr;
 	struct vu_msg m;
@@ -698,23 +698,23 @@ static int send_mem(struct vub_frontend *fe)
 
 	if (fe->proto & PF(VU_PF_CONFIGURE_MEM_SLOTS)) {
 		unsigned int *rem, *add, nrem, nadd, k;
-		struct vub_mem_region *want;
+		struct vu_frontend_region *want;
 
-		rem = calloc(VUB_FE_MAX_REGIONS, sizeof(*rem));
-		add = calloc(VUB_FE_MAX_REGIONS, sizeof(*add));
-		want = calloc(VUB_FE_MAX_REGIONS, sizeof(*want));
+		rem = calloc(VU_FRONTEND_MAX_REGIONS, sizeof(*rem));
+		add = calloc(VU_FRONTEND_MAX_REGIONS, sizeof(*add));
+		want = calloc(VU_FRONTEND_MAX_REGIONS, sizeof(*want));
 		if (!rem || !add || !want) {
 			ret = fe_fail(fe, -ENOMEM, "memory table: out of memory");
 			goto out_slots;
 		}
 		for (i = 0; i < fe->nmem; i++)
 			want[i] = fe->mem[i].r;
-		vub_mem_diff(fe->installed, fe->ninstalled, want, fe->nmem,
+		vu_frontend_mem_diff(fe->installed, fe->ninstalled, want, fe->nmem,
 			     rem, &nrem, add, &nadd);
 		ret = 0;
 		/* Removals first, so that the slot count never exceeds the max. */
 		for (i = 0; i < nrem; i++) {
-			struct vub_fe_slot *s = &fe->installed[rem[i]];
+			struct vu_frontend_slot *s = &fe->installed[rem[i]];
 			struct vu_mem_region r = {
 				.gpa = s->r.gpa, .size = s->r.size,
 				.uaddr = s->r.uaddr, .mmap_offset = s->r.fd_offset,
@@ -732,7 +732,7 @@ static int send_mem(struct vub_frontend *fe)
 				fe->installed[k++] = fe->installed[i];
 		fe->ninstalled = k;
 		for (i = 0; !ret && i < nadd; i++) {
-			const struct vub_mem_region *w = &fe->mem[add[i]].r;
+			const struct vu_frontend_region *w = &fe->mem[add[i]].r;
 			struct vu_mem_region r = {
 				.gpa = w->gpa, .size = w->size,
 				.uaddr = w->uaddr, .mmap_offset = w->fd_offset,
@@ -758,7 +758,7 @@ out_slots:
 		int fds[VU_MAX_MEM_REGIONS];
 
 		for (i = 0; i < fe->nmem; i++) {
-			const struct vub_mem_region *w = &fe->mem[i].r;
+			const struct vu_frontend_region *w = &fe->mem[i].r;
 
 			r[i] = (struct vu_mem_region){
 				.gpa = w->gpa, .size = w->size,
@@ -786,18 +786,18 @@ out_slots:
 	return ret;
 }
 
-int vub_frontend_set_mem_table(struct vub_frontend *fe,
-			       const struct vub_mem_region *regions,
+int vu_frontend_set_mem_table(struct vu_frontend *fe,
+			       const struct vu_frontend_region *regions,
 			       unsigned int n)
 {
-	struct vub_mem_region *tmp;
+	struct vu_frontend_region *tmp;
 	struct vu_err lerr;
 	unsigned int i, limit;
 	int ret = 0;
 
-	if (n > VUB_FE_MAX_REGIONS)
+	if (n > VU_FRONTEND_MAX_REGIONS)
 		return fe_fail(fe, -E2BIG, "memory table: %u regions > %u", n,
-			       VUB_FE_MAX_REGIONS);
+			       VU_FRONTEND_MAX_REGIONS);
 	tmp = calloc(n ? n : 1, sizeof(*tmp));
 	if (!tmp)
 		return fe_fail(fe, -ENOMEM, "memory table: out of memory");
@@ -815,12 +815,12 @@ int vub_frontend_set_mem_table(struct vub_frontend *fe,
 			tmp[i].file_ino = st.st_ino;
 		}
 	}
-	ret = vub_mem_merge(tmp, &n, &lerr);
+	ret = vu_frontend_mem_merge(tmp, &n, &lerr);
 	if (ret) {
 		fe_fail(fe, ret, "memory table: %s", lerr.msg);
 		goto out;
 	}
-	limit = vub_frontend_mem_slots(fe);
+	limit = vu_frontend_mem_slots(fe);
 	if (n > limit) {
 		ret = fe_fail(fe, -E2BIG,
 			      "memory table: %u regions after merging, the back-end takes at most %u%s",
@@ -857,7 +857,7 @@ out:
 	return ret;
 }
 
-int vub_frontend_set_status(struct vub_frontend *fe, uint8_t status)
+int vu_frontend_set_status(struct vu_frontend *fe, uint8_t status)
 {
 	int ret;
 
@@ -869,7 +869,7 @@ int vub_frontend_set_status(struct vub_frontend *fe, uint8_t status)
 	return ret;
 }
 
-int vub_frontend_get_status(struct vub_frontend *fe, uint8_t *status)
+int vu_frontend_get_status(struct vu_frontend *fe, uint8_t *status)
 {
 	uint64_t v;
 	int ret;
@@ -884,7 +884,7 @@ int vub_frontend_get_status(struct vub_frontend *fe, uint8_t *status)
 	return ret;
 }
 
-int vub_frontend_set_log_base(struct vub_frontend *fe, int fd, uint64_t size,
+int vu_frontend_set_log_base(struct vu_frontend *fe, int fd, uint64_t size,
 			      uint64_t offset)
 {
 	struct vu_msg m, r;
@@ -900,7 +900,7 @@ int vub_frontend_set_log_base(struct vub_frontend *fe, int fd, uint64_t size,
 	return fe_call(fe, &m, &r);
 }
 
-int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
+int vu_frontend_get_config(struct vu_frontend *fe, uint32_t offset,
 			    void *buf, uint32_t size)
 {
 	struct vu_err lerr;
@@ -918,7 +918,7 @@ int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
 	return ret;
 }
 
-int vub_frontend_set_config(struct vub_frontend *fe, uint32_t offset,
+int vu_frontend_set_config(struct vu_frontend *fe, uint32_t offset,
 			    const void *buf, uint32_t size, uint32_t flags)
 {
 	struct vu_err lerr;
@@ -933,14 +933,14 @@ int vub_frontend_set_config(struct vub_frontend *fe, uint32_t offset,
 	return fe_call(fe, &m, NULL);
 }
 
-int vub_frontend_net_set_mtu(struct vub_frontend *fe, uint16_t mtu)
+int vu_frontend_net_set_mtu(struct vu_frontend *fe, uint16_t mtu)
 {
 	if (!(fe->proto & PF(VU_PF_MTU)))
 		return fe_fail(fe, -EOPNOTSUPP, "NET_SET_MTU: MTU not negotiated");
 	return fe_u64(fe, VU_NET_SET_MTU, mtu);
 }
 
-int vub_frontend_send_rarp(struct vub_frontend *fe, const uint8_t mac[6])
+int vu_frontend_send_rarp(struct vu_frontend *fe, const uint8_t mac[6])
 {
 	uint64_t v = 0;
 
@@ -952,21 +952,21 @@ int vub_frontend_send_rarp(struct vub_frontend *fe, const uint8_t mac[6])
 
 /* --- rings ------------------------------------------------------------- */
 
-static struct vub_fe_ring *ring_get(struct vub_frontend *fe, unsigned int idx,
+static struct vu_frontend_ring *ring_get(struct vu_frontend *fe, unsigned int idx,
 				    const char *what)
 {
-	if (idx >= VUB_FE_MAX_RINGS) {
+	if (idx >= VU_FRONTEND_MAX_RINGS) {
 		fe_fail(fe, -ENOBUFS, "%s: ring index %u > %u", what, idx,
-			VUB_FE_MAX_RINGS - 1);
+			VU_FRONTEND_MAX_RINGS - 1);
 		return NULL;
 	}
 	return &fe->ring[idx];
 }
 
-int vub_frontend_set_vring_num(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_num(struct vu_frontend *fe, unsigned int idx,
 			       uint32_t num)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_NUM");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_NUM");
 
 	if (!r)
 		return -ENOBUFS;
@@ -977,14 +977,14 @@ int vub_frontend_set_vring_num(struct vub_frontend *fe, unsigned int idx,
 			       "SET_VRING_NUM: %u is not a power of 2 in 1..32768",
 			       num);
 	r->num = num;
-	r->have |= VUB_RING_NUM;
+	r->have |= VU_FRONTEND_RING_NUM;
 	return 0;
 }
 
-int vub_frontend_set_vring_base(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_base(struct vu_frontend *fe, unsigned int idx,
 				uint32_t base)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_BASE");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_BASE");
 
 	if (!r)
 		return -ENOBUFS;
@@ -994,14 +994,14 @@ int vub_frontend_set_vring_base(struct vub_frontend *fe, unsigned int idx,
 		return fe_fail(fe, -EINVAL, "SET_VRING_BASE: %u > 0xffff (split)",
 			       base);
 	r->base = base;
-	r->have |= VUB_RING_BASE;
+	r->have |= VU_FRONTEND_RING_BASE;
 	return 0;
 }
 
-int vub_frontend_set_vring_addr(struct vub_frontend *fe,
+int vu_frontend_set_vring_addr(struct vu_frontend *fe,
 				const struct vu_vring_addr *a)
 {
-	struct vub_fe_ring *r = ring_get(fe, a->index, "SET_VRING_ADDR");
+	struct vu_frontend_ring *r = ring_get(fe, a->index, "SET_VRING_ADDR");
 	struct vu_msg m;
 
 	if (!r)
@@ -1014,7 +1014,7 @@ int vub_frontend_set_vring_addr(struct vub_frontend *fe,
 			       "SET_VRING_ADDR: ring %u misaligned (desc 16, avail 2, used 4)",
 			       a->index);
 	r->addr = *a;
-	r->have |= VUB_RING_ADDR;
+	r->have |= VU_FRONTEND_RING_ADDR;
 	if (!r->started)
 		return 0;
 	/* Running: forward (e.g. the log flag toggled for migration). */
@@ -1022,7 +1022,7 @@ int vub_frontend_set_vring_addr(struct vub_frontend *fe,
 	return fe_call(fe, &m, NULL);
 }
 
-static int cache_fd(struct vub_frontend *fe, int *slot, int fd,
+static int cache_fd(struct vu_frontend *fe, int *slot, int fd,
 		    const char *what)
 {
 	int d = fd;
@@ -1031,7 +1031,7 @@ static int cache_fd(struct vub_frontend *fe, int *slot, int fd,
 		d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		if (d < 0)
 			return fe_fail(fe, -EBADF, "%s: bad fd %d", what, fd);
-	} else if (fd != VUB_FE_FD_NONE && fd != VUB_FE_FD_NOFD) {
+	} else if (fd != VU_FRONTEND_FD_NONE && fd != VU_FRONTEND_FD_NOFD) {
 		return fe_fail(fe, -EBADF, "%s: bad fd %d", what, fd);
 	}
 	close_fd(slot);
@@ -1039,38 +1039,38 @@ static int cache_fd(struct vub_frontend *fe, int *slot, int fd,
 	return 0;
 }
 
-int vub_frontend_set_vring_kick(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_kick(struct vu_frontend *fe, unsigned int idx,
 				int fd)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_KICK");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_KICK");
 	int ret;
 
 	if (!r)
 		return -ENOBUFS;
-	if (fd == VUB_FE_FD_NONE && r->started) {
+	if (fd == VU_FRONTEND_FD_NONE && r->started) {
 		/* Unbind is not NOFD (which means "poll"): stop the ring. */
 		uint32_t base;
 
-		ret = vub_frontend_stop_vring(fe, idx, &base);
+		ret = vu_frontend_stop_vring(fe, idx, &base);
 		if (ret)
 			return ret;
 	}
 	ret = cache_fd(fe, &r->kick_fd, fd, "SET_VRING_KICK");
 	if (ret)
 		return ret;
-	if (fd == VUB_FE_FD_NONE)
-		r->have &= ~VUB_RING_KICK;
+	if (fd == VU_FRONTEND_FD_NONE)
+		r->have &= ~VU_FRONTEND_RING_KICK;
 	else
-		r->have |= VUB_RING_KICK;
+		r->have |= VU_FRONTEND_RING_KICK;
 	if (r->started)
 		return fe_vring_fd(fe, VU_SET_VRING_KICK, idx, r->kick_fd);
 	return 0;
 }
 
-int vub_frontend_set_vring_call(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_call(struct vu_frontend *fe, unsigned int idx,
 				int fd)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_CALL");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_CALL");
 	int ret;
 
 	if (!r)
@@ -1078,17 +1078,17 @@ int vub_frontend_set_vring_call(struct vub_frontend *fe, unsigned int idx,
 	ret = cache_fd(fe, &r->call_fd, fd, "SET_VRING_CALL");
 	if (ret)
 		return ret;
-	r->have |= VUB_RING_CALL;
+	r->have |= VU_FRONTEND_RING_CALL;
 	/* Forward at once: VMMs swap CALL at run time (MSI-X masking). */
 	if (fe->connected)
 		return fe_vring_fd(fe, VU_SET_VRING_CALL, idx, r->call_fd);
 	return 0;
 }
 
-int vub_frontend_set_vring_err(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_err(struct vu_frontend *fe, unsigned int idx,
 			       int fd)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_ERR");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_ERR");
 	int ret;
 
 	if (!r)
@@ -1096,16 +1096,16 @@ int vub_frontend_set_vring_err(struct vub_frontend *fe, unsigned int idx,
 	ret = cache_fd(fe, &r->err_fd, fd, "SET_VRING_ERR");
 	if (ret)
 		return ret;
-	r->have |= VUB_RING_ERR;
+	r->have |= VU_FRONTEND_RING_ERR;
 	if (fe->connected)
 		return fe_vring_fd(fe, VU_SET_VRING_ERR, idx, r->err_fd);
 	return 0;
 }
 
-int vub_frontend_set_vring_enable(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_enable(struct vu_frontend *fe, unsigned int idx,
 				  bool enable)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "SET_VRING_ENABLE");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "SET_VRING_ENABLE");
 	int ret;
 
 	if (!r)
@@ -1123,21 +1123,21 @@ int vub_frontend_set_vring_enable(struct vub_frontend *fe, unsigned int idx,
 }
 
 /* DRIVER_OK once every ring of the device model runs (DPDK waits for it). */
-static int check_driver_ok(struct vub_frontend *fe)
+static int check_driver_ok(struct vu_frontend *fe)
 {
 	unsigned int i;
 	uint8_t st;
 	int ret;
 
 	if (!(fe->proto & PF(VU_PF_STATUS)) ||
-	    (fe->opts.flags & VUB_FE_F_NO_AUTO_STATUS) || !fe->opts.nr_rings ||
-	    (fe->status & VUB_STATUS_DRIVER_OK))
+	    (fe->opts.flags & VU_FRONTEND_F_NO_AUTO_STATUS) || !fe->opts.nr_rings ||
+	    (fe->status & VU_FRONTEND_STATUS_DRIVER_OK))
 		return 0;
-	for (i = 0; i < fe->opts.nr_rings && i < VUB_FE_MAX_RINGS; i++)
+	for (i = 0; i < fe->opts.nr_rings && i < VU_FRONTEND_MAX_RINGS; i++)
 		if (!fe->ring[i].started)
 			return 0;
-	st = fe->status | VUB_STATUS_ACKNOWLEDGE | VUB_STATUS_DRIVER |
-	     VUB_STATUS_FEATURES_OK | VUB_STATUS_DRIVER_OK;
+	st = fe->status | VU_FRONTEND_STATUS_ACKNOWLEDGE | VU_FRONTEND_STATUS_DRIVER |
+	     VU_FRONTEND_STATUS_FEATURES_OK | VU_FRONTEND_STATUS_DRIVER_OK;
 	ret = fe_u64(fe, VU_SET_STATUS, st);
 	if (!ret)
 		fe->status = st;
@@ -1151,29 +1151,29 @@ static int check_driver_ok(struct vub_frontend *fe)
  * (or KICK) produces.  Re-sending the same CALL is neutral for other
  * back-ends: CALL may change at any time.
  */
-static int refresh_stale(struct vub_frontend *fe)
+static int refresh_stale(struct vu_frontend *fe)
 {
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
-		ret = vub_frontend_refresh_vring(fe, i);
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++) {
+		ret = vu_frontend_refresh_vring(fe, i);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-int vub_frontend_refresh_vring(struct vub_frontend *fe, unsigned int idx)
+int vu_frontend_refresh_vring(struct vu_frontend *fe, unsigned int idx)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "refresh ring");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "refresh ring");
 	int ret;
 
 	if (!r)
 		return -ENOBUFS;
 	if (!r->started || !r->stale)
 		return 0;
-	if (r->have & VUB_RING_CALL)
+	if (r->have & VU_FRONTEND_RING_CALL)
 		ret = fe_vring_fd(fe, VU_SET_VRING_CALL, idx, r->call_fd);
 	else
 		ret = fe_vring_fd(fe, VU_SET_VRING_KICK, idx, r->kick_fd);
@@ -1183,9 +1183,9 @@ int vub_frontend_refresh_vring(struct vub_frontend *fe, unsigned int idx)
 }
 
 /* Canonical replay: NUM -> BASE -> ADDR -> KICK -> CALL [-> ERR] -> ENABLE. */
-static int start_ring(struct vub_frontend *fe, unsigned int idx)
+static int start_ring(struct vu_frontend *fe, unsigned int idx)
 {
-	struct vub_fe_ring *r = &fe->ring[idx];
+	struct vu_frontend_ring *r = &fe->ring[idx];
 	struct vu_msg m;
 	int ret;
 
@@ -1198,9 +1198,9 @@ static int start_ring(struct vub_frontend *fe, unsigned int idx)
 	}
 	if (!ret)
 		ret = fe_vring_fd(fe, VU_SET_VRING_KICK, idx, r->kick_fd);
-	if (!ret && (r->have & VUB_RING_CALL))
+	if (!ret && (r->have & VU_FRONTEND_RING_CALL))
 		ret = fe_vring_fd(fe, VU_SET_VRING_CALL, idx, r->call_fd);
-	if (!ret && (r->have & VUB_RING_ERR))
+	if (!ret && (r->have & VU_FRONTEND_RING_ERR))
 		ret = fe_vring_fd(fe, VU_SET_VRING_ERR, idx, r->err_fd);
 	if (!ret && fe->has_proto && r->enable) {
 		ret = fe_state(fe, VU_SET_VRING_ENABLE, idx, 1);
@@ -1217,7 +1217,7 @@ static int start_ring(struct vub_frontend *fe, unsigned int idx)
 }
 
 /* Send what was waiting for FEATURES (memory, deferred ring starts). */
-static int send_pending(struct vub_frontend *fe)
+static int send_pending(struct vu_frontend *fe)
 {
 	unsigned int i;
 	int ret;
@@ -1231,8 +1231,8 @@ static int send_pending(struct vub_frontend *fe)
 	}
 	if (!fe->mem_sent)
 		return 0;
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
-		struct vub_fe_ring *r = &fe->ring[i];
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++) {
+		struct vu_frontend_ring *r = &fe->ring[i];
 
 		if (r->want_started && !r->started) {
 			ret = start_ring(fe, i);
@@ -1243,31 +1243,31 @@ static int send_pending(struct vub_frontend *fe)
 	return check_driver_ok(fe);
 }
 
-int vub_frontend_start_vring(struct vub_frontend *fe, unsigned int idx)
+int vu_frontend_start_vring(struct vu_frontend *fe, unsigned int idx)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "start ring");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "start ring");
 
 	if (!r)
 		return -ENOBUFS;
 	if (!fe->connected || fe->broken)
 		return fe_fail(fe, -ENOTCONN, "start ring %u: not connected", idx);
-	if ((r->have & (VUB_RING_NUM | VUB_RING_ADDR | VUB_RING_KICK)) !=
-	    (VUB_RING_NUM | VUB_RING_ADDR | VUB_RING_KICK))
+	if ((r->have & (VU_FRONTEND_RING_NUM | VU_FRONTEND_RING_ADDR | VU_FRONTEND_RING_KICK)) !=
+	    (VU_FRONTEND_RING_NUM | VU_FRONTEND_RING_ADDR | VU_FRONTEND_RING_KICK))
 		return fe_fail(fe, -EINVAL,
 			       "start ring %u: not set up (missing%s%s%s)", idx,
-			       (r->have & VUB_RING_NUM) ? "" : " NUM",
-			       (r->have & VUB_RING_ADDR) ? "" : " ADDR",
-			       (r->have & VUB_RING_KICK) ? "" : " KICK");
+			       (r->have & VU_FRONTEND_RING_NUM) ? "" : " NUM",
+			       (r->have & VU_FRONTEND_RING_ADDR) ? "" : " ADDR",
+			       (r->have & VU_FRONTEND_RING_KICK) ? "" : " KICK");
 	if (r->started)
 		return 0;
 	r->want_started = true;
 	return send_pending(fe);
 }
 
-int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_stop_vring(struct vu_frontend *fe, unsigned int idx,
 			    uint32_t *base)
 {
-	struct vub_fe_ring *r = ring_get(fe, idx, "GET_VRING_BASE");
+	struct vu_frontend_ring *r = ring_get(fe, idx, "GET_VRING_BASE");
 	struct vu_msg m, rep;
 	int ret;
 
@@ -1283,45 +1283,45 @@ int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
 	if (ret)
 		return ret;
 	r->base = rep.p.state.num;
-	r->have |= VUB_RING_BASE;
+	r->have |= VU_FRONTEND_RING_BASE;
 	r->started = false;
 	r->stale = false;
 	r->enabled = false;
-	for (unsigned int i = 0; i < VUB_FE_MAX_RINGS; i++)
+	for (unsigned int i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		if (fe->ring[i].started)
 			fe->ring[i].stale = true;
 	/* The back-end is no longer driven: DRIVER_OK goes out again on the
 	 * next full start (harmless for back-ends that kept it). */
-	fe->status &= (uint8_t)~VUB_STATUS_DRIVER_OK;
+	fe->status &= (uint8_t)~VU_FRONTEND_STATUS_DRIVER_OK;
 	*base = r->base;
 	return 0;
 }
 
-void vub_frontend_forget_vring(struct vub_frontend *fe, unsigned int idx)
+void vu_frontend_forget_vring(struct vu_frontend *fe, unsigned int idx)
 {
-	if (idx >= VUB_FE_MAX_RINGS || fe->ring[idx].started)
+	if (idx >= VU_FRONTEND_MAX_RINGS || fe->ring[idx].started)
 		return;
 	ring_reset(fe, &fe->ring[idx]);
 }
 
-int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_vring_base(const struct vu_frontend *fe, unsigned int idx,
 			    uint32_t *base)
 {
-	if (idx >= VUB_FE_MAX_RINGS)
+	if (idx >= VU_FRONTEND_MAX_RINGS)
 		return -ENOBUFS;
 	*base = fe->ring[idx].base;
 	return 0;
 }
 
-int vub_frontend_reset_device(struct vub_frontend *fe)
+int vu_frontend_reset_device(struct vu_frontend *fe)
 {
 	unsigned int i;
 	uint32_t base;
 	int ret;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++) {
 		if (fe->ring[i].started) {
-			ret = vub_frontend_stop_vring(fe, i, &base);
+			ret = vu_frontend_stop_vring(fe, i, &base);
 			if (ret)
 				return ret;
 		}
@@ -1344,7 +1344,7 @@ int vub_frontend_reset_device(struct vub_frontend *fe)
 	fe->features_set = false;
 	fe->mem_sent = false;
 	fe->ninstalled = 0;
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++) {
 		fe->ring[i].base = 0;
 		fe->ring[i].want_started = false;
 	}
@@ -1353,7 +1353,7 @@ int vub_frontend_reset_device(struct vub_frontend *fe)
 
 /* --- back-end channel --------------------------------------------------- */
 
-int vub_frontend_backend_fd(const struct vub_frontend *fe)
+int vu_frontend_backend_fd(const struct vu_frontend *fe)
 {
 	return fe->backend_fd;
 }
@@ -1367,7 +1367,7 @@ static void signal_fd(int fd)
 	}
 }
 
-int vub_frontend_handle_backend(struct vub_frontend *fe)
+int vu_frontend_handle_backend(struct vu_frontend *fe)
 {
 	struct pollfd p = { .fd = fe->backend_fd, .events = POLLIN };
 	struct vu_msg m, rep;
@@ -1395,7 +1395,7 @@ int vub_frontend_handle_backend(struct vub_frontend *fe)
 		break;		/* nothing cached to invalidate */
 	case VU_BACKEND_VRING_CALL:
 	case VU_BACKEND_VRING_ERR:
-		if (m.p.state.index < VUB_FE_MAX_RINGS)
+		if (m.p.state.index < VU_FRONTEND_MAX_RINGS)
 			signal_fd(m.request == VU_BACKEND_VRING_CALL ?
 				  fe->ring[m.p.state.index].call_fd :
 				  fe->ring[m.p.state.index].err_fd);

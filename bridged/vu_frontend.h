@@ -39,7 +39,7 @@
  *
  * Errors: negative errno.  A failure of the connection itself (EOF, malformed
  * reply, timeout) leaves the front-end broken (-ENOTCONN afterwards); a
- * back-end refusal via REPLY_ACK does not.  vub_frontend_strerror() has the
+ * back-end refusal via REPLY_ACK does not.  vu_frontend_strerror() has the
  * last error's one-line explanation, which is also passed to the log hook.
  *
  * Not thread-safe: one caller at a time per front-end.
@@ -53,15 +53,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VUB_FE_MAX_RINGS	256	/* vring index is 8 bits on the wire */
-#define VUB_FE_MAX_REGIONS	512	/* memory slots tracked for ADD/REM */
+#define VU_FRONTEND_MAX_RINGS	256	/* vring index is 8 bits on the wire */
+#define VU_FRONTEND_MAX_REGIONS	512	/* memory slots tracked for ADD/REM */
 
 /* Features never shown to the caller. */
-#define VUB_FE_HIDDEN_FEATURES	((1ull << VU_F_PROTOCOL_FEATURES) | \
+#define VU_FRONTEND_HIDDEN_FEATURES	((1ull << VU_F_PROTOCOL_FEATURES) | \
 				 (1ull << VU_F_RING_RESET))
 
 /* Protocol features this front-end implements. */
-#define VUB_FE_PROTO_SUPPORTED					\
+#define VU_FRONTEND_PROTO_SUPPORTED					\
 	((1ull << VU_PF_MQ) | (1ull << VU_PF_LOG_SHMFD) |	\
 	 (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |	\
 	 (1ull << VU_PF_MTU) | (1ull << VU_PF_BACKEND_REQ) |	\
@@ -69,32 +69,32 @@
 	 (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS))
 
 /* Virtio device status bits. */
-#define VUB_STATUS_ACKNOWLEDGE	0x01
-#define VUB_STATUS_DRIVER	0x02
-#define VUB_STATUS_DRIVER_OK	0x04
-#define VUB_STATUS_FEATURES_OK	0x08
+#define VU_FRONTEND_STATUS_ACKNOWLEDGE	0x01
+#define VU_FRONTEND_STATUS_DRIVER	0x02
+#define VU_FRONTEND_STATUS_DRIVER_OK	0x04
+#define VU_FRONTEND_STATUS_FEATURES_OK	0x08
 
 /* Special fd values for kick/call/err. */
-#define VUB_FE_FD_NONE		(-1)	/* unbind (kernel VHOST_FILE_UNBIND) */
-#define VUB_FE_FD_NOFD		(-2)	/* send NOFD: the back-end polls */
+#define VU_FRONTEND_FD_NONE		(-1)	/* unbind (kernel VHOST_FILE_UNBIND) */
+#define VU_FRONTEND_FD_NOFD		(-2)	/* send NOFD: the back-end polls */
 
-enum vub_fe_flags {
-	VUB_FE_F_BACKEND_REQ	= 1u << 0, /* negotiate the back-end channel */
-	VUB_FE_F_NO_AUTO_ENABLE	= 1u << 1, /* no SET_VRING_ENABLE(1) at start */
-	VUB_FE_F_NO_AUTO_STATUS	= 1u << 2, /* no synthesized SET_STATUS */
+enum vu_frontend_flags {
+	VU_FRONTEND_F_BACKEND_REQ	= 1u << 0, /* negotiate the back-end channel */
+	VU_FRONTEND_F_NO_AUTO_ENABLE	= 1u << 1, /* no SET_VRING_ENABLE(1) at start */
+	VU_FRONTEND_F_NO_AUTO_STATUS	= 1u << 2, /* no synthesized SET_STATUS */
 };
 
-struct vub_frontend_opts {
-	uint64_t proto_mask;	/* 0 = VUB_FE_PROTO_SUPPORTED */
+struct vu_frontend_opts {
+	uint64_t proto_mask;	/* 0 = VU_FRONTEND_PROTO_SUPPORTED */
 	unsigned int nr_rings;	/* rings the device uses (for DRIVER_OK) */
-	unsigned int flags;	/* enum vub_fe_flags */
+	unsigned int flags;	/* enum vu_frontend_flags */
 	int timeout_ms;		/* per reply; 0 = VU_CONN_DEFAULT_TIMEOUT_MS */
 	void (*log)(void *opaque, const char *msg);	/* NULL: stderr */
 	void *log_opaque;
 };
 
 /* One guest memory region, as the caller knows it. */
-struct vub_mem_region {
+struct vu_frontend_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint64_t uaddr;		/* front-end (VMM) virtual address */
@@ -106,29 +106,29 @@ struct vub_mem_region {
 };
 
 /* Transport hook: the default sends over a vu_conn; tests plug a mock. */
-struct vub_fe_transport {
+struct vu_frontend_transport {
 	int (*call)(void *opaque, const struct vu_msg *req,
 		    struct vu_msg *reply, uint64_t proto, struct vu_err *err);
 	void *opaque;
 };
 
-enum vub_ring_have {
-	VUB_RING_NUM	= 1u << 0,
-	VUB_RING_ADDR	= 1u << 1,
-	VUB_RING_BASE	= 1u << 2,
-	VUB_RING_KICK	= 1u << 3,
-	VUB_RING_CALL	= 1u << 4,
-	VUB_RING_ERR	= 1u << 5,
+enum vu_frontend_ring_have {
+	VU_FRONTEND_RING_NUM	= 1u << 0,
+	VU_FRONTEND_RING_ADDR	= 1u << 1,
+	VU_FRONTEND_RING_BASE	= 1u << 2,
+	VU_FRONTEND_RING_KICK	= 1u << 3,
+	VU_FRONTEND_RING_CALL	= 1u << 4,
+	VU_FRONTEND_RING_ERR	= 1u << 5,
 };
 
-struct vub_fe_ring {
+struct vu_frontend_ring {
 	uint32_t num;
 	uint32_t base;		/* where the next start resumes */
 	struct vu_vring_addr addr;
-	int kick_fd;		/* owned dup, or VUB_FE_FD_NONE/NOFD */
+	int kick_fd;		/* owned dup, or VU_FRONTEND_FD_NONE/NOFD */
 	int call_fd;
 	int err_fd;
-	unsigned int have;	/* enum vub_ring_have */
+	unsigned int have;	/* enum vu_frontend_ring_have */
 	bool want_started;	/* caller asked; may wait for FEATURES/MEM */
 	bool started;		/* KICK sent since the last GET_VRING_BASE */
 	bool stale;		/* still started, but another ring was stopped:
@@ -138,13 +138,13 @@ struct vub_fe_ring {
 	bool enabled;		/* SET_VRING_ENABLE(1) last sent */
 };
 
-struct vub_fe_slot {
-	struct vub_mem_region r;	/* r.fd is an owned dup */
+struct vu_frontend_slot {
+	struct vu_frontend_region r;	/* r.fd is an owned dup */
 };
 
-struct vub_frontend {
-	struct vub_frontend_opts opts;
-	struct vub_fe_transport t;
+struct vu_frontend {
+	struct vu_frontend_opts opts;
+	struct vu_frontend_transport t;
 	struct vu_conn conn;
 	bool connected;
 	bool broken;
@@ -165,14 +165,14 @@ struct vub_frontend {
 
 	/* memory: `mem` is what the caller wants, `installed` what the
 	 * back-end has (ADD/REM shadow, or the last SET_MEM_TABLE) */
-	struct vub_fe_slot mem[VUB_FE_MAX_REGIONS];
+	struct vu_frontend_slot mem[VU_FRONTEND_MAX_REGIONS];
 	unsigned int nmem;
 	bool mem_set;
 	bool mem_sent;
-	struct vub_fe_slot installed[VUB_FE_MAX_REGIONS];
+	struct vu_frontend_slot installed[VU_FRONTEND_MAX_REGIONS];
 	unsigned int ninstalled;
 
-	struct vub_fe_ring ring[VUB_FE_MAX_RINGS];
+	struct vu_frontend_ring ring[VU_FRONTEND_MAX_RINGS];
 
 	int backend_fd;			/* our end of BACKEND_REQ, or -1 */
 	struct vu_conn backend_conn;
@@ -187,132 +187,132 @@ struct vub_frontend {
 };
 
 /* --- life cycle ------------------------------------------------------- */
-struct vub_frontend *vub_frontend_new(const struct vub_frontend_opts *opts);
-void vub_frontend_free(struct vub_frontend *fe);
+struct vu_frontend *vu_frontend_new(const struct vu_frontend_opts *opts);
+void vu_frontend_free(struct vu_frontend *fe);
 
 /* Connect to a back-end listening on `path` and run the handshake. */
-int vub_frontend_connect(struct vub_frontend *fe, const char *path);
+int vu_frontend_connect(struct vu_frontend *fe, const char *path);
 /* Same on an already connected socket (ownership passes to fe). */
-int vub_frontend_connect_fd(struct vub_frontend *fe, int fd);
+int vu_frontend_connect_fd(struct vu_frontend *fe, int fd);
 /* Same over a custom transport (unit tests). */
-int vub_frontend_connect_transport(struct vub_frontend *fe,
-				   const struct vub_fe_transport *t);
+int vu_frontend_connect_transport(struct vu_frontend *fe,
+				   const struct vu_frontend_transport *t);
 /* Close the connection and drop every cached fd. */
-void vub_frontend_close(struct vub_frontend *fe);
+void vu_frontend_close(struct vu_frontend *fe);
 
-const char *vub_frontend_strerror(const struct vub_frontend *fe);
+const char *vu_frontend_strerror(const struct vu_frontend *fe);
 /* Where the front-end explains its failures from now on (opts.log). */
-void vub_frontend_set_log(struct vub_frontend *fe,
+void vu_frontend_set_log(struct vu_frontend *fe,
 			  void (*log)(void *opaque, const char *msg), void *opaque);
 
 /*
- * Reconnecting.  After the connection failed, vub_frontend_disconnect()
+ * Reconnecting.  After the connection failed, vu_frontend_disconnect()
  * closes it but keeps what the caller set up (owner, features, memory, rings
- * and their files); the caller connects again (vub_frontend_connect*) and
- * vub_frontend_replay() brings the new back-end to that state, each ring
+ * and their files); the caller connects again (vu_frontend_connect*) and
+ * vu_frontend_replay() brings the new back-end to that state, each ring
  * that was started resuming at the used index the guest's ring shows (read
  * from guest memory: a back-end that restarted lost its own), and kicks it.
  * Descriptors the old back-end had taken but not yet used are processed
  * again.  Returns 0 or -errno (the front-end stays broken).
  */
-void vub_frontend_disconnect(struct vub_frontend *fe);
-int vub_frontend_replay(struct vub_frontend *fe);
+void vu_frontend_disconnect(struct vu_frontend *fe);
+int vu_frontend_replay(struct vu_frontend *fe);
 /* Write each ring's err eventfd (the VMM's VHOST_SET_VRING_ERR). */
-void vub_frontend_signal_err(const struct vub_frontend *fe);
+void vu_frontend_signal_err(const struct vu_frontend *fe);
 /* State the caller may look at: the back-end's GET_FEATURES (raw), whether
  * PROTOCOL_FEATURES was negotiated, the features last set (false: none), a
- * ring's started state and the settings it has (enum vub_ring_have; an
+ * ring's started state and the settings it has (enum vu_frontend_ring_have; an
  * index out of range has none). */
-uint64_t vub_frontend_backend_features(const struct vub_frontend *fe);
-bool vub_frontend_has_protocol_features(const struct vub_frontend *fe);
-bool vub_frontend_features(const struct vub_frontend *fe, uint64_t *features);
-bool vub_frontend_ring_started(const struct vub_frontend *fe, unsigned int idx);
-bool vub_frontend_any_ring_started(const struct vub_frontend *fe);
-unsigned int vub_frontend_ring_have(const struct vub_frontend *fe, unsigned int idx);
+uint64_t vu_frontend_backend_features(const struct vu_frontend *fe);
+bool vu_frontend_has_protocol_features(const struct vu_frontend *fe);
+bool vu_frontend_features(const struct vu_frontend *fe, uint64_t *features);
+bool vu_frontend_ring_started(const struct vu_frontend *fe, unsigned int idx);
+bool vu_frontend_any_ring_started(const struct vu_frontend *fe);
+unsigned int vu_frontend_ring_have(const struct vu_frontend *fe, unsigned int idx);
 /* The connected socket, to watch while idle; -1 when not connected. */
-int vub_frontend_conn_fd(const struct vub_frontend *fe);
-bool vub_frontend_broken(const struct vub_frontend *fe);
+int vu_frontend_conn_fd(const struct vu_frontend *fe);
+bool vu_frontend_broken(const struct vu_frontend *fe);
 
 /* --- device-level ----------------------------------------------------- */
-int vub_frontend_set_owner(struct vub_frontend *fe);
+int vu_frontend_set_owner(struct vu_frontend *fe);
 /* Back-end features with the hidden bits cleared (cached at connect). */
-int vub_frontend_get_features(struct vub_frontend *fe, uint64_t *features);
+int vu_frontend_get_features(struct vu_frontend *fe, uint64_t *features);
 /* -EOPNOTSUPP for bits the back-end did not offer or that are hidden. */
-int vub_frontend_set_features(struct vub_frontend *fe, uint64_t features);
-uint64_t vub_frontend_protocol_features(const struct vub_frontend *fe);
+int vu_frontend_set_features(struct vu_frontend *fe, uint64_t features);
+uint64_t vu_frontend_protocol_features(const struct vu_frontend *fe);
 /* GET_QUEUE_NUM result, 0 when MQ was not negotiated. */
-uint64_t vub_frontend_queue_num(const struct vub_frontend *fe);
+uint64_t vu_frontend_queue_num(const struct vu_frontend *fe);
 /* Memory slots available: GET_MAX_MEM_SLOTS or 8. */
-unsigned int vub_frontend_mem_slots(const struct vub_frontend *fe);
+unsigned int vu_frontend_mem_slots(const struct vu_frontend *fe);
 
 /*
  * Replace the memory table.  Regions are merged and checked for overlap;
  * -E2BIG (with an explanation) when they cannot fit.  Sent at once if the
  * features were sent, otherwise right after them.
  */
-int vub_frontend_set_mem_table(struct vub_frontend *fe,
-			       const struct vub_mem_region *regions,
+int vu_frontend_set_mem_table(struct vu_frontend *fe,
+			       const struct vu_frontend_region *regions,
 			       unsigned int n);
 
-/* With F_STATUS: send a status (VUB_STATUS_*) / read the back-end's. */
-int vub_frontend_set_status(struct vub_frontend *fe, uint8_t status);
-int vub_frontend_get_status(struct vub_frontend *fe, uint8_t *status);
+/* With F_STATUS: send a status (VU_FRONTEND_STATUS_*) / read the back-end's. */
+int vu_frontend_set_status(struct vu_frontend *fe, uint8_t status);
+int vu_frontend_get_status(struct vu_frontend *fe, uint8_t *status);
 
-int vub_frontend_set_log_base(struct vub_frontend *fe, int fd, uint64_t size,
+int vu_frontend_set_log_base(struct vu_frontend *fe, int fd, uint64_t size,
 			      uint64_t offset);
-int vub_frontend_get_config(struct vub_frontend *fe, uint32_t offset,
+int vu_frontend_get_config(struct vu_frontend *fe, uint32_t offset,
 			    void *buf, uint32_t size);
-int vub_frontend_set_config(struct vub_frontend *fe, uint32_t offset,
+int vu_frontend_set_config(struct vu_frontend *fe, uint32_t offset,
 			    const void *buf, uint32_t size, uint32_t flags);
-int vub_frontend_net_set_mtu(struct vub_frontend *fe, uint16_t mtu);
-int vub_frontend_send_rarp(struct vub_frontend *fe, const uint8_t mac[6]);
+int vu_frontend_net_set_mtu(struct vu_frontend *fe, uint16_t mtu);
+int vu_frontend_send_rarp(struct vu_frontend *fe, const uint8_t mac[6]);
 
 /* Stop every ring, then RESET_DEVICE if negotiated; caches are dropped
  * except features and memory. */
-int vub_frontend_reset_device(struct vub_frontend *fe);
+int vu_frontend_reset_device(struct vu_frontend *fe);
 
 /* --- rings ------------------------------------------------------------ */
 /* NUM/BASE/ADDR: -EBUSY while the ring is started (as the kernel). */
-int vub_frontend_set_vring_num(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_num(struct vu_frontend *fe, unsigned int idx,
 			       uint32_t num);
-int vub_frontend_set_vring_base(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_base(struct vu_frontend *fe, unsigned int idx,
 				uint32_t base);
-int vub_frontend_set_vring_addr(struct vub_frontend *fe,
+int vu_frontend_set_vring_addr(struct vu_frontend *fe,
 				const struct vu_vring_addr *addr);
-/* fd >= 0 (dup'ed), VUB_FE_FD_NONE or VUB_FE_FD_NOFD. */
-int vub_frontend_set_vring_kick(struct vub_frontend *fe, unsigned int idx,
+/* fd >= 0 (dup'ed), VU_FRONTEND_FD_NONE or VU_FRONTEND_FD_NOFD. */
+int vu_frontend_set_vring_kick(struct vu_frontend *fe, unsigned int idx,
 				int fd);
-int vub_frontend_set_vring_call(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_call(struct vu_frontend *fe, unsigned int idx,
 				int fd);
-int vub_frontend_set_vring_err(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_err(struct vu_frontend *fe, unsigned int idx,
 			       int fd);
-int vub_frontend_set_vring_enable(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_set_vring_enable(struct vu_frontend *fe, unsigned int idx,
 				  bool enable);
 
 /* Start (or schedule the start of) a ring from its cached state. */
-int vub_frontend_start_vring(struct vub_frontend *fe, unsigned int idx);
+int vu_frontend_start_vring(struct vu_frontend *fe, unsigned int idx);
 /* GET_VRING_BASE: stop the ring, return and cache its base. */
-int vub_frontend_stop_vring(struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_stop_vring(struct vu_frontend *fe, unsigned int idx,
 			    uint32_t *base);
 /*
  * A started ring that another ring's stop made stale (DPDK tore the whole
  * device down) is announced again now (its CALL re-sent) rather than at the
  * next start of a stopped ring; nothing for any other ring.
  */
-int vub_frontend_refresh_vring(struct vub_frontend *fe, unsigned int idx);
+int vu_frontend_refresh_vring(struct vu_frontend *fe, unsigned int idx);
 /* Drop everything cached for a ring that is not started (its fds closed),
  * without a message: the next user of this index starts from scratch. */
-void vub_frontend_forget_vring(struct vub_frontend *fe, unsigned int idx);
+void vu_frontend_forget_vring(struct vu_frontend *fe, unsigned int idx);
 /* Cached base (what GET_VRING_BASE returned last, or what was set). */
-int vub_frontend_vring_base(const struct vub_frontend *fe, unsigned int idx,
+int vu_frontend_vring_base(const struct vu_frontend *fe, unsigned int idx,
 			    uint32_t *base);
 
 /* --- back-end channel ------------------------------------------------- */
 /* Our end of the BACKEND_REQ socket to poll, or -1. */
-int vub_frontend_backend_fd(const struct vub_frontend *fe);
+int vu_frontend_backend_fd(const struct vu_frontend *fe);
 /* Read and answer one back-end request.  Returns the request id handled,
  * 0 if nothing was pending, or a negative errno (channel closed). */
-int vub_frontend_handle_backend(struct vub_frontend *fe);
+int vu_frontend_handle_backend(struct vu_frontend *fe);
 
 /* --- pure helpers, exposed for tests ---------------------------------- */
 /*
@@ -320,14 +320,14 @@ int vub_frontend_handle_backend(struct vub_frontend *fe);
  * neighbours contiguous in gpa, uaddr and file offset of the same file.
  * In place; *n is updated.
  */
-int vub_mem_merge(struct vub_mem_region *r, unsigned int *n,
+int vu_frontend_mem_merge(struct vu_frontend_region *r, unsigned int *n,
 		  struct vu_err *err);
 /*
  * Which installed slots to remove and which new regions to add to go from
  * `have` to `want` (exact matches stay).  rem/add receive indices.
  */
-void vub_mem_diff(const struct vub_fe_slot *have, unsigned int nhave,
-		  const struct vub_mem_region *want, unsigned int nwant,
+void vu_frontend_mem_diff(const struct vu_frontend_slot *have, unsigned int nhave,
+		  const struct vu_frontend_region *want, unsigned int nwant,
 		  unsigned int *rem, unsigned int *nrem,
 		  unsigned int *add, unsigned int *nadd);
 

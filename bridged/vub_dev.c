@@ -117,11 +117,11 @@ static void dev_leave_nic(struct vub_dev *d)
 	struct vub_nic *nic = d->nic;
 	unsigned int left;
 
-	vub_frontend_set_log(nic->fe, fe_log, d);
-	if (!vub_frontend_broken(nic->fe) && vub_nic_drop_pair(nic->fe, vring(d, 0)))
+	vu_frontend_set_log(nic->fe, fe_log, d);
+	if (!vu_frontend_broken(nic->fe) && vub_nic_drop_pair(nic->fe, vring(d, 0)))
 		dev_log(d, "pair %u of the NIC on tap %s: stopping its rings failed: %s",
 			d->pair, nic->key.ifname, d->why);
-	vub_frontend_set_log(nic->fe, NULL, NULL);
+	vu_frontend_set_log(nic->fe, NULL, NULL);
 	left = vub_nic_remove(nic, d->pair);
 	dev_log(d, "pair %u leaves the NIC on tap %s (VMM pid %u)%s", d->pair,
 		nic->key.ifname, nic->key.vmm_pid,
@@ -138,7 +138,7 @@ static void dev_disconnect(struct vub_dev *d)
 	if (d->nic)
 		dev_leave_nic(d);
 	else
-		vub_frontend_free(d->fe);
+		vu_frontend_free(d->fe);
 	d->fe = NULL;
 	memset(d->attached, 0, sizeof(d->attached));
 	d->features_set = d->tap_seen = false;
@@ -153,13 +153,13 @@ void vub_dev_release(struct vub_dev *d)
 
 static int dev_connect(struct vub_dev *d)
 {
-	struct vub_frontend_opts o = {
+	struct vu_frontend_opts o = {
 		.nr_rings = VUB_NET_RINGS,
 		.timeout_ms = d->cfg->timeout_ms,
 		.log = fe_log,
 		.log_opaque = d,
 	};
-	struct vub_frontend *fe;
+	struct vu_frontend *fe;
 	int ret;
 
 	if (d->lost)
@@ -170,16 +170,16 @@ static int dev_connect(struct vub_dev *d)
 		return 0;
 	if (!d->cfg->connect && !d->backend)
 		return fail(d, -ENOTCONN, "no back-end configured (vhost-user-bridged --backend PATH)");
-	fe = vub_frontend_new(&o);
+	fe = vu_frontend_new(&o);
 	if (!fe)
 		return fail(d, -ENOMEM, "out of memory");
 	ret = d->cfg->connect ? d->cfg->connect(d->cfg->connect_opaque, fe) :
-				vub_frontend_connect(fe, d->backend);
+				vu_frontend_connect(fe, d->backend);
 	if (ret) {
 		char tmp[sizeof(d->why)];
 
 		snprintf(tmp, sizeof(tmp), "%s", d->why[0] ? d->why : strerror(-ret));
-		vub_frontend_free(fe);
+		vu_frontend_free(fe);
 		dev_log(d, "cannot connect to the back-end %s: %s; the next request retries",
 			d->backend ? d->backend : "(test)", tmp);
 		/* The deadline passed (a full listen queue, a silent back-end):
@@ -192,10 +192,10 @@ static int dev_connect(struct vub_dev *d)
 	report_backend(d, VUB_BACKEND_CONNECTED);
 	dev_log(d, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
 		d->backend ? d->backend : "(test)",
-		(unsigned long long)vub_frontend_backend_features(fe),
-		(unsigned long long)vub_frontend_protocol_features(fe),
-		(unsigned long long)vub_net_features(vub_frontend_backend_features(fe) &
-						     ~VUB_FE_HIDDEN_FEATURES));
+		(unsigned long long)vu_frontend_backend_features(fe),
+		(unsigned long long)vu_frontend_protocol_features(fe),
+		(unsigned long long)vub_dev_net_features(vu_frontend_backend_features(fe) &
+						     ~VU_FRONTEND_HIDDEN_FEATURES));
 	return 0;
 }
 
@@ -228,8 +228,8 @@ static void dev_lost(struct vub_dev *d, const char *why)
 
 	dev_log(d, "lost the connection to the back-end %s: %s; ioctls that need it fail with ENOTCONN until the daemon has reconnected",
 		d->backend ? d->backend : "(test)", why);
-	vub_frontend_disconnect(d->fe);
-	vub_frontend_signal_err(d->fe);
+	vu_frontend_disconnect(d->fe);
+	vu_frontend_signal_err(d->fe);
 	for (i = 0; i < n; i++) {
 		all[i]->lost = true;
 		all[i]->retry_at = 0;
@@ -242,7 +242,7 @@ static int fe_result(struct vub_dev *d, int ret)
 {
 	char tmp[sizeof(d->why)];
 
-	if (!ret || !d->fe || !vub_frontend_broken(d->fe) || d->lost)
+	if (!ret || !d->fe || !vu_frontend_broken(d->fe) || d->lost)
 		return ret;
 	snprintf(tmp, sizeof(tmp), "%s", d->why);
 	dev_lost(d, tmp);
@@ -259,13 +259,13 @@ int vub_dev_reconnect(struct vub_dev *d)
 		return 0;
 	d->why[0] = '\0';
 	ret = d->cfg->connect ? d->cfg->connect(d->cfg->connect_opaque, d->fe) :
-				vub_frontend_connect(d->fe, d->backend);
+				vu_frontend_connect(d->fe, d->backend);
 	if (ret && d->cfg->connect)
 		fail(d, ret, "cannot connect: %s", strerror(-ret));
-	else if (ret || (ret = vub_frontend_replay(d->fe)))
-		fail(d, ret, "%s", vub_frontend_strerror(d->fe));
+	else if (ret || (ret = vu_frontend_replay(d->fe)))
+		fail(d, ret, "%s", vu_frontend_strerror(d->fe));
 	if (ret) {
-		vub_frontend_disconnect(d->fe);
+		vu_frontend_disconnect(d->fe);
 		return ret;
 	}
 	n = sharers(d, all);
@@ -287,14 +287,14 @@ int vub_dev_reconnect(struct vub_dev *d)
  */
 int vub_dev_check_backend(struct vub_dev *d)
 {
-	int fd = d->fe && !d->lost ? vub_frontend_conn_fd(d->fe) : -1;
+	int fd = d->fe && !d->lost ? vu_frontend_conn_fd(d->fe) : -1;
 	char c;
 	ssize_t n;
 
 	if (fd < 0)
 		return 0;
-	if (vub_frontend_handle_backend(d->fe) < 0 && vub_frontend_broken(d->fe)) {
-		dev_lost(d, vub_frontend_strerror(d->fe));
+	if (vu_frontend_handle_backend(d->fe) < 0 && vu_frontend_broken(d->fe)) {
+		dev_lost(d, vu_frontend_strerror(d->fe));
 		return -ENOTCONN;
 	}
 	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -319,8 +319,8 @@ int vub_dev_watch_fds(const struct vub_dev *d, int fds[2])
 		if (k < VUB_NIC_MAX_PAIRS && d->nic->pair[k] != d)
 			return 0;
 	}
-	fds[0] = vub_frontend_conn_fd(d->fe);
-	fds[1] = vub_frontend_backend_fd(d->fe);
+	fds[0] = vu_frontend_conn_fd(d->fe);
+	fds[1] = vu_frontend_backend_fd(d->fe);
 	return fds[0] >= 0;
 }
 
@@ -336,7 +336,7 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 			const struct vub_tap_info *ti)
 {
 	struct vub_nic_key key = { .vmm_pid = vmm_pid };
-	struct vub_frontend *own = d->fe;
+	struct vu_frontend *own = d->fe;
 	struct vub_nic *nic;
 	unsigned int max;
 	int k, ret;
@@ -357,30 +357,30 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 			d->pair, key.ifname, vmm_pid);
 		return 0;
 	}
-	max = vub_nic_max_pairs(vub_frontend_protocol_features(nic->fe),
-				vub_frontend_queue_num(nic->fe));
+	max = vub_nic_max_pairs(vu_frontend_protocol_features(nic->fe),
+				vu_frontend_queue_num(nic->fe));
 	k = vub_nic_add(nic, d, max);
 	if (k < 0) {
 		dev_log(d, "the NIC on tap %s (VMM pid %u) wants more than %u queue pairs, the back-end %s has %u (GET_QUEUE_NUM%s): ENOBUFS",
 			key.ifname, vmm_pid, max, key.backend, max,
-			(vub_frontend_protocol_features(nic->fe) & (1ull << VU_PF_MQ)) ? "" :
+			(vu_frontend_protocol_features(nic->fe) & (1ull << VU_PF_MQ)) ? "" :
 			"; no MQ protocol feature");
 		return fail(d, -ENOBUFS,
 			    "the back-end has %u queue pairs, all taken by the NIC on tap %s", max,
 			    key.ifname);
 	}
-	vub_frontend_set_log(nic->fe, fe_log, d);
+	vu_frontend_set_log(nic->fe, fe_log, d);
 	ret = vub_nic_replay(nic->fe, 2 * (unsigned int)k, own);
 	if (ret) {
-		vub_frontend_forget_vring(nic->fe, 2 * (unsigned int)k);
-		vub_frontend_forget_vring(nic->fe, 2 * (unsigned int)k + 1);
+		vu_frontend_forget_vring(nic->fe, 2 * (unsigned int)k);
+		vu_frontend_forget_vring(nic->fe, 2 * (unsigned int)k + 1);
 		vub_nic_remove(nic, (unsigned int)k);
 		return ret;
 	}
 	d->nic = nic;
 	d->pair = (unsigned int)k;
 	d->fe = nic->fe;
-	vub_frontend_free(own);
+	vu_frontend_free(own);
 	dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): joins the NIC's connection as rings %u and %u; its own connection is closed",
 		d->pair, key.ifname, vmm_pid, vring(d, 0), vring(d, 1));
 	return 0;
@@ -388,12 +388,12 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 
 /* --- pure helpers -------------------------------------------------------- */
 
-uint64_t vub_net_features(uint64_t backend_features)
+uint64_t vub_dev_net_features(uint64_t backend_features)
 {
 	return backend_features & VUB_NET_FEATURES;
 }
 
-uint64_t vub_tap_offloads(const struct vub_tap_info *ti)
+uint64_t vub_dev_tap_offloads(const struct vub_tap_info *ti)
 {
 	static const struct {
 		unsigned int tun;
@@ -420,7 +420,7 @@ uint64_t vub_tap_offloads(const struct vub_tap_info *ti)
 	return f;
 }
 
-uint64_t vub_offloads_negotiate(uint64_t wanted, uint64_t offered,
+uint64_t vub_dev_offloads_negotiate(uint64_t wanted, uint64_t offered,
 				uint64_t *missing)
 {
 	uint64_t f = wanted & offered & (VUB_OFFLOADS_HOST | VUB_OFFLOADS_GUEST);
@@ -437,7 +437,7 @@ uint64_t vub_offloads_negotiate(uint64_t wanted, uint64_t offered,
 	return f;
 }
 
-void vub_offloads_name(uint64_t bits, char *buf, size_t len)
+void vub_dev_offloads_name(uint64_t bits, char *buf, size_t len)
 {
 	static const char *const names[64] = {
 		[0] = "CSUM", [1] = "GUEST_CSUM", [7] = "GUEST_TSO4",
@@ -458,10 +458,10 @@ void vub_offloads_name(uint64_t bits, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
-int vub_mem_from_pieces(const struct vhost_memory *mem,
+int vub_dev_mem_from_pieces(const struct vhost_memory *mem,
 			const struct vub_mem_piece *pieces, uint32_t nr_pieces,
 			const int *fds, uint32_t nr_fds,
-			struct vub_mem_region *out, char *why, size_t why_len)
+			struct vu_frontend_region *out, char *why, size_t why_len)
 {
 	const struct vhost_memory_region *regions = mem->regions;
 	uint32_t i, j;
@@ -502,7 +502,7 @@ int vub_mem_from_pieces(const struct vhost_memory *mem,
 				 (unsigned long long)p->userspace_addr);
 			return -EINVAL;
 		}
-		out[i] = (struct vub_mem_region){
+		out[i] = (struct vu_frontend_region){
 			.gpa = p->guest_phys_addr,
 			.size = p->memory_size,
 			.uaddr = p->userspace_addr,
@@ -603,10 +603,10 @@ static int h_get_features(struct vub_dev *d, const struct vub_req *req,
 	int ret;
 
 	(void)req; (void)payload; (void)fds;
-	ret = vub_frontend_get_features(d->fe, &f);
+	ret = vu_frontend_get_features(d->fe, &f);
 	if (ret)
 		return ret;
-	reply_u64(reply, reply_len, vub_net_features(f));
+	reply_u64(reply, reply_len, vub_dev_net_features(f));
 	return 0;
 }
 
@@ -624,11 +624,11 @@ static const char *missing_effect(uint64_t missing)
 static int backend_features(struct vub_dev *d, uint64_t *f, uint64_t *missing)
 {
 	uint64_t offered;
-	int ret = vub_frontend_get_features(d->fe, &offered);
+	int ret = vu_frontend_get_features(d->fe, &offered);
 
 	if (!ret)
 		*f = d->vmm_features |
-		     vub_offloads_negotiate(d->offloads, offered, missing);
+		     vub_dev_offloads_negotiate(d->offloads, offered, missing);
 	return ret;
 }
 
@@ -645,8 +645,8 @@ static int send_features(struct vub_dev *d)
 
 	ret = backend_features(d, &f, &missing);
 	/* Every pair of a NIC asks for the same features: once is enough. */
-	if (!ret && !(d->nic && vub_frontend_features(d->fe, &set) && set == f))
-		ret = vub_frontend_set_features(d->fe, f);
+	if (!ret && !(d->nic && vu_frontend_features(d->fe, &set) && set == f))
+		ret = vu_frontend_set_features(d->fe, f);
 	if (ret)
 		return ret;
 	if (d->features_set && f == d->sent_features && missing == d->missing)
@@ -657,9 +657,9 @@ static int send_features(struct vub_dev *d)
 	report_backend(d, VUB_BACKEND_CONNECTED);
 	if (!d->offloads)
 		return 0;
-	vub_offloads_name(f & (VUB_OFFLOADS_HOST | VUB_OFFLOADS_GUEST), neg_names,
+	vub_dev_offloads_name(f & (VUB_OFFLOADS_HOST | VUB_OFFLOADS_GUEST), neg_names,
 			  sizeof(neg_names));
-	vub_offloads_name(missing, miss_names, sizeof(miss_names));
+	vub_dev_offloads_name(missing, miss_names, sizeof(miss_names));
 	if (!missing)
 		dev_log(d, "back-end features %#llx: offloads %s",
 			(unsigned long long)f, neg_names);
@@ -691,12 +691,12 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 	      d->cfg->read_tap(d->cfg->read_tap_opaque, fd, ti, why, sizeof(why)) :
 	      vub_tap_read(fd, ti, why, sizeof(why));
 	*is_tap = !ret;
-	want = ret ? 0 : vub_tap_offloads(ti);
+	want = ret ? 0 : vub_dev_tap_offloads(ti);
 	if (ret && (!d->tap_seen || want != d->offloads)) {
 		dev_log(d, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
 			idx, why);
 	} else if (!d->tap_seen || want != d->offloads) {
-		vub_offloads_name(want, names, sizeof(names));
+		vub_dev_offloads_name(want, names, sizeof(names));
 		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, tap offloads %#x: the guest may use %s",
 			idx, ti->ifname, ti->vnet_hdr ? "" : "no ", ti->vnet_hdr_sz,
 			ti->offloads, names);
@@ -708,7 +708,7 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 	ret = backend_features(d, &f, &missing);
 	if (ret || (f == d->sent_features && missing == d->missing))
 		return ret;
-	if (vub_frontend_any_ring_started(d->fe)) {	/* features are the connection's */
+	if (vu_frontend_any_ring_started(d->fe)) {	/* features are the connection's */
 		dev_log(d, "ring %u: the tap's offloads changed while a ring runs: the back-end keeps features %#llx until the rings stop",
 			idx, (unsigned long long)d->sent_features);
 		return 0;
@@ -725,10 +725,10 @@ static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
 	memcpy(&f, payload, sizeof(f));
-	ret = vub_frontend_get_features(d->fe, &offered);
+	ret = vu_frontend_get_features(d->fe, &offered);
 	if (ret)
 		return ret;
-	offered = vub_net_features(offered);
+	offered = vub_dev_net_features(offered);
 	if (f & ~offered)
 		return fail(d, -EOPNOTSUPP,
 			    "features %#llx: bits %#llx are not offered (GET_FEATURES: %#llx)",
@@ -750,7 +750,7 @@ static int h_set_owner(struct vub_dev *d, const struct vub_req *req,
 		       uint32_t *reply_len)
 {
 	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
-	return vub_frontend_set_owner(d->fe);
+	return vu_frontend_set_owner(d->fe);
 }
 
 /*
@@ -777,7 +777,7 @@ static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
 			   uint32_t *reply_len)
 {
 	const struct vub_mem_piece *pieces;
-	struct vub_mem_region *regions;
+	struct vu_frontend_region *regions;
 	uint32_t n;
 	int ret;
 
@@ -786,11 +786,11 @@ static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
 	regions = calloc(n ? n : 1, sizeof(*regions));
 	if (!regions)
 		return fail(d, -ENOMEM, "out of memory");
-	ret = vub_mem_from_pieces(payload, pieces, n, fds, req->nr_fds, regions,
+	ret = vub_dev_mem_from_pieces(payload, pieces, n, fds, req->nr_fds, regions,
 				  d->why, sizeof(d->why));
 	/* Every pair of a NIC sends the same table: once is enough. */
 	if (ret >= 0 && !(d->nic && vub_nic_same_mem(d->fe, regions, n)))
-		ret = vub_frontend_set_mem_table(d->fe, regions, n);
+		ret = vu_frontend_set_mem_table(d->fe, regions, n);
 	else if (ret >= 0)
 		ret = 0;
 	free(regions);
@@ -828,7 +828,7 @@ static int h_set_vring_num(struct vub_dev *d, const struct vub_req *req,
 	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	return ret ? ret : vub_frontend_set_vring_num(d->fe, vring(d, s.index), s.num);
+	return ret ? ret : vu_frontend_set_vring_num(d->fe, vring(d, s.index), s.num);
 }
 
 static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
@@ -839,7 +839,7 @@ static int h_set_vring_base(struct vub_dev *d, const struct vub_req *req,
 	int ret = stopped_ring_state(d, payload, &s);
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
-	return ret ? ret : vub_frontend_set_vring_base(d->fe, vring(d, s.index), s.num);
+	return ret ? ret : vu_frontend_set_vring_base(d->fe, vring(d, s.index), s.num);
 }
 
 static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
@@ -868,7 +868,7 @@ static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
 		.avail = a.avail_user_addr,
 		.log = a.log_guest_addr,
 	};
-	return vub_frontend_set_vring_addr(d->fe, &v);
+	return vu_frontend_set_vring_addr(d->fe, &v);
 }
 
 static int h_get_vring_base(struct vub_dev *d, const struct vub_req *req,
@@ -882,14 +882,14 @@ static int h_get_vring_base(struct vub_dev *d, const struct vub_req *req,
 	ret = ring_index(d, payload, &idx);
 	if (ret)
 		return ret;
-	if (vub_frontend_ring_started(d->fe, vring(d, idx))) {
+	if (vu_frontend_ring_started(d->fe, vring(d, idx))) {
 		/* vhost reads the index of a running ring; vhost-user can only
 		 * stop it to read it, so: stop, read, start again. */
-		ret = vub_frontend_stop_vring(d->fe, vring(d, idx), &base);
+		ret = vu_frontend_stop_vring(d->fe, vring(d, idx), &base);
 		if (!ret)
-			ret = vub_frontend_start_vring(d->fe, vring(d, idx));
+			ret = vu_frontend_start_vring(d->fe, vring(d, idx));
 	} else {
-		ret = vub_frontend_vring_base(d->fe, vring(d, idx), &base);
+		ret = vu_frontend_vring_base(d->fe, vring(d, idx), &base);
 	}
 	if (ret)
 		return ret;
@@ -952,20 +952,20 @@ static int h_set_vring_file(struct vub_dev *d, const struct vub_req *req,
 	if (ret)
 		return ret;
 	memcpy(&f, payload, sizeof(f));
-	fd = f.fd == VHOST_FILE_UNBIND ? VUB_FE_FD_NONE : fds[0];
+	fd = f.fd == VHOST_FILE_UNBIND ? VU_FRONTEND_FD_NONE : fds[0];
 	switch (req->ioctl) {
 	case VHOST_SET_VRING_KICK:
-		ret = vub_frontend_set_vring_kick(d->fe, vring(d, f.index), fd);
+		ret = vu_frontend_set_vring_kick(d->fe, vring(d, f.index), fd);
 		/* A started ring whose kick was unbound (and so stopped), or
 		 * whose start waited for a kick, starts with the new one. */
 		if (!ret && fd >= 0 && d->attached[f.index] &&
-		    !vub_frontend_ring_started(d->fe, vring(d, f.index)))
-			ret = vub_frontend_start_vring(d->fe, vring(d, f.index));
+		    !vu_frontend_ring_started(d->fe, vring(d, f.index)))
+			ret = vu_frontend_start_vring(d->fe, vring(d, f.index));
 		return ret;
 	case VHOST_SET_VRING_CALL:
-		return vub_frontend_set_vring_call(d->fe, vring(d, f.index), fd);
+		return vu_frontend_set_vring_call(d->fe, vring(d, f.index), fd);
 	default:
-		return vub_frontend_set_vring_err(d->fe, vring(d, f.index), fd);
+		return vu_frontend_set_vring_err(d->fe, vring(d, f.index), fd);
 	}
 }
 
@@ -998,21 +998,21 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 	if (f.fd == VHOST_FILE_UNBIND) {
 		d->attached[f.index] = false;
 		ret = 0;
-		if (d->nic && vub_frontend_ring_started(d->fe, g) &&
-		    vub_frontend_has_protocol_features(d->fe))
-			ret = vub_frontend_set_vring_enable(d->fe, g, false);
+		if (d->nic && vu_frontend_ring_started(d->fe, g) &&
+		    vu_frontend_has_protocol_features(d->fe))
+			ret = vu_frontend_set_vring_enable(d->fe, g, false);
 		if (!ret)
-			ret = vub_frontend_stop_vring(d->fe, g, &base);
+			ret = vu_frontend_stop_vring(d->fe, g, &base);
 		if (!ret && d->nic)
 			ret = vub_nic_refresh_others(d->fe, g);
 		return ret;
 	}
 	/* vhost-net: vhost_vq_access_ok() fails on a ring never set up. */
-	have = vub_frontend_ring_have(d->fe, g);
-	if ((have & (VUB_RING_NUM | VUB_RING_ADDR)) != (VUB_RING_NUM | VUB_RING_ADDR))
+	have = vu_frontend_ring_have(d->fe, g);
+	if (~have & (VU_FRONTEND_RING_NUM | VU_FRONTEND_RING_ADDR))
 		return fail(d, -EFAULT, "ring %u is not set up (missing%s%s)", f.index,
-			    (have & VUB_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
-			    (have & VUB_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
+			    (have & VU_FRONTEND_RING_NUM) ? "" : " VHOST_SET_VRING_NUM",
+			    (have & VU_FRONTEND_RING_ADDR) ? "" : " VHOST_SET_VRING_ADDR");
 	ret = learn_tap(d, f.index, fds[0], &ti, &is_tap);
 	if (ret)
 		return ret;
@@ -1022,16 +1022,16 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 			return ret;
 		g = vring(d, f.index);
 	}
-	if (d->nic && vub_frontend_has_protocol_features(d->fe) &&
-	    !vub_frontend_ring_started(d->fe, g)) {
-		ret = vub_frontend_set_vring_enable(d->fe, g, true);
+	if (d->nic && vu_frontend_has_protocol_features(d->fe) &&
+	    !vu_frontend_ring_started(d->fe, g)) {
+		ret = vu_frontend_set_vring_enable(d->fe, g, true);
 		if (ret)
 			return ret;
 	}
 	d->attached[f.index] = true;
-	if (!(vub_frontend_ring_have(d->fe, g) & VUB_RING_KICK))
+	if (!(vu_frontend_ring_have(d->fe, g) & VU_FRONTEND_RING_KICK))
 		return 0;	/* starts at VHOST_SET_VRING_KICK */
-	ret = vub_frontend_start_vring(d->fe, g);
+	ret = vu_frontend_start_vring(d->fe, g);
 	if (ret)
 		d->attached[f.index] = false;
 	return ret;
@@ -1106,7 +1106,7 @@ int vub_dev_ioctl(struct vub_dev *d, const struct vub_vhost_ioctl *desc,
 		if (ret)
 			return ret;
 		if (d->nic)	/* the shared front-end explains failures to us */
-			vub_frontend_set_log(d->fe, fe_log, d);
+			vu_frontend_set_log(d->fe, fe_log, d);
 	}
 	ret = handlers[desc->idx].fn(d, req, payload, fds, reply, reply_len);
 	if (ret)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vub_dev: one VMM device (one open of /dev/vhost-user-bridge) served with
- * vhost-net semantics over one vhost-user connection (vub_frontend).
+ * vhost-net semantics over one vhost-user connection (vu_frontend).
  *
  * The daemon's main loop hands every forwarded ioctl of a device to
  * vub_dev_ioctl(), which answers it as vhost-net would, translating into
- * vub_frontend calls (Documentation/ioctl-map.rst has the table):
+ * vu_frontend calls (Documentation/ioctl-map.rst has the table):
  *
  *   - the connection to the back-end is made at the device's first request
  *     (and again after VHOST_RESET_OWNER); a failed connect or handshake is
@@ -85,9 +85,9 @@
 struct vub_dev_cfg {
 	const char *backend;	/* vhost-user socket path */
 	int timeout_ms;		/* per back-end reply; 0: vu_conn's default */
-	/* Connect a new front-end; NULL: vub_frontend_connect(fe, backend).
+	/* Connect a new front-end; NULL: vu_frontend_connect(fe, backend).
 	 * Tests plug a mock transport here.  Returns 0 or -errno. */
-	int (*connect)(void *opaque, struct vub_frontend *fe);
+	int (*connect)(void *opaque, struct vu_frontend *fe);
 	void *connect_opaque;
 	/* One line per event (connected, connection lost, ...); NULL: stderr. */
 	void (*log)(void *opaque, const char *line);
@@ -115,7 +115,7 @@ struct vub_dev {
 	const struct vub_dev_cfg *cfg;
 	const char *backend;		/* cfg->backend, or the instance's socket */
 	char instance_socket[VUB_SOCKET_MAX];
-	struct vub_frontend *fe;	/* NULL until connected; nic->fe in a NIC */
+	struct vu_frontend *fe;	/* NULL until connected; nic->fe in a NIC */
 	struct vub_nic *nic;		/* the NIC it is a queue pair of, or NULL */
 	unsigned int pair;		/* k in the NIC: rings 2k, 2k+1; else 0 */
 	bool lost;			/* the connection failed: ENOTCONN */
@@ -126,7 +126,7 @@ struct vub_dev {
 	uint64_t sent_features;		/* what the back-end got last */
 	bool tap_seen;			/* a NET_SET_BACKEND fd was looked at */
 	uint64_t offloads;		/* virtio-net offloads the tap says the
-					 * VMM agreed on (vub_tap_offloads) */
+					 * VMM agreed on (vub_dev_tap_offloads) */
 	uint64_t missing;		/* of those, host ones the back-end lacks */
 	uint64_t nr_reqs;
 	uint64_t nr_connects;
@@ -191,8 +191,8 @@ int vub_dev_check_request(const struct vub_req *req, const void *payload,
 /* --- pure helpers, exposed for unit tests ------------------------------ */
 
 /* What VHOST_GET_FEATURES shows for these back-end features (as
- * vub_frontend_get_features returns them: bit 30 already hidden). */
-uint64_t vub_net_features(uint64_t backend_features);
+ * vu_frontend_get_features returns them: bit 30 already hidden). */
+uint64_t vub_dev_net_features(uint64_t backend_features);
 
 /*
  * The virtio-net offloads a VMM on vhost-kernel agreed on with its guest, as
@@ -202,10 +202,10 @@ uint64_t vub_net_features(uint64_t backend_features);
  * the guest acked (GUEST_UFO leaves no trace in the tap and is never
  * included).  0 without a header.
  */
-uint64_t vub_tap_offloads(const struct vub_tap_info *ti);
+uint64_t vub_dev_tap_offloads(const struct vub_tap_info *ti);
 
 /*
- * Of the offloads @wanted (vub_tap_offloads), those to negotiate with a
+ * Of the offloads @wanted (vub_dev_tap_offloads), those to negotiate with a
  * back-end that offers @offered: the common ones, minus those whose virtio
  * dependency is not negotiated (HOST_* need CSUM, GUEST_* need GUEST_CSUM,
  * the ECN ones need TSO4 or TSO6).  *@missing: the host ones of @wanted that
@@ -213,11 +213,11 @@ uint64_t vub_tap_offloads(const struct vub_tap_info *ti);
  * not finish (missing guest ones only mean the back-end sends plainer
  * frames).
  */
-uint64_t vub_offloads_negotiate(uint64_t wanted, uint64_t offered,
+uint64_t vub_dev_offloads_negotiate(uint64_t wanted, uint64_t offered,
 				uint64_t *missing);
 
 /* The names of the offload bits in @bits ("CSUM HOST_TSO4 ..."; "none"). */
-void vub_offloads_name(uint64_t bits, char *buf, size_t len);
+void vub_dev_offloads_name(uint64_t bits, char *buf, size_t len);
 
 /*
  * The kernel's pieces of a VHOST_SET_MEM_TABLE as front-end regions: one
@@ -226,9 +226,9 @@ void vub_offloads_name(uint64_t bits, char *buf, size_t len);
  * same gpa -> user address mapping.  Returns the number of regions, or
  * -EINVAL with @why explaining.  @out has room for VUB_MAX_MEM_PIECES.
  */
-int vub_mem_from_pieces(const struct vhost_memory *mem,
+int vub_dev_mem_from_pieces(const struct vhost_memory *mem,
 			const struct vub_mem_piece *pieces, uint32_t nr_pieces,
 			const int *fds, uint32_t nr_fds,
-			struct vub_mem_region *out, char *why, size_t why_len);
+			struct vu_frontend_region *out, char *why, size_t why_len);
 
 #endif /* VUB_DEV_H */

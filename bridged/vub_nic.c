@@ -78,7 +78,7 @@ void vub_nic_free(struct vub_nics *nics, struct vub_nic *nic)
 			break;
 		}
 	}
-	vub_frontend_free(nic->fe);
+	vu_frontend_free(nic->fe);
 	free(nic);
 }
 
@@ -104,15 +104,15 @@ int vub_nic_key_from_tap(const struct vub_tap_info *ti, struct vub_nic_key *key)
 
 /* --- on the shared connection --------------------------------------------- */
 
-bool vub_nic_same_mem(const struct vub_frontend *fe,
-		      const struct vub_mem_region *regions, unsigned int n)
+bool vub_nic_same_mem(const struct vu_frontend *fe,
+		      const struct vu_frontend_region *regions, unsigned int n)
 {
-	struct vub_mem_region *tmp;
+	struct vu_frontend_region *tmp;
 	struct vu_err err;
 	bool same = false;
 	unsigned int i;
 
-	if (!fe->mem_set || n > VUB_FE_MAX_REGIONS)
+	if (!fe->mem_set || n > VU_FRONTEND_MAX_REGIONS)
 		return false;
 	tmp = calloc(n ? n : 1, sizeof(*tmp));
 	if (!tmp)
@@ -128,10 +128,10 @@ bool vub_nic_same_mem(const struct vub_frontend *fe,
 		tmp[i].file_dev = st.st_dev;
 		tmp[i].file_ino = st.st_ino;
 	}
-	if (vub_mem_merge(tmp, &n, &err) || n != fe->nmem)
+	if (vu_frontend_mem_merge(tmp, &n, &err) || n != fe->nmem)
 		goto out;
 	for (i = 0; i < n; i++) {
-		const struct vub_mem_region *a = &tmp[i], *b = &fe->mem[i].r;
+		const struct vu_frontend_region *a = &tmp[i], *b = &fe->mem[i].r;
 
 		if (a->gpa != b->gpa || a->size != b->size || a->uaddr != b->uaddr ||
 		    a->fd_offset != b->fd_offset || a->file_dev != b->file_dev ||
@@ -144,9 +144,9 @@ out:
 	return same;
 }
 
-static int replay_mem(struct vub_frontend *to, const struct vub_frontend *from)
+static int replay_mem(struct vu_frontend *to, const struct vu_frontend *from)
 {
-	struct vub_mem_region *r;
+	struct vu_frontend_region *r;
 	unsigned int i;
 	int ret = 0;
 
@@ -156,43 +156,43 @@ static int replay_mem(struct vub_frontend *to, const struct vub_frontend *from)
 	for (i = 0; i < from->nmem; i++)
 		r[i] = from->mem[i].r;		/* fds borrowed: @to dups them */
 	if (!vub_nic_same_mem(to, r, from->nmem))
-		ret = vub_frontend_set_mem_table(to, r, from->nmem);
+		ret = vu_frontend_set_mem_table(to, r, from->nmem);
 	free(r);
 	return ret;
 }
 
-static int replay_ring(struct vub_frontend *to, unsigned int g,
-		       const struct vub_fe_ring *r)
+static int replay_ring(struct vu_frontend *to, unsigned int g,
+		       const struct vu_frontend_ring *r)
 {
 	struct vu_vring_addr a = r->addr;
 	int ret = 0;
 
-	vub_frontend_forget_vring(to, g);	/* what a former pair left */
-	if (r->have & VUB_RING_NUM)
-		ret = vub_frontend_set_vring_num(to, g, r->num);
-	if (!ret && (r->have & VUB_RING_BASE))
-		ret = vub_frontend_set_vring_base(to, g, r->base);
-	if (!ret && (r->have & VUB_RING_ADDR)) {
+	vu_frontend_forget_vring(to, g);	/* what a former pair left */
+	if (r->have & VU_FRONTEND_RING_NUM)
+		ret = vu_frontend_set_vring_num(to, g, r->num);
+	if (!ret && (r->have & VU_FRONTEND_RING_BASE))
+		ret = vu_frontend_set_vring_base(to, g, r->base);
+	if (!ret && (r->have & VU_FRONTEND_RING_ADDR)) {
 		a.index = g;
-		ret = vub_frontend_set_vring_addr(to, &a);
+		ret = vu_frontend_set_vring_addr(to, &a);
 	}
-	if (!ret && (r->have & VUB_RING_KICK))
-		ret = vub_frontend_set_vring_kick(to, g, r->kick_fd);
-	if (!ret && (r->have & VUB_RING_CALL))
-		ret = vub_frontend_set_vring_call(to, g, r->call_fd);
-	if (!ret && (r->have & VUB_RING_ERR))
-		ret = vub_frontend_set_vring_err(to, g, r->err_fd);
+	if (!ret && (r->have & VU_FRONTEND_RING_KICK))
+		ret = vu_frontend_set_vring_kick(to, g, r->kick_fd);
+	if (!ret && (r->have & VU_FRONTEND_RING_CALL))
+		ret = vu_frontend_set_vring_call(to, g, r->call_fd);
+	if (!ret && (r->have & VU_FRONTEND_RING_ERR))
+		ret = vu_frontend_set_vring_err(to, g, r->err_fd);
 	return ret;
 }
 
-int vub_nic_replay(struct vub_frontend *to, unsigned int base,
-		   const struct vub_frontend *from)
+int vub_nic_replay(struct vu_frontend *to, unsigned int base,
+		   const struct vu_frontend *from)
 {
 	unsigned int i;
 	int ret = 0;
 
 	if (from->features_set && (!to->features_set || to->features != from->features))
-		ret = vub_frontend_set_features(to, from->features);
+		ret = vu_frontend_set_features(to, from->features);
 	if (!ret && from->mem_set)
 		ret = replay_mem(to, from);
 	for (i = 0; !ret && i < 2; i++)
@@ -200,22 +200,22 @@ int vub_nic_replay(struct vub_frontend *to, unsigned int base,
 	return ret;
 }
 
-int vub_nic_refresh_others(struct vub_frontend *fe, unsigned int base)
+int vub_nic_refresh_others(struct vu_frontend *fe, unsigned int base)
 {
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < VUB_FE_MAX_RINGS; i++) {
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++) {
 		if (i / 2 == base / 2)
 			continue;
-		ret = vub_frontend_refresh_vring(fe, i);
+		ret = vu_frontend_refresh_vring(fe, i);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-int vub_nic_drop_pair(struct vub_frontend *fe, unsigned int base)
+int vub_nic_drop_pair(struct vu_frontend *fe, unsigned int base)
 {
 	unsigned int i;
 	uint32_t b;
@@ -224,11 +224,11 @@ int vub_nic_drop_pair(struct vub_frontend *fe, unsigned int base)
 	for (i = base; !ret && i < base + 2; i++) {
 		if (fe->ring[i].started) {
 			if (fe->has_proto)
-				ret = vub_frontend_set_vring_enable(fe, i, false);
+				ret = vu_frontend_set_vring_enable(fe, i, false);
 			if (!ret)
-				ret = vub_frontend_stop_vring(fe, i, &b);
+				ret = vu_frontend_stop_vring(fe, i, &b);
 		}
-		vub_frontend_forget_vring(fe, i);
+		vu_frontend_forget_vring(fe, i);
 	}
 	if (!ret)
 		ret = vub_nic_refresh_others(fe, base);

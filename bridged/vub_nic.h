@@ -30,7 +30,7 @@
  * grouped: one connection each, as before.
  *
  * The registry (find, add, pairs) and the key are pure; the helpers below drive
- * vub_frontend calls and are tested against a mock back-end.
+ * vu_frontend calls and are tested against a mock back-end.
  */
 #ifndef VUB_NIC_H
 #define VUB_NIC_H
@@ -45,7 +45,7 @@
 #include "vub_tap.h"
 
 /* Queue pairs one connection can carry: 8-bit ring indices. */
-#define VUB_NIC_MAX_PAIRS	(VUB_FE_MAX_RINGS / 2)
+#define VUB_NIC_MAX_PAIRS	(VU_FRONTEND_MAX_RINGS / 2)
 
 struct vub_nic_key {
 	uint32_t vmm_pid;
@@ -56,7 +56,7 @@ struct vub_nic_key {
 
 struct vub_nic {
 	struct vub_nic_key key;
-	struct vub_frontend *fe;		/* the shared connection */
+	struct vu_frontend *fe;		/* the shared connection */
 	const void *pair[VUB_NIC_MAX_PAIRS];	/* member of pair k; NULL: free */
 	unsigned int nr_members;
 	struct vub_nic *next;
@@ -103,19 +103,19 @@ int vub_nic_key_from_tap(const struct vub_tap_info *ti, struct vub_nic_key *key)
  * differ from @to's, ring NUM, BASE, ADDR, KICK (cached), CALL and ERR
  * (sent).  No ring is started.
  */
-int vub_nic_replay(struct vub_frontend *to, unsigned int base,
-		   const struct vub_frontend *from);
+int vub_nic_replay(struct vu_frontend *to, unsigned int base,
+		   const struct vu_frontend *from);
 /*
  * A pair goes away: its started rings @base/@base+1 are disabled
  * (SET_VRING_ENABLE 0) and stopped (GET_VRING_BASE), and their cache is
  * dropped; then the rings of other pairs are announced again.
  */
-int vub_nic_drop_pair(struct vub_frontend *fe, unsigned int base);
+int vub_nic_drop_pair(struct vu_frontend *fe, unsigned int base);
 /* After a stop of a ring of pair @base/2: announce the other pairs' rings
- * again (vub_frontend_refresh_vring). */
-int vub_nic_refresh_others(struct vub_frontend *fe, unsigned int base);
-/* Is @regions (as for vub_frontend_set_mem_table) what @fe has now? */
-bool vub_nic_same_mem(const struct vub_frontend *fe,
-		      const struct vub_mem_region *regions, unsigned int n);
+ * again (vu_frontend_refresh_vring). */
+int vub_nic_refresh_others(struct vu_frontend *fe, unsigned int base);
+/* Is @regions (as for vu_frontend_set_mem_table) what @fe has now? */
+bool vub_nic_same_mem(const struct vu_frontend *fe,
+		      const struct vu_frontend_region *regions, unsigned int n);
 
 #endif /* VUB_NIC_H */

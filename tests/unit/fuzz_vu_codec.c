@@ -143,13 +143,13 @@ static void fuzz_frontend(const uint8_t *d, size_t n)
 	static uint8_t *mem;
 	struct feed f = { d, n };
 #ifdef FUZZ_VERBOSE	/* to check that the seed conversations run through */
-	struct vub_frontend_opts o = { .nr_rings = 1 };
+	struct vu_frontend_opts o = { .nr_rings = 1 };
 #else
-	struct vub_frontend_opts o = { .nr_rings = 1, .log = quiet };
+	struct vu_frontend_opts o = { .nr_rings = 1, .log = quiet };
 #endif
-	struct vub_fe_transport t = { .call = feed_call, .opaque = &f };
-	struct vub_frontend *fe;
-	struct vub_mem_region r;
+	struct vu_frontend_transport t = { .call = feed_call, .opaque = &f };
+	struct vu_frontend *fe;
+	struct vu_frontend_region r;
 	struct vu_vring_addr a;
 	uint64_t feat;
 	uint32_t base;
@@ -162,33 +162,33 @@ static void fuzz_frontend(const uint8_t *d, size_t n)
 		die_if(mem == MAP_FAILED);
 		efd = eventfd(0, EFD_CLOEXEC);
 	}
-	fe = vub_frontend_new(&o);
+	fe = vu_frontend_new(&o);
 	die_if(!fe);
-	if (vub_frontend_connect_transport(fe, &t))
+	if (vu_frontend_connect_transport(fe, &t))
 		goto out;
-	vub_frontend_set_owner(fe);
-	if (vub_frontend_get_features(fe, &feat) == 0)
-		vub_frontend_set_features(fe, feat & (1ull << VU_F_VERSION_1));
-	r = (struct vub_mem_region){ 0, 1 << 16, (uint64_t)(uintptr_t)mem, 0,
+	vu_frontend_set_owner(fe);
+	if (vu_frontend_get_features(fe, &feat) == 0)
+		vu_frontend_set_features(fe, feat & (1ull << VU_F_VERSION_1));
+	r = (struct vu_frontend_region){ 0, 1 << 16, (uint64_t)(uintptr_t)mem, 0,
 				     memfd, 0, 0 };
-	vub_frontend_set_mem_table(fe, &r, 1);
+	vu_frontend_set_mem_table(fe, &r, 1);
 	a = (struct vu_vring_addr){ .index = 0,
 				    .desc = (uint64_t)(uintptr_t)mem,
 				    .avail = (uint64_t)(uintptr_t)mem + 4096,
 				    .used = (uint64_t)(uintptr_t)mem + 8192 };
-	vub_frontend_set_vring_num(fe, 0, 64);
-	vub_frontend_set_vring_addr(fe, &a);
-	vub_frontend_set_vring_kick(fe, 0, efd);
-	vub_frontend_set_vring_call(fe, 0, efd);
-	vub_frontend_start_vring(fe, 0);
-	vub_frontend_stop_vring(fe, 0, &base);
-	vub_frontend_start_vring(fe, 0);
+	vu_frontend_set_vring_num(fe, 0, 64);
+	vu_frontend_set_vring_addr(fe, &a);
+	vu_frontend_set_vring_kick(fe, 0, efd);
+	vu_frontend_set_vring_call(fe, 0, efd);
+	vu_frontend_start_vring(fe, 0);
+	vu_frontend_stop_vring(fe, 0, &base);
+	vu_frontend_start_vring(fe, 0);
 #ifdef FUZZ_VERBOSE
 	fprintf(stderr, "fuzz: %lu requests, base %u, %zu input bytes left, broken %d\n",
 		fe->nr_sent, base, f.n, fe->broken);
 #endif
 out:
-	vub_frontend_free(fe);
+	vu_frontend_free(fe);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

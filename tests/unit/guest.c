@@ -99,15 +99,15 @@ static int setup_ring(struct gdev *g, unsigned int i)
 	};
 	int ret;
 
-	ret = vub_frontend_set_vring_num(g->fe, i, GUEST_QSIZE);
+	ret = vu_frontend_set_vring_num(g->fe, i, GUEST_QSIZE);
 	if (!ret)
-		ret = vub_frontend_set_vring_base(g->fe, i, 0);
+		ret = vu_frontend_set_vring_base(g->fe, i, 0);
 	if (!ret)
-		ret = vub_frontend_set_vring_addr(g->fe, &a);
+		ret = vu_frontend_set_vring_addr(g->fe, &a);
 	if (!ret)
-		ret = vub_frontend_set_vring_kick(g->fe, i, q->kick);
+		ret = vu_frontend_set_vring_kick(g->fe, i, q->kick);
 	if (!ret)
-		ret = vub_frontend_set_vring_call(g->fe, i, q->call);
+		ret = vu_frontend_set_vring_call(g->fe, i, q->call);
 	return ret;
 }
 
@@ -120,8 +120,8 @@ void guest_post_rx_all(struct gdev *g)
 
 int guest_up(struct gdev *g, const char *sock, unsigned int fe_flags)
 {
-	struct vub_frontend_opts o = { .nr_rings = 2, .flags = fe_flags };
-	struct vub_mem_region r = {
+	struct vu_frontend_opts o = { .nr_rings = 2, .flags = fe_flags };
+	struct vu_frontend_region r = {
 		.gpa = GUEST_GPA_BASE, .size = g->size,
 		.uaddr = (uint64_t)(uintptr_t)g->mem, .fd_offset = 0,
 		.fd = g->memfd,
@@ -130,45 +130,45 @@ int guest_up(struct gdev *g, const char *sock, unsigned int fe_flags)
 	unsigned int i;
 	int ret;
 
-	g->fe = vub_frontend_new(&o);
+	g->fe = vu_frontend_new(&o);
 	if (!g->fe)
 		return -ENOMEM;
-	ret = vub_frontend_connect(g->fe, sock);
+	ret = vu_frontend_connect(g->fe, sock);
 	if (!ret)
-		ret = vub_frontend_set_owner(g->fe);
+		ret = vu_frontend_set_owner(g->fe);
 	if (!ret)
-		ret = vub_frontend_get_features(g->fe, &f);
+		ret = vu_frontend_get_features(g->fe, &f);
 	if (ret)
 		return ret;
 	/* VERSION_1 only: 12-byte header, no offloads, split ring. */
 	g->features = f & (1ull << VU_F_VERSION_1);
-	ret = vub_frontend_set_features(g->fe, g->features);
+	ret = vu_frontend_set_features(g->fe, g->features);
 	if (!ret)
-		ret = vub_frontend_set_mem_table(g->fe, &r, 1);
+		ret = vu_frontend_set_mem_table(g->fe, &r, 1);
 	/* RX buffers are posted before the ring starts, as a driver does. */
 	guest_post_rx_all(g);
 	for (i = 0; !ret && i < 2; i++)
 		ret = setup_ring(g, i);
 	for (i = 0; !ret && i < 2; i++)
-		ret = vub_frontend_start_vring(g->fe, i);
+		ret = vu_frontend_start_vring(g->fe, i);
 	return ret;
 }
 
 int guest_stop(struct gdev *g, uint32_t base[2])
 {
-	int ret = vub_frontend_stop_vring(g->fe, 0, &base[0]);
+	int ret = vu_frontend_stop_vring(g->fe, 0, &base[0]);
 
 	if (!ret)
-		ret = vub_frontend_stop_vring(g->fe, 1, &base[1]);
+		ret = vu_frontend_stop_vring(g->fe, 1, &base[1]);
 	return ret;
 }
 
 int guest_start(struct gdev *g)
 {
-	int ret = vub_frontend_start_vring(g->fe, 0);
+	int ret = vu_frontend_start_vring(g->fe, 0);
 
 	if (!ret)
-		ret = vub_frontend_start_vring(g->fe, 1);
+		ret = vu_frontend_start_vring(g->fe, 1);
 	return ret;
 }
 
@@ -177,7 +177,7 @@ void guest_destroy(struct gdev *g)
 	unsigned int i;
 
 	if (g->fe)
-		vub_frontend_free(g->fe);
+		vu_frontend_free(g->fe);
 	for (i = 0; i < 2; i++) {
 		if (g->q[i].kick > 0)
 			close(g->q[i].kick);

@@ -46,7 +46,7 @@ struct gdev {
 	uint8_t *mem;
 	size_t size;
 	struct gqueue q[2];
-	struct vub_frontend *fe;
+	struct vu_frontend *fe;
 	uint64_t features;
 };
 

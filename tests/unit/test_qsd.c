@@ -87,7 +87,7 @@ struct env {
 	struct vring_used *used;
 	uint16_t avail_idx, last_used;
 	int kick, call;
-	struct vub_frontend *fe;
+	struct vu_frontend *fe;
 };
 
 /* guest address -> our pointer, for the regions we built */
@@ -101,7 +101,7 @@ static uint64_t gpa(unsigned int region, size_t off)
 	return REG_GPA(region) + off;
 }
 
-static void regions(struct env *e, struct vub_mem_region *r, unsigned int n,
+static void regions(struct env *e, struct vu_frontend_region *r, unsigned int n,
 		    unsigned int first)
 {
 	unsigned int i;
@@ -221,8 +221,8 @@ static void dump_log(const char *path)
 int main(void)
 {
 	struct env e;
-	struct vub_frontend_opts o = { .nr_rings = 1 };
-	struct vub_mem_region r[40];
+	struct vu_frontend_opts o = { .nr_rings = 1 };
+	struct vu_frontend_region r[40];
 	uint64_t f, img_sectors = 0;
 	uint8_t cfg[60], status = 0xff, *data;
 	uint32_t base = 0;
@@ -251,65 +251,65 @@ int main(void)
 	e.kick = eventfd(0, EFD_CLOEXEC);
 	e.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	e.fe = vub_frontend_new(&o);
-	ret = vub_frontend_connect(e.fe, e.sock);
-	if (!TAP_OK(ret == 0, "connected: %s", vub_frontend_strerror(e.fe)))
+	e.fe = vu_frontend_new(&o);
+	ret = vu_frontend_connect(e.fe, e.sock);
+	if (!TAP_OK(ret == 0, "connected: %s", vu_frontend_strerror(e.fe)))
 		goto out;
-	vub_frontend_get_features(e.fe, &f);
+	vu_frontend_get_features(e.fe, &f);
 	TAP_DIAG("qsd features 0x%llx, protocol features offered 0x%llx, negotiated 0x%llx",
 		 (unsigned long long)e.fe->backend_features,
 		 (unsigned long long)e.fe->backend_proto,
-		 (unsigned long long)vub_frontend_protocol_features(e.fe));
+		 (unsigned long long)vu_frontend_protocol_features(e.fe));
 	TAP_OK((e.fe->backend_features & (1ull << 30)) && !(f & (1ull << 30)) &&
 	       (f & (1ull << VU_F_VERSION_1)) && !(f & (1ull << VU_F_RING_PACKED)),
 	       "blk features: PROTOCOL_FEATURES hidden, VERSION_1, no RING_PACKED");
-	TAP_OK((vub_frontend_protocol_features(e.fe) &
+	TAP_OK((vu_frontend_protocol_features(e.fe) &
 		((1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_REPLY_ACK) |
 		 (1ull << VU_PF_CONFIG))) ==
 	       ((1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_REPLY_ACK) |
 		(1ull << VU_PF_CONFIG)) &&
-	       !(vub_frontend_protocol_features(e.fe) & (1ull << VU_PF_STATUS)),
+	       !(vu_frontend_protocol_features(e.fe) & (1ull << VU_PF_STATUS)),
 	       "CONFIGURE_MEM_SLOTS, REPLY_ACK, CONFIG negotiated; no STATUS offered");
-	TAP_OK(vub_frontend_mem_slots(e.fe) == 32, "GET_MAX_MEM_SLOTS: %u",
-	       vub_frontend_mem_slots(e.fe));
-	TAP_OK(vub_frontend_queue_num(e.fe) == 1, "GET_QUEUE_NUM: %llu",
-	       (unsigned long long)vub_frontend_queue_num(e.fe));
-	ret = vub_frontend_get_config(e.fe, 0, cfg, sizeof(cfg));
+	TAP_OK(vu_frontend_mem_slots(e.fe) == 32, "GET_MAX_MEM_SLOTS: %u",
+	       vu_frontend_mem_slots(e.fe));
+	TAP_OK(vu_frontend_queue_num(e.fe) == 1, "GET_QUEUE_NUM: %llu",
+	       (unsigned long long)vu_frontend_queue_num(e.fe));
+	ret = vu_frontend_get_config(e.fe, 0, cfg, sizeof(cfg));
 	if (!ret)
 		memcpy(&img_sectors, cfg, 8);
 	TAP_OK(ret == 0 && img_sectors == IMG_SIZE / 512,
 	       "GET_CONFIG: capacity %llu sectors", (unsigned long long)img_sectors);
 
-	ret = vub_frontend_set_owner(e.fe);
+	ret = vu_frontend_set_owner(e.fe);
 	if (!ret)
-		ret = vub_frontend_set_features(e.fe, f & (1ull << VU_F_VERSION_1));
+		ret = vu_frontend_set_features(e.fe, f & (1ull << VU_F_VERSION_1));
 	TAP_OK(ret == 0, "SET_OWNER, SET_FEATURES(VERSION_1): %s",
-	       vub_frontend_strerror(e.fe));
+	       vu_frontend_strerror(e.fe));
 
 	regions(&e, r, NREG, 0);
-	ret = vub_frontend_set_mem_table(e.fe, r, NREG);
+	ret = vu_frontend_set_mem_table(e.fe, r, NREG);
 	TAP_OK(ret == 0 && e.fe->nr_add_mem_reg == NREG &&
 	       e.fe->nr_mem_table_msgs == 0,
 	       "%u unmergeable regions: %lu ADD_MEM_REG, no SET_MEM_TABLE (%s)",
-	       NREG, e.fe->nr_add_mem_reg, vub_frontend_strerror(e.fe));
+	       NREG, e.fe->nr_add_mem_reg, vu_frontend_strerror(e.fe));
 	/* drop region 11, keep the rest: one REM_MEM_REG */
-	ret = vub_frontend_set_mem_table(e.fe, r, NREG - 1);
+	ret = vu_frontend_set_mem_table(e.fe, r, NREG - 1);
 	TAP_OK(ret == 0 && e.fe->nr_rem_mem_reg == 1 &&
 	       e.fe->nr_add_mem_reg == NREG,
 	       "shrink by one region: 1 REM_MEM_REG, accepted (%s)",
-	       vub_frontend_strerror(e.fe));
-	ret = vub_frontend_set_mem_table(e.fe, r, NREG);
+	       vu_frontend_strerror(e.fe));
+	ret = vu_frontend_set_mem_table(e.fe, r, NREG);
 	TAP_OK(ret == 0 && e.fe->nr_add_mem_reg == NREG + 1,
 	       "grow back: 1 ADD_MEM_REG");
 	for (i = 0; i < 33; i++)
-		r[i] = (struct vub_mem_region){ .gpa = 0x1000000000ull + (uint64_t)i * 0x200000,
+		r[i] = (struct vu_frontend_region){ .gpa = 0x1000000000ull + (uint64_t)i * 0x200000,
 						.size = 4096,
 						.uaddr = (uint64_t)(uintptr_t)e.mem + (uint64_t)i * 8192,
 						.fd_offset = (uint64_t)i * 8192,
 						.fd = e.memfd };
-	ret = vub_frontend_set_mem_table(e.fe, r, 33);
+	ret = vu_frontend_set_mem_table(e.fe, r, 33);
 	TAP_OK(ret == -E2BIG, "33 regions > 32 slots: -E2BIG (%s)",
-	       vub_frontend_strerror(e.fe));
+	       vu_frontend_strerror(e.fe));
 
 	/* one virtqueue in region 0 */
 	{
@@ -320,19 +320,19 @@ int main(void)
 			.used = (uint64_t)(uintptr_t)e.used,
 		};
 
-		ret = vub_frontend_set_vring_num(e.fe, 0, QSIZE);
+		ret = vu_frontend_set_vring_num(e.fe, 0, QSIZE);
 		if (!ret)
-			ret = vub_frontend_set_vring_base(e.fe, 0, 0);
+			ret = vu_frontend_set_vring_base(e.fe, 0, 0);
 		if (!ret)
-			ret = vub_frontend_set_vring_addr(e.fe, &a);
+			ret = vu_frontend_set_vring_addr(e.fe, &a);
 		if (!ret)
-			ret = vub_frontend_set_vring_kick(e.fe, 0, e.kick);
+			ret = vu_frontend_set_vring_kick(e.fe, 0, e.kick);
 		if (!ret)
-			ret = vub_frontend_set_vring_call(e.fe, 0, e.call);
+			ret = vu_frontend_set_vring_call(e.fe, 0, e.call);
 		if (!ret)
-			ret = vub_frontend_start_vring(e.fe, 0);
+			ret = vu_frontend_start_vring(e.fe, 0);
 	}
-	if (!TAP_OK(ret == 0, "virtqueue 0 started: %s", vub_frontend_strerror(e.fe)))
+	if (!TAP_OK(ret == 0, "virtqueue 0 started: %s", vu_frontend_strerror(e.fe)))
 		goto out;
 
 	data = gva(&e, 7, 4096);
@@ -358,9 +358,9 @@ int main(void)
 			;
 		TAP_OK(i == 4096, "data is in the image file at offset 4096");
 	}
-	ret = vub_frontend_stop_vring(e.fe, 0, &base);
+	ret = vu_frontend_stop_vring(e.fe, 0, &base);
 	TAP_OK(ret == 0 && base == 2, "GET_VRING_BASE after 2 requests: %u", base);
-	ret = vub_frontend_start_vring(e.fe, 0);
+	ret = vu_frontend_start_vring(e.fe, 0);
 	if (!ret)
 		ret = blk_io(&e, VIRTIO_BLK_T_IN, 8, 4096, &status);
 	TAP_OK(ret == 0 && status == VIRTIO_BLK_S_OK && data[4095] == (uint8_t)(4095 * 7 + 3),
@@ -368,7 +368,7 @@ int main(void)
 
 out:
 	if (e.fe)
-		vub_frontend_free(e.fe);
+		vu_frontend_free(e.fe);
 	if (qsd_pid > 0) {
 		kill(qsd_pid, SIGTERM);
 		waitpid(qsd_pid, NULL, 0);

@@ -3,7 +3,7 @@
  * The front-end proven against unmodified DPDK testpmd (vhost PMD).
  *
  * This program plays the guest: memfd guest RAM, split virtqueues,
- * virtio-net headers; the device is brought up through vub_frontend_* only.
+ * virtio-net headers; the device is brought up through vu_frontend_* only.
  *
  *  macswap: N frames (default 200000, past the 16-bit index wrap) go out on
  *           TX and must all come back on RX with the MAC addresses swapped,
@@ -202,12 +202,12 @@ static void test_macswap(uint64_t n)
 	ret = guest_init(&g);
 	if (!ret)
 		ret = guest_up(&g, tp.sock[0], 0);
-	if (!TAP_OK(ret == 0, "device up through vub_frontend: %s",
-		    g.fe ? vub_frontend_strerror(g.fe) : strerror(-ret)))
+	if (!TAP_OK(ret == 0, "device up through vu_frontend: %s",
+		    g.fe ? vu_frontend_strerror(g.fe) : strerror(-ret)))
 		goto out;
 	TAP_DIAG("negotiated features 0x%llx, protocol features 0x%llx",
 		 (unsigned long long)g.features,
-		 (unsigned long long)vub_frontend_protocol_features(g.fe));
+		 (unsigned long long)vu_frontend_protocol_features(g.fe));
 
 	t0 = now();
 	ret = pump(&g, &g, MAC_A, MAC_B, &sent, half, &chk);
@@ -220,7 +220,7 @@ static void test_macswap(uint64_t n)
 	/* device stop/start cycle, nothing in flight */
 	ret = guest_stop(&g, base);
 	TAP_OK(ret == 0, "stop: GET_VRING_BASE on both rings: %s",
-	       vub_frontend_strerror(g.fe));
+	       vu_frontend_strerror(g.fe));
 	TAP_OK(base[1] == (uint32_t)(sent & 0xffff) &&
 	       base[0] == (uint32_t)(chk.received & 0xffff),
 	       "bases returned: tx %u (sent %llu), rx %u (received %llu)",
@@ -228,7 +228,7 @@ static void test_macswap(uint64_t n)
 	       (unsigned long long)chk.received);
 	ret = guest_start(&g);
 	TAP_OK(ret == 0, "restart from the returned bases: %s",
-	       vub_frontend_strerror(g.fe));
+	       vu_frontend_strerror(g.fe));
 	if (ret)
 		goto out;
 
@@ -239,25 +239,25 @@ static void test_macswap(uint64_t n)
 	 */
 	ret = pump(&g, &g, MAC_A, MAC_B, &sent, half + half / 2, &chk);
 	if (ret == 0) {
-		ret = vub_frontend_stop_vring(g.fe, 0, &base[0]);
+		ret = vu_frontend_stop_vring(g.fe, 0, &base[0]);
 		TAP_OK(ret == 0 && base[0] == (uint32_t)(chk.received & 0xffff),
 		       "stop the RX ring alone: base %u (received %llu)", base[0],
 		       (unsigned long long)chk.received);
-		ret = vub_frontend_start_vring(g.fe, 0);
+		ret = vu_frontend_start_vring(g.fe, 0);
 		TAP_OK(ret == 0, "restart the RX ring alone: %s",
-		       vub_frontend_strerror(g.fe));
+		       vu_frontend_strerror(g.fe));
 	}
 	/* and the TX ring alone, RX staying started */
 	if (ret == 0)
 		ret = pump(&g, &g, MAC_A, MAC_B, &sent, n - n / 8, &chk);
 	if (ret == 0) {
-		ret = vub_frontend_stop_vring(g.fe, 1, &base[1]);
+		ret = vu_frontend_stop_vring(g.fe, 1, &base[1]);
 		TAP_OK(ret == 0 && base[1] == (uint32_t)(sent & 0xffff),
 		       "stop the TX ring alone: base %u (sent %llu)", base[1],
 		       (unsigned long long)sent);
-		ret = vub_frontend_start_vring(g.fe, 1);
+		ret = vu_frontend_start_vring(g.fe, 1);
 		TAP_OK(ret == 0, "restart the TX ring alone: %s",
-		       vub_frontend_strerror(g.fe));
+		       vu_frontend_strerror(g.fe));
 	}
 	if (ret == 0)
 		ret = pump(&g, &g, MAC_A, MAC_B, &sent, n, &chk);
@@ -279,7 +279,7 @@ static void test_macswap(uint64_t n)
 	ret = guest_stop(&g, base);
 	TAP_OK(ret == 0 && base[1] == (uint32_t)(n & 0xffff),
 	       "final stop: tx base %u", base[1]);
-	vub_frontend_free(g.fe);
+	vu_frontend_free(g.fe);
 	g.fe = NULL;
 
 	ret = testpmd_finish(&tp, &st, 20);
@@ -353,11 +353,11 @@ static void test_io_two_ports(uint64_t n)
 		ret = guest_up(&b, tp.sock[1], 0);
 	/* A also negotiates the back-end channel (DPDK offers BACKEND_REQ). */
 	if (!ret)
-		ret = guest_up(&a, tp.sock[0], VUB_FE_F_BACKEND_REQ);
+		ret = guest_up(&a, tp.sock[0], VU_FRONTEND_F_BACKEND_REQ);
 	if (!TAP_OK(ret == 0, "both devices up: %s", strerror(-ret)))
 		goto out;
-	TAP_OK(vub_frontend_backend_fd(a.fe) >= 0 &&
-	       (vub_frontend_protocol_features(a.fe) & (1ull << VU_PF_BACKEND_REQ)),
+	TAP_OK(vu_frontend_backend_fd(a.fe) >= 0 &&
+	       (vu_frontend_protocol_features(a.fe) & (1ull << VU_PF_BACKEND_REQ)),
 	       "device A: BACKEND_REQ negotiated, channel open");
 	ret = testpmd_wait_log(&tp, "Port 0: link state change event", 1, 10);
 	if (!ret)
@@ -378,12 +378,12 @@ static void test_io_two_ports(uint64_t n)
 	       (unsigned long long)at_a.received, (unsigned long long)n);
 	TAP_DIAG("io: %llu frames in %.2f s", (unsigned long long)(2 * n),
 		 t1 - t0);
-	TAP_OK(vub_frontend_handle_backend(a.fe) == 0 &&
-	       vub_frontend_backend_fd(a.fe) >= 0,
+	TAP_OK(vu_frontend_handle_backend(a.fe) == 0 &&
+	       vu_frontend_backend_fd(a.fe) >= 0,
 	       "back-end channel quiet and still open after the traffic");
-	vub_frontend_free(a.fe);
+	vu_frontend_free(a.fe);
 	a.fe = NULL;
-	vub_frontend_free(b.fe);
+	vu_frontend_free(b.fe);
 	b.fe = NULL;
 	ret = testpmd_finish(&tp, st, 20);
 	if (TAP_OK(ret == 0, "testpmd quit and printed its counters")) {

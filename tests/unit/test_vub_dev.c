@@ -94,17 +94,17 @@ static int mock_call(void *opaque, const struct vu_msg *req,
 	return vu_check_reply(VU_CHAN_FRONTEND, req, reply, err);
 }
 
-static int mock_connect(void *opaque, struct vub_frontend *fe)
+static int mock_connect(void *opaque, struct vu_frontend *fe)
 {
 	struct mock *mk = opaque;
-	struct vub_fe_transport t = { .call = mock_call, .opaque = mk };
+	struct vu_frontend_transport t = { .call = mock_call, .opaque = mk };
 
 	if (mk->fail_connect) {
 		mk->fail_connect--;
 		return -ECONNREFUSED;
 	}
 	mk->connects++;
-	return vub_frontend_connect_transport(fe, &t);
+	return vu_frontend_connect_transport(fe, &t);
 }
 
 static char last_log[512];
@@ -340,12 +340,12 @@ static int bring_up(struct env *e)
 
 static void test_features_pure(void)
 {
-	TAP_OK(vub_net_features(DPDK_FEATURES & ~(1ull << 30)) == DPDK_VISIBLE,
+	TAP_OK(vub_dev_net_features(DPDK_FEATURES & ~(1ull << 30)) == DPDK_VISIBLE,
 	       "features: DPDK's 0xd7c66e7cb shows as %#llx (MRG_RXBUF ANY_LAYOUT INDIRECT EVENT_IDX VERSION_1)",
 	       (unsigned long long)DPDK_VISIBLE);
-	TAP_OK(vub_net_features(1ull << 26 | 1ull << 33 | 1ull << 34 | 1ull << 40) == 0,
+	TAP_OK(vub_dev_net_features(1ull << 26 | 1ull << 33 | 1ull << 34 | 1ull << 40) == 0,
 	       "features: LOG_ALL, ACCESS_PLATFORM, RING_PACKED, RING_RESET never shown");
-	TAP_OK(vub_net_features(1ull << 32) == 1ull << 32,
+	TAP_OK(vub_dev_net_features(1ull << 32) == 1ull << 32,
 	       "features: bit 27 (VHOST_NET_F_VIRTIO_NET_HDR) not shown when the back-end lacks ANY_LAYOUT");
 }
 
@@ -398,29 +398,29 @@ static void test_pieces_pure(void)
 		{ 0x100000000, 0x100000, 0x7100000000, 0, 1, 0 },
 		{ 0x100100000, 0x100000, 0x7100100000, 0x100000, 1, 0 },
 	};
-	struct vub_mem_region out[3];
+	struct vu_frontend_region out[3];
 	int fds[2] = { 10, 11 };
 	char why[200];
 	int n;
 
-	n = vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why));
+	n = vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why));
 	TAP_OK(n == 3 && out[0].fd == 10 && out[0].fd_offset == 0x5000 &&
 	       out[1].fd == 11 && out[2].gpa == 0x100100000 &&
 	       out[2].uaddr == 0x7100100000 && out[2].fd_offset == 0x100000,
 	       "pieces: 3 pieces of 2 regions in 2 files become regions with their fd and offset");
 	p[2].fd_index = 2;
-	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
 	       "pieces: fd_index past the files is refused (%s)", why);
 	p[2].fd_index = 1;
 	p[2].userspace_addr += 0x1000;
-	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
 	       "pieces: a piece whose uaddr does not match its region is refused");
 	p[2].userspace_addr -= 0x1000;
 	p[2].memory_size = 0x100001;
-	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
 	       "pieces: a piece past its region's end is refused");
 	p[2].memory_size = 0;
-	TAP_OK(vub_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
 	       "pieces: an empty piece is refused");
 }
 
@@ -744,7 +744,7 @@ static void test_errors(void)
 	 * device's state is kept and replayed then. */
 	e.mk.fail_request = VU_SET_VRING_CALL;
 	TAP_OK(ioc_file(&e.d, VHOST_SET_VRING_CALL, 0, e.call[0]) == -ENOTCONN && e.d.lost &&
-	       e.d.fe && vub_frontend_broken(e.d.fe),
+	       e.d.fe && vu_frontend_broken(e.d.fe),
 	       "transport failure: ENOTCONN, the device is lost, its state kept (%s)", vub_dev_why(&e.d));
 	TAP_OK(strstr(last_log, "lost the connection to the back-end") != NULL, "transport failure: logged");
 	mark = e.mk.n;
@@ -799,40 +799,40 @@ static void test_offloads_pure(void)
 	uint64_t neg, missing;
 	char names[160];
 
-	TAP_OK(vub_tap_offloads(&(struct vub_tap_info){ .offloads = LINUX_TUN }) == 0,
+	TAP_OK(vub_dev_tap_offloads(&(struct vub_tap_info){ .offloads = LINUX_TUN }) == 0,
 	       "offloads: a tap without a virtio-net header: none (QEMU offers none)");
-	TAP_OK(vub_tap_offloads(&ti) == TAP_HOST,
+	TAP_OK(vub_dev_tap_offloads(&ti) == TAP_HOST,
 	       "offloads: vnet header, tap offloads off: the guest may send CSUM HOST_TSO4/6 HOST_ECN HOST_UFO, acked no GUEST_*");
 	ti.offloads = ti.offloads_avail = LINUX_TUN;
-	TAP_OK(vub_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST),
+	TAP_OK(vub_dev_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST),
 	       "offloads: TUN_F_CSUM|TSO4|TSO6|TSO_ECN -> GUEST_CSUM GUEST_TSO4 GUEST_TSO6 GUEST_ECN");
 	ti.offloads_avail |= TUN_F_USO4 | TUN_F_USO6;
 	ti.offloads |= TUN_F_USO4 | TUN_F_USO6;
-	TAP_OK(vub_tap_offloads(&ti) == (TAP_HOST | HOST_USO | LINUX_GUEST | GUEST_USO4 | GUEST_USO6),
+	TAP_OK(vub_dev_tap_offloads(&ti) == (TAP_HOST | HOST_USO | LINUX_GUEST | GUEST_USO4 | GUEST_USO6),
 	       "offloads: a tap that can do USO: HOST_USO offered, TUN_F_USO4/6 -> GUEST_USO4/6");
 
-	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES, &missing);
+	neg = vub_dev_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES, &missing);
 	TAP_OK(neg == (CSUM | HOST_UFO | LINUX_GUEST) && missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
 	       "negotiate, Linux guest x testpmd (no tso=1): %#llx; missing HOST_TSO4/6 and HOST_ECN (%#llx)",
 	       (unsigned long long)neg, (unsigned long long)missing);
-	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES | HOST_TSO4 | HOST_TSO6,
+	neg = vub_dev_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES | HOST_TSO4 | HOST_TSO6,
 				     &missing);
 	TAP_OK(neg == (TAP_HOST | LINUX_GUEST) && !missing,
 	       "negotiate, Linux guest x testpmd tso=1: every offload, nothing missing");
-	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, OVS_FEATURES, &missing);
+	neg = vub_dev_offloads_negotiate(TAP_HOST | LINUX_GUEST, OVS_FEATURES, &missing);
 	TAP_OK(neg == LINUX_GUEST && missing == TAP_HOST,
 	       "negotiate, x OVS-DPDK (no CSUM): host offloads need CSUM, all missing; GUEST_* kept");
-	neg = vub_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES & ~GUEST_CSUM, &missing);
+	neg = vub_dev_offloads_negotiate(TAP_HOST | LINUX_GUEST, DPDK_FEATURES & ~GUEST_CSUM, &missing);
 	TAP_OK(neg == (CSUM | HOST_UFO) && missing == (HOST_TSO4 | HOST_TSO6 | HOST_ECN),
 	       "negotiate, back-end without GUEST_CSUM: no GUEST_TSO/ECN either (they need it), not reported missing");
-	neg = vub_offloads_negotiate(0, DPDK_FEATURES, &missing);
+	neg = vub_dev_offloads_negotiate(0, DPDK_FEATURES, &missing);
 	TAP_OK(neg == 0 && missing == 0, "negotiate, no tap offloads: nothing added, nothing missing");
-	neg = vub_offloads_negotiate(TAP_HOST | GUEST_UFO | B(15), ~0ull, &missing);
+	neg = vub_dev_offloads_negotiate(TAP_HOST | GUEST_UFO | B(15), ~0ull, &missing);
 	TAP_OK(neg == TAP_HOST && missing == 0,
 	       "negotiate: GUEST_UFO without GUEST_CSUM, and bits that are no offloads, are dropped");
-	vub_offloads_name(HOST_TSO4 | HOST_TSO6 | HOST_ECN | HOST_USO, names, sizeof(names));
+	vub_dev_offloads_name(HOST_TSO4 | HOST_TSO6 | HOST_ECN | HOST_USO, names, sizeof(names));
 	TAP_OK(!strcmp(names, "HOST_TSO4 HOST_TSO6 HOST_ECN HOST_USO"), "names: \"%s\"", names);
-	vub_offloads_name(0, names, sizeof(names));
+	vub_dev_offloads_name(0, names, sizeof(names));
 	TAP_OK(!strcmp(names, "none"), "names of 0: \"%s\"", names);
 }
 
@@ -1025,7 +1025,7 @@ static void test_tap_read_real(void)
 	       ti.offloads_avail);
 	TAP_OK(ioctl(fd, TUNSETOFFLOAD, LINUX_TUN) == 0 && vub_tap_read(fd, &ti, why, sizeof(why)) == 0 &&
 	       ti.offloads == LINUX_TUN &&
-	       vub_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST |
+	       vub_dev_tap_offloads(&ti) == (TAP_HOST | LINUX_GUEST |
 					 (ti.offloads_avail & TUN_F_USO4 ? HOST_USO : 0)),
 	       "real tap: TUNSETOFFLOAD CSUM|TSO4|TSO6|TSO_ECN read back as set (%#x)", ti.offloads);
 	TAP_OK(ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_UFO) == 0 &&
@@ -1034,7 +1034,7 @@ static void test_tap_read_real(void)
 	close(fd);
 	fd = open_tap("vubtest1", IFF_TAP | IFF_NO_PI);
 	TAP_OK(fd >= 0 && vub_tap_read(fd, &ti, why, sizeof(why)) == 0 && !ti.vnet_hdr &&
-	       vub_tap_offloads(&ti) == 0,
+	       vub_dev_tap_offloads(&ti) == 0,
 	       "real tap without IFF_VNET_HDR: no header, no offloads");
 	close(fd);
 	efd = eventfd(0, EFD_CLOEXEC);

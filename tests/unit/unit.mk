@@ -20,9 +20,9 @@ VUB_UNIT_CFLAGS	:= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 		   -fno-omit-frame-pointer -fsanitize=address,undefined \
 		   -fno-sanitize-recover=undefined -I$(VUB_BRIDGED) -I$(VUB_TOP)/uapi
 
-VUB_FE_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c $(VUB_BRIDGED)/vub_co.c \
+VU_FRONTEND_SRCS	:= $(VUB_BRIDGED)/vu_codec.c $(VUB_BRIDGED)/vu_conn.c $(VUB_BRIDGED)/vub_co.c \
 		   $(VUB_BRIDGED)/vu_frontend.c
-VUB_FE_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h $(VUB_BRIDGED)/vub_co.h \
+VU_FRONTEND_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h $(VUB_BRIDGED)/vub_co.h \
 		   $(VUB_BRIDGED)/vu_frontend.h $(VUB_UNIT_DIR)/tap.h
 
 # The daemon's vhost-net translation, and the tests' stand-in for the kernel
@@ -72,7 +72,7 @@ build-frontend-fuzz:
 	@if command -v $(VUB_FUZZ_CC) >/dev/null 2>&1; then \
 		echo "$(VUB_FUZZ_CC) ... -o $(VUB_FUZZ_BIN)"; \
 		$(VUB_FUZZ_CC) $(VUB_FUZZ_CFLAGS) -o $(VUB_FUZZ_BIN) \
-			$(VUB_UNIT_DIR)/fuzz_vu_codec.c $(VUB_FE_SRCS); \
+			$(VUB_UNIT_DIR)/fuzz_vu_codec.c $(VU_FRONTEND_SRCS); \
 	else \
 		echo "# $(VUB_FUZZ_CC) not found: fuzz_vu_codec not built"; \
 	fi
@@ -89,20 +89,20 @@ fuzz-frontend: frontend-test-deps build-frontend-fuzz
 fuzz: fuzz-frontend
 
 $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_PURE)): $(VUB_UNIT_OUT)/%: \
-		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS)
+		$(VUB_UNIT_DIR)/%.c $(VU_FRONTEND_SRCS) $(VU_FRONTEND_HDRS)
 	@mkdir -p $(VUB_UNIT_OUT)
-	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_FE_SRCS)
+	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VU_FRONTEND_SRCS)
 
 $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_DEV)): $(VUB_UNIT_OUT)/%: \
-		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS) $(VUB_DEV_SRCS) $(VUB_DEV_HDRS)
+		$(VUB_UNIT_DIR)/%.c $(VU_FRONTEND_SRCS) $(VU_FRONTEND_HDRS) $(VUB_DEV_SRCS) $(VUB_DEV_HDRS)
 	@mkdir -p $(VUB_UNIT_OUT)
-	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_DEV_SRCS) $(VUB_FE_SRCS)
+	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_DEV_SRCS) $(VU_FRONTEND_SRCS)
 
 $(addprefix $(VUB_UNIT_OUT)/,$(VUB_UNIT_BACKEND)): $(VUB_UNIT_OUT)/%: \
-		$(VUB_UNIT_DIR)/%.c $(VUB_FE_SRCS) $(VUB_FE_HDRS) \
+		$(VUB_UNIT_DIR)/%.c $(VU_FRONTEND_SRCS) $(VU_FRONTEND_HDRS) \
 		$(VUB_UNIT_HELPERS) $(VUB_UNIT_HELPER_HDRS)
 	@mkdir -p $(VUB_UNIT_OUT)
-	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_UNIT_HELPERS) $(VUB_FE_SRCS)
+	$(VUB_UNIT_CC) $(VUB_UNIT_CFLAGS) -o $@ $< $(VUB_UNIT_HELPERS) $(VU_FRONTEND_SRCS)
 
 # Install what is missing (Debian/Ubuntu).  A failed install is an error:
 # CI must not silently skip the proof against the real back-ends.
