@@ -169,14 +169,22 @@ void vub_request_put(struct vub_request *req);
  */
 int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen);
 
+/* How a wait for the daemon's answer ended. */
+enum vub_wait_end {
+	VUB_WAIT_ANSWERED,	/* the daemon's result (or -ECONNRESET) */
+	VUB_WAIT_WITHDRAWN,	/* given up while still queued: never seen */
+	VUB_WAIT_HELD,		/* given up while the daemon held it */
+};
+
 /*
  * Wait for the daemon's answer, killably and at most @timeout jiffies.
- * Returns the daemon's result, -ETIMEDOUT, -EINTR on a fatal signal or
- * -ECONNRESET when the daemon went away.  *@held tells whether a request
- * given up on (-ETIMEDOUT, -EINTR) was already with the daemon, which may
- * still act on it.
+ * Returns the daemon's result (which may be any errno, -ETIMEDOUT
+ * included), -ECONNRESET when the daemon went away, or, when the wait gave
+ * up (*@end is then not VUB_WAIT_ANSWERED), -ETIMEDOUT or -EINTR on a fatal
+ * signal.
  */
-int vub_chan_wait(struct vub_request *req, unsigned long timeout, bool *held);
+int vub_chan_wait(struct vub_request *req, unsigned long timeout,
+		  enum vub_wait_end *end);
 
 /* The attached daemon and the channel's counters, for administrators. */
 struct vub_bridge_info {

@@ -376,12 +376,13 @@ void vub_chan_info(struct vub_bridge_info *info)
 	spin_unlock(&vub_lock);
 }
 
-int vub_chan_wait(struct vub_request *req, unsigned long timeout, bool *held)
+int vub_chan_wait(struct vub_request *req, unsigned long timeout,
+		  enum vub_wait_end *end)
 {
 	long left = wait_for_completion_killable_timeout(&req->done, timeout);
 	int ret;
 
-	*held = false;
+	*end = VUB_WAIT_ANSWERED;
 	if (left > 0)
 		return req->result;
 
@@ -396,8 +397,9 @@ int vub_chan_wait(struct vub_request *req, unsigned long timeout, bool *held)
 		if (!list_empty(&req->node)) {
 			list_del_init(&req->node);
 			vub_request_put(req);
+			*end = VUB_WAIT_WITHDRAWN;
 		} else {
-			*held = true;
+			*end = VUB_WAIT_HELD;
 		}
 		ret = left ? -EINTR : -ETIMEDOUT;
 	}

@@ -262,19 +262,19 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 {
 	unsigned int ms = READ_ONCE(req_timeout_ms);
 	ktime_t t0 = ktime_get();
-	bool held;
+	enum vub_wait_end end;
 	int ret;
 
 	ret = vub_chan_submit(req, gen, queued_gen);
 	if (ret)
 		return ret;
-	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &held);
-	if (held)
+	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &end);
+	if (end == VUB_WAIT_HELD)
 		dev->seen = *queued_gen;
-	/* Answered, or withdrawn while the daemon held it: it saw the ioctl. */
-	if (req->op == VUB_OP_IOCTL && (held || (ret != -ETIMEDOUT && ret != -EINTR)))
-		dev->stateful = true;
-	if (ret == -ETIMEDOUT || (ret == -EINTR && held)) {
+	if (req->op == VUB_OP_IOCTL && end != VUB_WAIT_WITHDRAWN)
+		dev->stateful = true;	/* the daemon saw the ioctl */
+	/* (-ETIMEDOUT as the daemon's answer is only an errno for the VMM) */
+	if (end == VUB_WAIT_HELD || (end == VUB_WAIT_WITHDRAWN && ret == -ETIMEDOUT)) {
 		WRITE_ONCE(dev->broken, true);
 		if (ret == -ETIMEDOUT)
 			vub_chan_count_timeout();

@@ -1168,6 +1168,10 @@ TEST(daemon_errno_propagates)
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
 	atomic_store(&td.sh->fail_errno, EHWPOISON);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EHWPOISON);
+	/* the daemon's ETIMEDOUT (a back-end past its deadline) is an errno
+	 * like any other: the device is not broken by it */
+	atomic_store(&td.sh->fail_errno, ETIMEDOUT);
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ETIMEDOUT);
 
 	atomic_store(&td.sh->fail_ioctl, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
