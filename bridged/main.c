@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "vub_chan.h"
@@ -551,6 +552,23 @@ static void usage(FILE *f)
 		VUB_MAX_TAGS, DEFAULT_TAGS, VU_CONN_DEFAULT_TIMEOUT_MS);
 }
 
+/*
+ * Every device costs descriptors (its back-end connection, eventfds, memory
+ * files), and a request the kernel cannot install an fd for fails with
+ * EMFILE: take the whole hard limit (systemd's default soft limit is 1024).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		logmsg("warning: cannot raise RLIMIT_NOFILE to %llu: %s",
+		       (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -612,6 +630,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	raise_nofile();
 	/* Checked again at every connection; this only catches typos early. */
 	if (stat(br.cfg.backend, &st) || !S_ISSOCK(st.st_mode))
 		logmsg("warning: %s is not a socket (yet): devices cannot connect until the back-end listens there",
