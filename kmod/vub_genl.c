@@ -4,10 +4,14 @@
  *
  * Instances are added and removed here; open devices, the attached daemon
  * and the channel's counters are reported; events go to the "events"
- * multicast group.  Everything that changes state needs CAP_NET_ADMIN.
+ * multicast group.  Everything that changes state needs CAP_NET_ADMIN, and
+ * so does everything that tells about other users' VMMs: open devices,
+ * instances' back-end sockets, events.  The rest (instances' names and
+ * device counts, the daemon's attachment) is for anyone, like /dev.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <net/genetlink.h>
 
 #include "vub.h"
@@ -27,11 +31,17 @@ static const struct nla_policy vub_policy[VUB_A_MAX + 1] = {
 	[VUB_A_BACKEND_RECONNECTS] = { .type = NLA_U32 },
 };
 
-static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst)
+/*
+ * An instance; its back-end socket only for @admin (CAP_NET_ADMIN): the node
+ * names are public in /dev, where each one leads is the administrator's.
+ */
+static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst,
+			    bool admin)
 {
 	if (nla_put_u32(skb, VUB_A_INSTANCE_ID, inst->id) ||
 	    nla_put_string(skb, VUB_A_INSTANCE_NAME, inst->name) ||
-	    nla_put_string(skb, VUB_A_INSTANCE_SOCKET, inst->socket) ||
+	    (admin &&
+	     nla_put_string(skb, VUB_A_INSTANCE_SOCKET, inst->socket)) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_TYPE, inst->type) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_DEVICES,
 			atomic_read(&inst->nr_devices)))
@@ -131,9 +141,15 @@ static void vub_event(u8 cmd, int (*fill)(struct sk_buff *, const void *),
 	genlmsg_multicast(&vub_genl_family, skb, 0, 0, gfp);
 }
 
+/* For administrators: replies to them and events (an admin-only group). */
 static int vub_fill_instance(struct sk_buff *skb, const void *obj)
 {
-	return vub_put_instance(skb, obj);
+	return vub_put_instance(skb, obj, true);
+}
+
+static int vub_fill_instance_public(struct sk_buff *skb, const void *obj)
+{
+	return vub_put_instance(skb, obj, false);
 }
 
 static int vub_fill_dev(struct sk_buff *skb, const void *obj)
@@ -209,7 +225,9 @@ static int vub_cmd_instance_get(struct sk_buff *skb, struct genl_info *info)
 	xa_for_each(&vub_instances, id, i)
 		if (!strcmp(i->name, nla_data(info->attrs[VUB_A_INSTANCE_NAME])))
 			inst = i;
-	ret = inst ? vub_reply(info, VUB_CMD_INSTANCE_GET, vub_fill_instance,
+	ret = inst ? vub_reply(info, VUB_CMD_INSTANCE_GET,
+			       netlink_capable(skb, CAP_NET_ADMIN) ?
+			       vub_fill_instance : vub_fill_instance_public,
 			       inst) : -ENOENT;
 	mutex_unlock(&vub_inst_mutex);
 	return ret;
@@ -218,6 +236,7 @@ static int vub_cmd_instance_get(struct sk_buff *skb, struct genl_info *info)
 /* cb->args[0]: the next instance id; 0 is the default node. */
 static int vub_dump_instances(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	bool admin = netlink_capable(cb->skb, CAP_NET_ADMIN);
 	struct vub_instance *inst;
 	unsigned long id = cb->args[0];
 	void *hdr;
@@ -233,7 +252,7 @@ static int vub_dump_instances(struct sk_buff *skb, struct netlink_callback *cb)
 				  NLM_F_MULTI, VUB_CMD_INSTANCE_GET);
 		if (!hdr)
 			break;
-		if (vub_put_instance(skb, inst)) {
+		if (vub_put_instance(skb, inst, admin)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
@@ -381,9 +400,11 @@ static const struct genl_small_ops vub_genl_ops[] = {
 		.dumpit	= vub_dump_instances,
 	},
 	{
+		/* other users' VMMs: pid, comm, features, state */
 		.cmd	= VUB_CMD_DEVICE_GET,
 		.doit	= vub_cmd_device_get,
 		.dumpit	= vub_dump_devices,
+		.flags	= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd	= VUB_CMD_BRIDGE_GET,
@@ -397,7 +418,8 @@ static const struct genl_small_ops vub_genl_ops[] = {
 };
 
 static const struct genl_multicast_group vub_genl_mcgrps[] = {
-	{ .name = VUB_GENL_MCGRP_EVENTS },
+	/* device events name other users' VMMs */
+	{ .name = VUB_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family vub_genl_family = {

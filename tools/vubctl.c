@@ -927,6 +927,8 @@ static int cmd_monitor(int argc, char **argv)
 	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_event, NULL);
 	nl_socket_set_buffer_size(sk, 1 << 20, 0);
 	ret = nl_socket_add_membership(sk, grp);
+	if (ret == -NLE_PERM)	/* the events name other users' VMMs */
+		return error("monitor: need CAP_NET_ADMIN");
 	if (ret < 0)
 		return error("monitor: joining \"%s\": %s", VUB_GENL_MCGRP_EVENTS, nl_geterror(ret));
 	nl_socket_set_nonblocking(sk);

@@ -9,7 +9,8 @@
 #  4. Devices: a holder process (with a comm full of JSON's special bytes) and a VMM ioctl
 #     served by the daemon through the instance; del refused while open, then forced.
 #  5. Permissions: uid 65534 cannot add or remove instances nor attach a daemon, root
-#     without CAP_NET_ADMIN neither; a user in group kvm opens the VMM nodes, no one else.
+#     without CAP_NET_ADMIN neither; nor can they list devices, see instances' sockets or
+#     join the events; a user in group kvm opens the VMM nodes, no one else.
 #  6. Events: vubctl -j monitor (and the human one) saw all of it, in order.
 # Exit 0 pass, 1 fail, 4 skip (the last line says why).
 set -u
@@ -248,7 +249,19 @@ expect_fail "uid 65534: instance del" 1 "need CAP_NET_ADMIN" "${nobody[@]}" "$V"
 expect_fail "root without CAP_NET_ADMIN: instance add" 1 "need CAP_NET_ADMIN" \
 	"${noadmin[@]}" "$V" instance add t40p --socket /x
 check "refused: no t40p, t40q still there" test ! -e /dev/vhost-user-bridge-t40p -a -c /dev/vhost-user-bridge-t40q
-check "uid 65534 may read: instance list -j" jqc "$("${nobody[@]}" "$V" -j instance list)" 'any(.[]; .name == "t40q")'
+check "uid 65534 may read: instance list -j, without the back-end sockets" \
+	jqc "$("${nobody[@]}" "$V" -j instance list)" 'any(.[]; .name == "t40q" and .devices == 0) and all(.[]; has("socket") | not)'
+check "root sees the sockets: instance show -j t40q" \
+	jqc "$("$V" -j instance show t40q)" '.socket == "/run/vub-t40q.sock"'
+check "uid 65534: instance show t40q leaves the socket out" \
+	eval '[ "$("${nobody[@]}" "$V" instance show t40q)" = "instance t40q id $(jq .id <<<"$("$V" -j instance show t40q)") type net devices 0" ]'
+# Other users' VMMs (pid, comm, features) and the events naming them are the administrator's.
+exec 3<>/dev/vhost-user-bridge
+expect_fail "uid 65534: device list" 1 "need CAP_NET_ADMIN" "${nobody[@]}" "$V" device list
+expect_fail "root without CAP_NET_ADMIN: device show" 1 "need CAP_NET_ADMIN" "${noadmin[@]}" "$V" device show 1
+expect_fail "uid 65534: monitor" 1 "need CAP_NET_ADMIN" "${nobody[@]}" "$V" monitor
+exec 3>&-
+check "uid 65534 may read: bridge" "${nobody[@]}" "$V" bridge
 attach_refused() {	# DESCRIPTION WHY COMMAND...: the daemon exits 1 without attaching
 	local d=$1 why=$2 rc=0
 	shift 2
