@@ -36,6 +36,7 @@
  * @seq: number the daemon echoes in its COMMIT.
  * @op: enum vub_op.
  * @dev_id: the device it concerns.
+ * @instance_id: the instance of that device (0: the default node).
  * @ioctl: the VMM's ioctl command.
  * @vmm_pid: thread group of the issuer, initial pid namespace.
  * @payload_len: bytes at @payload.
@@ -57,6 +58,7 @@ struct vub_request {
 	u64			seq;
 	u16			op;
 	u32			dev_id;
+	u32			instance_id;
 	u32			ioctl;
 	u32			vmm_pid;
 	u32			payload_len;

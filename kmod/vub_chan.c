@@ -154,6 +154,7 @@ static int vub_write_request(const struct vub_tag *t,
 		.vmm_pid = req->vmm_pid,
 		.ext_offset = req->ext_len ? ext_offset : 0,
 		.ext_len = req->ext_len,
+		.instance_id = req->instance_id,
 	};
 	unsigned int i;
 	int ret;
@@ -180,6 +181,16 @@ undo:
 	while (i--)
 		put_unused_fd(fds[i]);
 	return ret;
+}
+
+/*
+ * The VMM's errno for a request the daemon could not take: out of
+ * descriptors (the daemon's RLIMIT_NOFILE, or the system's file limit) is
+ * said as such; anything else (its buffer) is a daemon bug, EIO.
+ */
+static int vub_undelivered(int ret)
+{
+	return ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM ? ret : -EIO;
 }
 
 static void vub_cancel_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
@@ -253,6 +264,10 @@ static bool vub_in_daemon(const struct vub_bridge *b, unsigned int issue_flags)
 	       task_tgid(current) == b->tgid;
 }
 
+static int vub_park(struct vub_bridge *b, struct vub_tag *t,
+		    struct io_uring_cmd *cmd, unsigned int issue_flags)
+	__releases(&vub_lock);
+
 /* Task work of a FETCH that was given a request: deliver it. */
 static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
@@ -261,7 +276,7 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct vub_request *req;
 	int *fds = NULL;
 	int ret = -ECANCELED;
-	bool undo = false, install = false;
+	bool undo = false, install = false, repark = false;
 	unsigned int i;
 
 	if (!vub_in_daemon(b, issue_flags))
@@ -278,8 +293,8 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		ret = req->nr_files && !fds ? -ENOMEM :
 		      vub_write_request(t, req, fds);
 		if (ret)
-			pr_warn_ratelimited("cannot deliver request %llu to the daemon (%d); failing it with EIO\n",
-					    req->seq, ret);
+			pr_warn_ratelimited("cannot deliver request %llu to the daemon (%d); failing it with %d\n",
+					    req->seq, ret, vub_undelivered(ret));
 	}
 
 	spin_lock(&vub_lock);
@@ -288,13 +303,22 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		undo = !ret;
 		ret = -ECANCELED;
 	} else if (req && ret) {
-		vub_request_finish(req, -EIO);
+		vub_request_finish(req, vub_undelivered(ret));
 		t->req = NULL;
+		/*
+		 * Out of descriptors or memory is the daemon's condition, not
+		 * its bug: the slot stays parked (it never saw the request),
+		 * so that a daemon at its fd limit keeps all of its slots.
+		 */
+		repark = vub_undelivered(ret) != -EIO;
 	} else {
 		install = !!req;
 	}
-	t->cmd = NULL;
-	t->state = ret ? VUB_TAG_IDLE : VUB_TAG_OWNED;
+	/* A slot to park again stays DISPATCHING: vub_bridge_abort() skips it. */
+	if (!repark) {
+		t->cmd = NULL;
+		t->state = ret ? VUB_TAG_IDLE : VUB_TAG_OWNED;
+	}
 	spin_unlock(&vub_lock);
 
 	if (req) {
@@ -307,7 +331,19 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		kfree(fds);
 		vub_request_put(req);
 	}
-	io_uring_cmd_done(cmd, ret, 0, issue_flags);
+	if (!repark) {
+		io_uring_cmd_done(cmd, ret, 0, issue_flags);
+		return;
+	}
+	spin_lock(&vub_lock);
+	if (b->dead) {
+		t->cmd = NULL;
+		t->state = VUB_TAG_IDLE;
+		spin_unlock(&vub_lock);
+		io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+		return;
+	}
+	vub_park(b, t, cmd, issue_flags);
 }
 
 int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)

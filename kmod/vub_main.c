@@ -19,6 +19,7 @@
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/if_tap.h>
@@ -208,6 +209,17 @@ static int vub_get_file(struct vub_request *req, const struct vub_ioctl_desc *d)
 	return 0;
 }
 
+/* A request about @dev: its device and instance ids filled in. */
+static struct vub_request *vub_dev_request(struct vub_dev *dev, u16 op,
+					   u32 payload_len)
+{
+	struct vub_request *req = vub_request_alloc(op, dev->id, payload_len);
+
+	if (req)
+		req->instance_id = dev->inst->id;
+	return req;
+}
+
 static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
 					     const struct vub_ioctl_desc *d,
 					     void __user *argp)
@@ -219,7 +231,7 @@ static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
 	len = vub_arg_len(d, argp, &mem);
 	if (len < 0)
 		return ERR_PTR(len);
-	req = vub_request_alloc(VUB_OP_IOCTL, dev->id, len);
+	req = vub_dev_request(dev, VUB_OP_IOCTL, len);
 	if (!req)
 		return ERR_PTR(-ENOMEM);
 	req->ioctl = d->cmd;
@@ -301,7 +313,7 @@ static int vub_announce(struct vub_dev *dev)
 	u64 gen;
 	int ret;
 
-	req = vub_request_alloc(VUB_OP_OPEN, dev->id, sizeof(*oi));
+	req = vub_dev_request(dev, VUB_OP_OPEN, sizeof(*oi));
 	if (!req)
 		return -ENOMEM;
 	oi = req->payload;
@@ -422,6 +434,35 @@ static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 	}
 }
 
+/*
+ * The errno a VMM sees.  Kernel-internal codes (ERESTARTSYS .. 530, above
+ * EHWPOISON) must not reach userspace: the daemon's are refused when it
+ * answers (vub_commit()), and nothing here produces one, but a path that
+ * did would leak it.  The ERESTART* codes are for the signal code to turn
+ * into EINTR or a restart and are fine while a signal is pending, as in
+ * vhost-net; -ENOIOCTLCMD becomes ENOTTY in the syscall.  Anything else
+ * is a bug: EIO.
+ */
+static long vub_errno(long ret)
+{
+	if (ret >= -EHWPOISON)
+		return ret;
+	switch (ret) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		if (signal_pending(current))
+			return ret;
+		break;
+	case -ENOIOCTLCMD:
+		return ret;
+	}
+	pr_warn_ratelimited("internal error %ld for %s[%d]; failing the ioctl with EIO\n",
+			    ret, current->comm, task_tgid_nr(current));
+	return -EIO;
+}
+
 static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vub_dev *dev = file->private_data;
@@ -462,7 +503,7 @@ out_unlock:
 	if (ret)
 		WRITE_ONCE(dev->errors, dev->errors + 1);
 	mutex_unlock(&dev->mutex);
-	return ret;
+	return vub_errno(ret);
 }
 
 static void vub_instance_free(struct kref *ref)
@@ -517,7 +558,7 @@ static int vub_release(struct inode *inode, struct file *file)
 
 	/* Tell the daemon that knows it, without waiting. */
 	if (dev->seen) {
-		req = vub_request_alloc(VUB_OP_RELEASE, dev->id, 0);
+		req = vub_dev_request(dev, VUB_OP_RELEASE, 0);
 		if (req) {
 			vub_chan_submit(req, dev->seen, &gen);
 			vub_request_put(req);

@@ -39,6 +39,7 @@ static struct td_entry *td_record(struct td_shared *sh, const struct vub_req *re
 	memset(e, 0, offsetof(struct td_entry, payload));
 	e->op = req->op;
 	e->dev_id = req->dev_id;
+	e->instance_id = req->instance_id;
 	e->seq = req->seq;
 	e->ioctl = req->ioctl;
 	e->payload_len = req->payload_len;

@@ -40,6 +40,7 @@
 struct td_entry {
 	uint16_t op;
 	uint32_t dev_id;
+	uint32_t instance_id;
 	uint64_t seq;
 	uint32_t ioctl;
 	uint32_t payload_len;

@@ -102,6 +102,10 @@ struct vub_attach {
  * @reply: COMMIT: the ioctl's output (e.g. the u64 of VHOST_GET_FEATURES or
  *	the struct vhost_vring_state of VHOST_GET_VRING_BASE).
  *
+ * A request the kernel cannot hand over because the daemon is out of file
+ * descriptors (RLIMIT_NOFILE, the system's limit) or memory fails in the VMM
+ * with EMFILE, ENFILE or ENOMEM; the slot stays posted, without a CQE.
+ *
  * The CQE's res is 0 when a request was written to @buf_addr.  A negative res
  * means the command was not posted: -ECANCELED when the bridge was detached
  * or the ring is going away (do not post again), -EOPNOTSUPP for an unknown
@@ -198,7 +202,8 @@ struct vub_open_info {
  * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
  *	array of struct vub_mem_piece describing all of guest memory a
  *	back-end can reach (at least one piece when there are regions).
- * @instance_id: the instance of the device (see VUB_OP_OPEN).
+ * @instance_id: the instance of the device, in every request (0: the
+ *	default node; see VUB_OP_OPEN).
  * @reserved: 0.
  */
 struct vub_req {
@@ -255,8 +260,11 @@ struct vub_mem_piece {
 
 /*
  * Administration: the generic netlink family VUB_GENL_NAME.  Commands that
- * change anything need CAP_NET_ADMIN (GENL_ADMIN_PERM).  Events go to the
- * multicast group VUB_GENL_MCGRP_EVENTS as the VUB_CMD_EVT_* commands.
+ * change anything need CAP_NET_ADMIN (GENL_ADMIN_PERM), and so do those
+ * that tell about other users' VMMs: VUB_CMD_DEVICE_GET, and the multicast
+ * group VUB_GENL_MCGRP_EVENTS, where events go as the VUB_CMD_EVT_*
+ * commands.  VUB_CMD_INSTANCE_GET omits VUB_A_INSTANCE_SOCKET for callers
+ * without CAP_NET_ADMIN.
  */
 #define VUB_GENL_NAME		"vhost-user-br"
 #define VUB_GENL_VERSION	1
