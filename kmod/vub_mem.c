@@ -12,14 +12,25 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fcntl.h>
 #include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hugetlb.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/shmem_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 
 #include "vub.h"
+
+static bool mem_require_seal;
+module_param(mem_require_seal, bool, 0644);
+MODULE_PARM_DESC(mem_require_seal,
+		 "Refuse guest memory whose file cannot be sealed against shrinking (F_SEAL_SHRINK): only memfds that allow sealing, e.g. QEMU's memory-backend-memfd (default off: DPDK's memory cannot be sealed)");
 
 struct vub_mem_ctx {
 	struct vub_mem_piece	*pieces;
@@ -143,6 +154,77 @@ static int vub_mem_resolve_region(struct vub_mem_ctx *ctx, struct mm_struct *mm,
 	return 0;
 }
 
+/*
+ * The seals of a file that has them: shmem (memfd, tmpfs, SysV shm) and
+ * hugetlbfs (memfd MFD_HUGETLB, files on a hugetlbfs mount).  NULL for any
+ * other file.  memfd_fcntl() is not exported; these are the fields it uses,
+ * changed under the inode lock as it does.
+ */
+static unsigned int *vub_mem_seals(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	if (shmem_mapping(file->f_mapping))
+		return &SHMEM_I(inode)->seals;
+	if (IS_ENABLED(CONFIG_HUGETLBFS) && inode->i_sb->s_magic == HUGETLBFS_MAGIC)
+		return &HUGETLBFS_I(inode)->seals;
+	return NULL;
+}
+
+/*
+ * Protect the back-end from a VMM that shrinks a file it handed over: the
+ * back-end maps the file, and pages past a new end of file SIGBUS it (and
+ * every VM it serves).  A file that allows sealing gets F_SEAL_SHRINK, as
+ * fcntl(F_ADD_SEALS) would add it (the VMM sees the seal: it can no longer
+ * shrink the file, which it must not do while a back-end uses it anyway).
+ * Files that cannot be sealed (F_SEAL_SEAL without F_SEAL_SHRINK: tmpfs
+ * files, memfds made without MFD_ALLOW_SEALING, hugetlbfs files, which is
+ * what DPDK uses; and other file systems) are accepted unless
+ * mem_require_seal is set, with a log line.  Then every piece must lie
+ * within the file: the back-end would fault on any page beyond its end.
+ */
+static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
+			      unsigned int idx)
+{
+	unsigned int *seals = vub_mem_seals(file);
+	struct inode *inode = file->f_mapping->host;
+	unsigned int i, now = 0;
+	loff_t size;
+
+	if (seals) {
+		inode_lock(inode);
+		if (!(*seals & F_SEAL_SEAL) && (file->f_mode & FMODE_WRITE))
+			*seals |= F_SEAL_SHRINK;
+		now = *seals;
+		inode_unlock(inode);
+	}
+	if (!(now & F_SEAL_SHRINK)) {
+		pr_info_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: guest memory file (inode %lu%s) cannot be sealed against shrinking: a VMM that truncates it crashes the vhost-user back-end (SIGBUS)%s\n",
+				    current->comm, task_tgid_nr(current),
+				    inode->i_ino,
+				    !seals ? ", not shmem or hugetlbfs" :
+				    (file->f_mode & FMODE_WRITE) ? ", F_SEAL_SEAL" :
+				    ", read-only",
+				    mem_require_seal ? "; refused (mem_require_seal), failing with EPERM" : "");
+		if (READ_ONCE(mem_require_seal))
+			return -EPERM;
+	}
+	size = i_size_read(inode);
+	for (i = 0; i < ctx->nr_pieces; i++) {
+		const struct vub_mem_piece *p = &ctx->pieces[i];
+
+		if (p->fd_index == idx &&
+		    p->file_offset + p->memory_size > (u64)size) {
+			pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: guest memory at 0x%llx is beyond the end of its file (offset 0x%llx + 0x%llx > size 0x%llx); failing with EFAULT\n",
+					    current->comm, task_tgid_nr(current),
+					    p->userspace_addr, p->file_offset,
+					    p->memory_size, (u64)size);
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
 /**
  * vub_mem_resolve() - resolve a SET_MEM_TABLE request's regions to files
  * @req: the request; its payload is a checked struct vhost_memory header
@@ -201,6 +283,11 @@ int vub_mem_resolve(struct vub_request *req)
 				    current->comm, task_tgid_nr(current));
 		ret = -EOPNOTSUPP;
 		goto err;
+	}
+	for (i = 0; i < ctx.nr_files; i++) {
+		ret = vub_mem_check_file(ctx.files[i], &ctx, i);
+		if (ret)
+			goto err;
 	}
 
 	req->ext = ctx.pieces;

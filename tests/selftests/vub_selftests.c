@@ -85,6 +85,7 @@ static void restore_params(void)
 {
 	if (saved_timeout_ms > 0 && param_read("req_timeout_ms") != saved_timeout_ms)
 		param_write("req_timeout_ms", saved_timeout_ms);
+	param_write("mem_require_seal", 0);	/* a bool: reads as Y or N */
 }
 
 static int vmm_open(void)
@@ -1000,6 +1001,85 @@ TEST(mem_table_refuses_what_cannot_be_shared)
 	close(mfd[0]);
 	close(dev[1]);
 	close(dev[0]);
+	td_stop(&td);
+}
+
+/* A one-region table over @len bytes at @addr. */
+static int set_mem_one(int fd, void *addr, size_t len)
+{
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r;
+	} mem = { .m.nregions = 1,
+		  .r = { .guest_phys_addr = 0, .memory_size = len,
+			 .userspace_addr = (uintptr_t)addr } };
+
+	return ioctl(fd, VHOST_SET_MEM_TABLE, &mem);
+}
+
+/*
+ * Memory files are protected against shrinking (a truncated file SIGBUSes
+ * the back-end): a memfd that allows sealing gets F_SEAL_SHRINK, one that
+ * cannot be sealed is accepted (DPDK's) unless mem_require_seal is set
+ * (EPERM), and memory beyond the end of its file is refused (EFAULT).
+ * vhost-net answers 0 to all of these: deliberate differences.
+ */
+TEST(mem_table_seals_against_shrinking)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd, vn, sealable, plain;
+	void *a, *b, *c;
+	struct td td;
+
+	require_bridge();
+	start_daemon(&td, TD_SERVE, 2);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
+	vn = vhost_net_owned();
+	ASSERT_GE(vn, 0);
+
+	sealable = memfd_create("vub-sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	plain = memfd_create("vub-plain", MFD_CLOEXEC);
+	ASSERT_GE(sealable, 0);
+	ASSERT_GE(plain, 0);
+	ASSERT_OK(ftruncate(sealable, 2 * pg));
+	ASSERT_OK(ftruncate(plain, 2 * pg));
+	a = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, sealable, 0);
+	b = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, plain, 0);
+	ASSERT_TRUE(a != MAP_FAILED && b != MAP_FAILED);
+
+	ASSERT_EQ(fcntl(sealable, F_GET_SEALS), 0);
+	ASSERT_OK(set_mem_one(fd, a, 2 * pg));
+	EXPECT_EQ(fcntl(sealable, F_GET_SEALS), F_SEAL_SHRINK);
+	EXPECT_ERRNO(ftruncate(sealable, pg), EPERM);
+	EXPECT_OK(ftruncate(sealable, 3 * pg));		/* growing is harmless */
+
+	/* cannot be sealed: accepted, or refused with mem_require_seal */
+	ASSERT_EQ(fcntl(plain, F_GET_SEALS), F_SEAL_SEAL);
+	EXPECT_OK(set_mem_one(fd, b, 2 * pg));
+	ASSERT_OK(param_write("mem_require_seal", 1));
+	EXPECT_ERRNO(set_mem_one(fd, b, 2 * pg), EPERM);
+	EXPECT_OK(set_mem_one(vn, b, 2 * pg));
+	EXPECT_OK(set_mem_one(fd, a, 2 * pg));		/* sealed: fine */
+	ASSERT_OK(param_write("mem_require_seal", 0));
+
+	/* a mapping beyond the end of its file */
+	ASSERT_OK(ftruncate(plain, pg));
+	EXPECT_ERRNO(set_mem_one(fd, b, 2 * pg), EFAULT);
+	EXPECT_OK(set_mem_one(vn, b, 2 * pg));
+	EXPECT_OK(set_mem_one(fd, b, pg));
+	c = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, plain, 4 * pg);
+	ASSERT_TRUE(c != MAP_FAILED);
+	EXPECT_ERRNO(set_mem_one(fd, c, pg), EFAULT);
+
+	munmap(c, pg);
+	munmap(b, 2 * pg);
+	munmap(a, 2 * pg);
+	close(plain);
+	close(sealable);
+	close(vn);
+	close(fd);
 	td_stop(&td);
 }
 
