@@ -199,14 +199,16 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
 		inode_unlock(inode);
 	}
 	if (!(now & F_SEAL_SHRINK)) {
+		bool strict = READ_ONCE(mem_require_seal);
+
 		pr_info_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: guest memory file (inode %lu%s) cannot be sealed against shrinking: a VMM that truncates it crashes the vhost-user back-end (SIGBUS)%s\n",
 				    current->comm, task_tgid_nr(current),
 				    inode->i_ino,
 				    !seals ? ", not shmem or hugetlbfs" :
 				    (file->f_mode & FMODE_WRITE) ? ", F_SEAL_SEAL" :
 				    ", read-only",
-				    mem_require_seal ? "; refused (mem_require_seal), failing with EPERM" : "");
-		if (READ_ONCE(mem_require_seal))
+				    strict ? "; refused (mem_require_seal): EPERM" : "");
+		if (strict)
 			return -EPERM;
 	}
 	size = i_size_read(inode);
