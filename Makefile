@@ -6,6 +6,7 @@
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
 #   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests
 #   make bench                the benchmark in one 6.12 VM
+#   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    a nested Linux guest's TCP through the bridge (slow; not in check)
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
@@ -30,7 +31,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean \
+.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean fuzz \
 	install install-module install-userspace install-dkms uninstall
 
 all: userspace module
@@ -58,6 +59,12 @@ module-check: deps
 
 check-vm: deps userspace
 	$(VM)/run.sh $(KVER)
+
+# The fuzzers alone (tests/vm/guest.d/50-fuzz.sh), each for FUZZ_SECS: make fuzz KVER=6.12 FUZZ_SECS=600
+FUZZ_SECS ?= 300
+fuzz: deps userspace
+	VUB_TESTS=50-fuzz.sh VUB_FUZZ_SECS=$(FUZZ_SECS) VUB_TEST_TIMEOUT=$$((3 * $(FUZZ_SECS) + 600)) \
+		VUB_VM_TIMEOUT=$$((3 * $(FUZZ_SECS) + 1500)) $(VM)/run.sh $(KVER)
 
 bench: deps userspace
 	$(VM)/run.sh 6.12 --bench

@@ -65,7 +65,11 @@ if [ "$VUB_MODE" = bench ]; then
 	point $? "vub_bench"
 else
 	# The selftests speak TAP themselves: their points are nested (indented) under one point.
-	if [ ! -x "$VUB_BUILD/vub_selftests" ]; then
+	# VUB_TESTS (make fuzz): only the programs and scripts it names.
+	if [ -n "${VUB_TESTS:-}" ] && [[ " $VUB_TESTS " != *" vub_selftests "* ]]; then
+		skip_reason="not in VUB_TESTS"
+		(exit 4)
+	elif [ ! -x "$VUB_BUILD/vub_selftests" ]; then
 		echo "# missing $VUB_BUILD/vub_selftests (make all)"
 		false
 	elif [ $loaded = 0 ]; then
@@ -79,7 +83,7 @@ else
 	# Script tests, one point each: exit 0 ok, 4 skip (last output line = reason), else not ok.
 	for t in "$VUB_TOP"/tests/vm/guest.d/*.sh; do
 		[ -x "$t" ] || continue
-		[ -z "${VUB_ONLY:-}" ] || [[ ${t##*/} =~ $VUB_ONLY ]] || continue
+		[ -z "${VUB_TESTS:-}" ] || [[ " $VUB_TESTS " == *" ${t##*/} "* ]] || continue
 		log=$(mktemp)
 		run "$t" 2>&1 | tee "$log" | diag
 		st=${PIPESTATUS[0]}

@@ -19,7 +19,6 @@ CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 vm_timeout=${VUB_VM_TIMEOUT:-1500}	# whole boot, seconds: a hang detector (each test has its own)
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
-# VUB_ONLY=REGEX runs only the guest.d scripts whose names match (while developing one).
 guest=${VUB_GUEST:-$vm/guest.sh}
 # Kernel log lines that fail a run, wherever they come from.
 bad='WARNING:|BUG:|Oops|Call Trace|KASAN|lockdep|possible circular|hung_task|INFO: task'
@@ -70,7 +69,8 @@ boot() {
 	printf 'export %s=%q\n' VUB_TOP "$top" VUB_BUILD "$top/build" VUB_KREL "$krel" \
 		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
 		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
-		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" VUB_ONLY "${VUB_ONLY:-}" >"$out/env"
+		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
+		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" >"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
@@ -108,7 +108,7 @@ qpid=
 trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
 
 # A crash (not a hang) before the guest script finished, whose report does not name the
-# module: a TCG or boot hiccup (seen rarely under nested load), worth one more boot.
+# module: a TCG or boot hiccup (vm-harness.md §10), worth one more boot.
 infra_crash() {
 	[ ! -e "$out/rc" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ] || return 1	# finished, or a hang
 	local report
