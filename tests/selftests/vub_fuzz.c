@@ -618,14 +618,16 @@ static _Noreturn void simple_vmm(int id, uint64_t s)
 			struct vhost_memory_region r;
 		} mem = { .m.nregions = 1, .r = { 0, 4 * v.pg, (uintptr_t)v.msealable, 0 } };
 
+		long ret;
+
+		/* ioctl() before errno is read: argument order is unspecified */
 		switch (rn(8)) {
-		case 0: account(ioctl(fd, VHOST_GET_FEATURES, &u), errno); break;
-		case 1: account(ioctl(fd, VHOST_SET_OWNER, NULL), errno); break;
-		case 2: account(ioctl(fd, VHOST_SET_VRING_KICK, &f), errno); break;
-		case 3: account(ioctl(fd, VHOST_SET_MEM_TABLE, &mem), errno); break;
+		case 0: ret = ioctl(fd, VHOST_GET_FEATURES, &u); account(ret, errno); break;
+		case 1: ret = ioctl(fd, VHOST_SET_OWNER, NULL); account(ret, errno); break;
+		case 2: ret = ioctl(fd, VHOST_SET_VRING_KICK, &f); account(ret, errno); break;
+		case 3: ret = ioctl(fd, VHOST_SET_MEM_TABLE, &mem); account(ret, errno); break;
 		case 4:
 			close(fd);
-			v.dev[rn(NDEV)] = open(dev_path, O_RDWR | O_CLOEXEC);
 			for (int i = 0; i < NDEV; i++)
 				if (fcntl(v.dev[i], F_GETFD) < 0)
 					v.dev[i] = open(dev_path, O_RDWR | O_CLOEXEC);
