@@ -201,6 +201,11 @@ struct vub_bridge_info {
 
 void vub_chan_info(struct vub_bridge_info *info);
 void vub_chan_count_timeout(void);
+/*
+ * Wait killably, at most @timeout jiffies, for a daemon to be attached:
+ * 0 (attached or not), or -EINTR on a fatal signal.
+ */
+int vub_chan_wait_attached(unsigned long timeout);
 
 int vub_mem_resolve(struct vub_request *req);
 

@@ -59,6 +59,7 @@ struct vub_bridge {
 
 static DEFINE_SPINLOCK(vub_lock);
 static struct vub_bridge *vub_active;	/* the attached bridge, or NULL */
+static DECLARE_WAIT_QUEUE_HEAD(vub_attach_wq);	/* woken when one attaches */
 static u64 vub_seq;
 static u64 vub_gen;
 static u64 vub_nr_requests;
@@ -381,6 +382,14 @@ int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 	return 0;
 }
 
+int vub_chan_wait_attached(unsigned long timeout)
+{
+	if (timeout && wait_event_killable_timeout(vub_attach_wq, READ_ONCE(vub_active),
+						   timeout) < 0)
+		return -EINTR;
+	return 0;
+}
+
 void vub_chan_count_timeout(void)
 {
 	spin_lock(&vub_lock);
@@ -599,6 +608,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	cmd->file->private_data = b;
 	vub_active = b;
 	spin_unlock(&vub_lock);
+	wake_up_all(&vub_attach_wq);
 
 	pr_info("bridge daemon %s (pid %d) attached with %u slots\n",
 		b->comm, pid_nr(b->tgid), b->nr_tags);

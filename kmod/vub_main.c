@@ -59,6 +59,11 @@ module_param_cb(req_timeout_ms, &vub_timeout_ops, &req_timeout_ms, 0644);
 MODULE_PARM_DESC(req_timeout_ms,
 		 "How long a VMM ioctl waits for the bridge daemon, in ms (1..3600000, default 30000); past it the ioctl fails with ETIMEDOUT and the device is marked broken");
 
+static unsigned int recovery_ms;
+module_param(recovery_ms, uint, 0644);
+MODULE_PARM_DESC(recovery_ms,
+		 "How long a VMM ioctl waits for a bridge daemon to attach when none is, in ms (default 0: fail at once with ENOTCONN); for daemon restarts");
+
 static ushort max_mem_regions = 64;
 module_param(max_mem_regions, ushort, 0444);
 MODULE_PARM_DESC(max_mem_regions,
@@ -342,6 +347,11 @@ static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 
 	if (dev->broken)
 		return -EIO;
+	ret = vub_chan_wait_attached(msecs_to_jiffies(min(READ_ONCE(recovery_ms),
+							  3600U * MSEC_PER_SEC)));
+	if (ret)
+		return ret;
+	ret = -ECONNRESET;
 	for (tries = 0; tries < 3; tries++) {
 		if (!dev->seen) {
 			ret = vub_announce(dev);

@@ -1602,6 +1602,39 @@ TEST_TIMEOUT(daemon_replaced_breaks_stateful_devices, 60)
 	td_stop(&td2);
 }
 
+/*
+ * recovery_ms: with no daemon attached, an ioctl waits that long for one
+ * (a daemon restart) and is served by it, or fails with ENOTCONN after it.
+ */
+TEST_TIMEOUT(no_daemon_waits_recovery_window, 60)
+{
+	struct vmm_async a;
+	struct vmm_result r;
+	struct td td;
+	long saved = param_read("recovery_ms");
+	double t0;
+	uint64_t u;
+	int fd;
+
+	require_bridge();
+	ASSERT_OK(param_write("recovery_ms", 1500));
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	t0 = harness_now();
+	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
+	EXPECT_GE(harness_now() - t0, 1.4);
+	ASSERT_OK(vmm_async_start(&a, fd, VHOST_GET_FEATURES, &u, sizeof(u)));
+	usleep(300000);
+	start_daemon(&td, TD_SERVE, 2);
+	ASSERT_OK(vmm_async_wait(&a, 5000, &r));
+	EXPECT_EQ(r.ret, 0);
+	memcpy(&u, r.arg, sizeof(u));
+	EXPECT_EQ(u, TD_FEATURES);
+	close(fd);
+	td_stop(&td);
+	ASSERT_OK(param_write("recovery_ms", saved));
+}
+
 /* Closing the control fd detaches, even though the daemon lives on. */
 TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 {
