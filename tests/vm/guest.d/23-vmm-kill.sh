@@ -64,8 +64,14 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ "$(ndevs)" = 1 ] || fail "devices left in the module after the kills: $("$V" device list)"
-opened=$(grep -c 'new device of VMM pid' "$e2e_dir/bridged.log")
-released=$(grep -c 'released after' "$e2e_dir/bridged.log")
+# The module forgets a device when its last fd closes; the daemon logs the
+# release when it has handled VUB_OP_RELEASE, a moment later.
+for _ in $(seq 100); do
+	opened=$(grep -c 'new device of VMM pid' "$e2e_dir/bridged.log")
+	released=$(grep -c 'released after' "$e2e_dir/bridged.log")
+	[ $((opened - released)) = 1 ] && break
+	sleep 0.1
+done
 echo "daemon: $opened devices seen, $released released"
 [ $((opened - released)) = 1 ] || fail "the daemon released $released of $((opened - 1)) killed VMMs' devices"
 for _ in $(seq 50); do
