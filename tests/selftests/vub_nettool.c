@@ -1,11 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vub_nettool: the small network tools of the nested Linux guest test
- * (tests/vm/guest.d/50-linux-guest.sh).  Linked statically: it runs in the nested
+ * (tests/vm/linux-guest.sh).  Linked statically: it runs in the nested
  * guest's busybox initramfs as well as in the test VM.
  *
  *   vub_nettool features IFACE          the netdev's offloads (what `ethtool -k` shows)
  *   vub_nettool channels IFACE N        set N combined channels (`ethtool -L IFACE combined N`)
+ *   vub_nettool queue-stats IFACE       packets of each queue (`ethtool -S`'s per-queue
+ *                                       "packets"): "rx N0 N1 ... tx N0 N1 ..."
+ *   vub_nettool tcp-serve ADDR PORT FILE FLOWS WAIT_S   the peer of tcp-echo: accept FLOWS
+ *                                       connections; on each, read the flow's index (4
+ *                                       bytes), send slice INDEX of FILE, half-close, and
+ *                                       read the slice back.  Prints "SENT BACK SHA256
+ *                                       BACK_S": bytes sent, bytes back, sha256 of what
+ *                                       came back (in slice order), seconds from the
+ *                                       first byte back to the last EOF
+ *   vub_nettool tcp-echo ADDR PORT FLOWS BYTES   the guest's end: FLOWS parallel connections,
+ *                                       flow k's thread on CPU k (mod the CPUs: XPS then
+ *                                       puts it on tx queue k); receive every slice
+ *                                       (BYTES in all), hash them in order, then send each
+ *                                       back on its connection.  Prints "BYTES SHA256
+ *                                       RX_S TX_S" (RX_S: first connect to the last EOF;
+ *                                       TX_S: first send to the peer's last close)
  *   vub_nettool udp-echo ADDR PORT IDLE_S     echo datagrams until IDLE_S without one
  *   vub_nettool udp-ping ADDR PORT COUNT SIZE send COUNT datagrams of SIZE bytes, each
  *                                              echoed byte for byte; exit 0 if all were
@@ -18,6 +34,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -28,6 +47,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +57,61 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* SHA-256 (FIPS 180-4), one pass over a buffer: the guest hashes what it received. */
+static const uint32_t sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static inline uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha_block(uint32_t h[8], const unsigned char *p)
+{
+	uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (; i < 64; i++)
+		w[i] = w[i - 16] + (ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+		       w[i - 7] + (ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
+	a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+	for (i = 0; i < 64; i++) {
+		t1 = k + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
+		t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+/* The hex digest of LEN bytes at P into OUT (65 bytes). */
+static void sha256_hex(const unsigned char *p, size_t len, char *out)
+{
+	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	unsigned char tail[128] = { 0 };
+	size_t n = len & ~(size_t)63, rest = len - n, tl = rest < 56 ? 64 : 128, i;
+	uint64_t bits = (uint64_t)len * 8;
+
+	for (i = 0; i < n; i += 64)
+		sha_block(h, p + i);
+	memcpy(tail, p + n, rest);
+	tail[rest] = 0x80;
+	for (i = 0; i < 8; i++)
+		tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
+	for (i = 0; i < tl; i += 64)
+		sha_block(h, tail + i);
+	for (i = 0; i < 8; i++)
+		sprintf(out + 8 * i, "%08x", h[i]);
 }
 
 static void die(const char *what)
@@ -98,6 +173,72 @@ static int channels(const char *ifname, unsigned int n)
 	if (ethtool(ifname, &ch) < 0)
 		die("ETHTOOL_SCHANNELS");
 	return 0;
+}
+
+/* Packets of each queue, from `ethtool -S`'s strings: "rx_queue_N_packets" (6.1),
+ * "rxN_packets" (6.12), and the same for tx. */
+static int queue_stats(const char *ifname)
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		__u32 len;
+	} si = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_STATS } };
+	struct ethtool_gstrings *str;
+	struct ethtool_stats *st;
+	unsigned long long rx[64] = { 0 }, tx[64] = { 0 };
+	unsigned int n, i, q, nq = 0;
+
+	if (ethtool(ifname, &si) < 0)
+		die("ETHTOOL_GSSET_INFO");
+	if (!si.hdr.sset_mask) {
+		fprintf(stderr, "vub_nettool: %s has no ethtool statistics\n", ifname);
+		return 1;
+	}
+	n = si.len;
+	str = calloc(1, sizeof(*str) + (size_t)n * ETH_GSTRING_LEN);
+	st = calloc(1, sizeof(*st) + (size_t)n * sizeof(__u64));
+	if (!str || !st)
+		die("calloc");
+	str->cmd = ETHTOOL_GSTRINGS;
+	str->string_set = ETH_SS_STATS;
+	str->len = n;
+	st->cmd = ETHTOOL_GSTATS;
+	st->n_stats = n;
+	if (ethtool(ifname, str) < 0)
+		die("ETHTOOL_GSTRINGS");
+	if (ethtool(ifname, st) < 0)
+		die("ETHTOOL_GSTATS");
+	for (i = 0; i < n && i < st->n_stats; i++) {
+		char name[ETH_GSTRING_LEN + 1] = { 0 };
+		static const char *const fmt[] = { "rx_queue_%u_packets%n", "rx%u_packets%n",
+						   "tx_queue_%u_packets%n", "tx%u_packets%n" };
+		unsigned int f;
+
+		memcpy(name, str->data + (size_t)i * ETH_GSTRING_LEN, ETH_GSTRING_LEN);
+		for (f = 0; f < 4; f++) {
+			int end = -1;
+
+			if (sscanf(name, fmt[f], &q, &end) == 1 && end > 0 && !name[end] && q < 64) {
+				if (f < 2)
+					rx[q] = st->data[i];
+				else
+					tx[q] = st->data[i];
+				if (q + 1 > nq)
+					nq = q + 1;
+				break;
+			}
+		}
+	}
+	printf("rx");
+	for (q = 0; q < nq; q++)
+		printf(" %llu", rx[q]);
+	printf(" tx");
+	for (q = 0; q < nq; q++)
+		printf(" %llu", tx[q]);
+	printf("\n");
+	free(str);
+	free(st);
+	return nq ? 0 : 1;
 }
 
 static struct sockaddr_in addr(const char *ip, const char *port)
@@ -250,6 +391,277 @@ static int tcp(struct sockaddr_in a, const char *file, int wait, int send_it)
 	return 0;
 }
 
+/*
+ * tcp-serve and tcp-echo: FLOWS parallel connections carry slice k of the data (BYTES / FLOWS,
+ * the last one the rest) to the guest and back.  The flow's index, 4 bytes in network order,
+ * is the first thing the guest sends, so the slices keep their order whatever order the
+ * connections are accepted in.
+ */
+#define MAX_FLOWS 16
+
+struct flow {
+	pthread_t th;
+	unsigned int k;
+	int s;
+	size_t off, size, got;
+	struct sockaddr_in to;	/* tcp-echo: the peer */
+	double t0, t_rx, t_back, t_done;
+	char why[160];
+};
+
+static unsigned char *fl_data, *fl_back;
+static size_t fl_len;
+static unsigned int fl_n;
+static pthread_barrier_t fl_bar;
+
+static void slice(struct flow *f)
+{
+	size_t each = fl_len / fl_n;
+
+	f->off = f->k * each;
+	f->size = f->k == fl_n - 1 ? fl_len - f->off : each;
+}
+
+static void timeouts(int s, int secs)
+{
+	struct timeval tv = { .tv_sec = secs };
+
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int send_all(struct flow *f, const unsigned char *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = send(f->s, p + off, len - off, MSG_NOSIGNAL);
+
+		if (w <= 0) {
+			snprintf(f->why, sizeof(f->why), "flow %u: send after %zu of %zu bytes: %s",
+				 f->k, off, len, w < 0 ? strerror(errno) : "closed");
+			return -1;
+		}
+		off += w;
+	}
+	return 0;
+}
+
+/* Receive up to EOF into P (at most LEN bytes; more is an error); the time of the first byte in *T1. */
+static int recv_all(struct flow *f, unsigned char *p, size_t len, double *t1)
+{
+	unsigned char extra[1];
+
+	f->got = 0;
+	for (;;) {
+		ssize_t r = f->got < len ? recv(f->s, p + f->got, len - f->got, 0) : recv(f->s, extra, 1, 0);
+
+		if (r < 0) {
+			snprintf(f->why, sizeof(f->why), "flow %u: recv after %zu of %zu bytes: %s",
+				 f->k, f->got, len, errno == EAGAIN ? "nothing for 60 s" : strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			break;
+		if (t1 && !f->got)
+			*t1 = now();
+		if (f->got >= len) {
+			snprintf(f->why, sizeof(f->why), "flow %u: more than %zu bytes", f->k, len);
+			return -1;
+		}
+		f->got += r;
+	}
+	if (f->got != len) {
+		snprintf(f->why, sizeof(f->why), "flow %u: EOF after %zu of %zu bytes", f->k, f->got, len);
+		return -1;
+	}
+	return 0;
+}
+
+static void *serve_flow(void *arg)
+{
+	struct flow *f = arg;
+
+	if (send_all(f, fl_data + f->off, f->size) == 0) {
+		shutdown(f->s, SHUT_WR);
+		if (recv_all(f, fl_back + f->off, f->size, &f->t_back) == 0)
+			f->t_done = now();
+	}
+	close(f->s);
+	return NULL;
+}
+
+static int tcp_serve(struct sockaddr_in a, const char *file, unsigned int n, int wait)
+{
+	struct flow fl[MAX_FLOWS] = { 0 };
+	int ls = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1, bad = 0;
+	unsigned int i, got = 0;
+	struct stat sb;
+	char hex[65];
+	double t_back = 0, t_done = 0;
+	size_t back = 0;
+
+	if (n < 1 || n > MAX_FLOWS)
+		return 2;
+	fd = open(file, O_RDONLY);
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		die(file);
+	fl_len = sb.st_size;
+	fl_n = n;
+	fl_data = malloc(fl_len + 1);
+	fl_back = calloc(1, fl_len + 1);
+	if (!fl_data || !fl_back)
+		die("malloc");
+	while (got < fl_len) {
+		ssize_t r = read(fd, fl_data + got, fl_len - got);
+
+		if (r <= 0)
+			die("read");
+		got += r;
+	}
+	close(fd);
+	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, MAX_FLOWS) < 0)
+		die("tcp-serve: listen");
+	for (got = 0; got < n; got++) {
+		unsigned char idx[4];
+		unsigned int k;
+		int s;
+
+		if (wait_in(ls, got ? 60 : wait) == 0) {
+			fprintf(stderr, "vub_nettool: %u of %u flows connected within %d s\n", got, n,
+				got ? 60 : wait);
+			bad = 1;
+			break;
+		}
+		s = accept(ls, NULL, NULL);
+		if (s < 0)
+			die("accept");
+		timeouts(s, 60);
+		if (recv(s, idx, 4, MSG_WAITALL) != 4) {
+			fprintf(stderr, "vub_nettool: a flow sent no index\n");
+			close(s);
+			bad = 1;
+			continue;
+		}
+		k = (unsigned int)idx[0] << 24 | idx[1] << 16 | idx[2] << 8 | idx[3];
+		if (k >= n || fl[k].s) {
+			fprintf(stderr, "vub_nettool: bad or repeated flow index %u\n", k);
+			close(s);
+			bad = 1;
+			continue;
+		}
+		fl[k].k = k;
+		fl[k].s = s;
+		slice(&fl[k]);
+		if (pthread_create(&fl[k].th, NULL, serve_flow, &fl[k]))
+			die("pthread_create");
+	}
+	for (i = 0; i < n; i++) {
+		if (!fl[i].s) {
+			bad = 1;
+			continue;
+		}
+		pthread_join(fl[i].th, NULL);
+		if (fl[i].why[0]) {
+			fprintf(stderr, "vub_nettool: %s\n", fl[i].why);
+			bad = 1;
+		}
+		back += fl[i].got;
+		if (fl[i].t_back && (!t_back || fl[i].t_back < t_back))
+			t_back = fl[i].t_back;
+		if (fl[i].t_done > t_done)
+			t_done = fl[i].t_done;
+	}
+	sha256_hex(fl_back, fl_len, hex);
+	printf("%zu %zu %s %.3f\n", fl_len, back, hex, t_done > t_back && t_back ? t_done - t_back : 0.0);
+	return bad;
+}
+
+static void *echo_flow(void *arg)
+{
+	struct flow *f = arg;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned char idx[4] = { f->k >> 24, f->k >> 16, f->k >> 8, f->k };
+	cpu_set_t set;
+	int ok = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpus > 0 ? f->k % cpus : 0, &set);
+	sched_setaffinity(0, sizeof(set), &set);	/* XPS: this CPU's tx queue */
+	f->t0 = now();
+	f->s = socket(AF_INET, SOCK_STREAM, 0);
+	if (f->s < 0 || connect(f->s, (struct sockaddr *)&f->to, sizeof(f->to)) < 0)
+		snprintf(f->why, sizeof(f->why), "flow %u: connect: %s", f->k, strerror(errno));
+	else {
+		timeouts(f->s, 60);
+		if (send_all(f, idx, 4) == 0 && recv_all(f, fl_data + f->off, f->size, NULL) == 0)
+			ok = 1;
+	}
+	f->t_rx = now();
+	pthread_barrier_wait(&fl_bar);	/* everything received */
+	pthread_barrier_wait(&fl_bar);	/* and hashed */
+	if (ok && send_all(f, fl_data + f->off, f->size) == 0) {
+		unsigned char b;
+
+		shutdown(f->s, SHUT_WR);
+		if (recv(f->s, &b, 1, 0) != 0)	/* the peer closes once it has it all */
+			snprintf(f->why, sizeof(f->why), "flow %u: no close from the peer", f->k);
+	}
+	f->t_done = now();
+	if (f->s >= 0)
+		close(f->s);
+	return NULL;
+}
+
+static int tcp_echo(struct sockaddr_in a, unsigned int n, size_t bytes)
+{
+	struct flow fl[MAX_FLOWS] = { 0 };
+	double t0 = 0, t_rx = 0, t_tx, t_done = 0;
+	size_t got = 0;
+	unsigned int i;
+	char hex[65];
+	int bad = 0;
+
+	if (n < 1 || n > MAX_FLOWS || !bytes)
+		return 2;
+	fl_len = bytes;
+	fl_n = n;
+	fl_data = malloc(bytes);
+	if (!fl_data)
+		die("malloc");
+	pthread_barrier_init(&fl_bar, NULL, n + 1);
+	for (i = 0; i < n; i++) {
+		fl[i].k = i;
+		slice(&fl[i]);
+		fl[i].to = a;
+		if (pthread_create(&fl[i].th, NULL, echo_flow, &fl[i]))
+			die("pthread_create");
+	}
+	pthread_barrier_wait(&fl_bar);
+	for (i = 0; i < n; i++) {
+		got += fl[i].got;
+		if (!t0 || fl[i].t0 < t0)
+			t0 = fl[i].t0;
+		if (fl[i].t_rx > t_rx)
+			t_rx = fl[i].t_rx;
+	}
+	sha256_hex(fl_data, bytes, hex);
+	t_tx = now();
+	pthread_barrier_wait(&fl_bar);
+	for (i = 0; i < n; i++) {
+		pthread_join(fl[i].th, NULL);
+		if (fl[i].why[0]) {
+			fprintf(stderr, "%s; ", fl[i].why);
+			bad = 1;
+		}
+		if (fl[i].t_done > t_done)
+			t_done = fl[i].t_done;
+	}
+	printf("%zu %s %.3f %.3f\n", got, hex, t_rx - t0, t_done - t_tx);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -263,6 +675,12 @@ int main(int argc, char **argv)
 		return udp_echo(addr(argv[2], argv[3]), atoi(argv[4]));
 	if (!strcmp(c, "udp-ping") && argc == 6)
 		return udp_ping(addr(argv[2], argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (!strcmp(c, "queue-stats") && argc == 3)
+		return queue_stats(argv[2]);
+	if (!strcmp(c, "tcp-serve") && argc == 7)
+		return tcp_serve(addr(argv[2], argv[3]), argv[4], atoi(argv[5]), atoi(argv[6]));
+	if (!strcmp(c, "tcp-echo") && argc == 6)
+		return tcp_echo(addr(argv[2], argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 0));
 	if ((!strcmp(c, "tcp-send") || !strcmp(c, "tcp-recv")) && argc == 6)
 		return tcp(addr(argv[2], argv[3]), argv[4], atoi(argv[5]), c[4] == 's');
 	fprintf(stderr, "usage: see the comment at the top of tests/selftests/vub_nettool.c\n");
