@@ -15,13 +15,13 @@
  *                                       BACK_S": bytes sent, bytes back, sha256 of what
  *                                       came back (in slice order), seconds from the
  *                                       first byte back to the last EOF
- *   vub_nettool tcp-echo ADDR PORT FLOWS BYTES   the guest's end: FLOWS parallel connections,
- *                                       flow k's thread on CPU k (mod the CPUs: XPS then
- *                                       puts it on tx queue k); receive every slice
- *                                       (BYTES in all), hash them in order, then send each
- *                                       back on its connection.  Prints "BYTES SHA256
- *                                       RX_S TX_S" (RX_S: first connect to the last EOF;
- *                                       TX_S: first send to the peer's last close)
+ *   vub_nettool tcp-echo ADDR PORT FLOWS BYTES [IFACE]   the guest's end: FLOWS parallel
+ *                                       connections; receive every slice (BYTES in all),
+ *                                       hash them in order, then send each back on its
+ *                                       connection.  Prints "BYTES SHA256 RX_S TX_S" (RX_S:
+ *                                       first connect to the last EOF; TX_S: first send to
+ *                                       the peer's last close).  With IFACE, flow k uses
+ *                                       IFACE's queue pair k (see steer())
  *   vub_nettool tap-exec IFACE FD[,FD...] PROGRAM ARGS...   attach one queue of the
  *                                       (multiqueue) tap IFACE on each file descriptor
  *                                       number FD, then become PROGRAM: QEMU 7.2 takes
@@ -39,7 +39,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
@@ -410,7 +409,6 @@ struct flow {
 	unsigned int k;
 	int s;
 	size_t off, size, got;
-	struct sockaddr_in to;	/* tcp-echo: the peer */
 	double t0, t_rx, t_back, t_done;
 	char why[160];
 };
@@ -581,23 +579,8 @@ static int tcp_serve(struct sockaddr_in a, const char *file, unsigned int n, int
 static void *echo_flow(void *arg)
 {
 	struct flow *f = arg;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned char idx[4] = { f->k >> 24, f->k >> 16, f->k >> 8, f->k };
-	cpu_set_t set;
-	int ok = 0;
+	int ok = !f->why[0] && recv_all(f, fl_data + f->off, f->size, NULL) == 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpus > 0 ? f->k % cpus : 0, &set);
-	sched_setaffinity(0, sizeof(set), &set);	/* XPS: this CPU's tx queue */
-	f->t0 = now();
-	f->s = socket(AF_INET, SOCK_STREAM, 0);
-	if (f->s < 0 || connect(f->s, (struct sockaddr *)&f->to, sizeof(f->to)) < 0)
-		snprintf(f->why, sizeof(f->why), "flow %u: connect: %s", f->k, strerror(errno));
-	else {
-		timeouts(f->s, 60);
-		if (send_all(f, idx, 4) == 0 && recv_all(f, fl_data + f->off, f->size, NULL) == 0)
-			ok = 1;
-	}
 	f->t_rx = now();
 	pthread_barrier_wait(&fl_bar);	/* everything received */
 	pthread_barrier_wait(&fl_bar);	/* and hashed */
@@ -614,7 +597,46 @@ static void *echo_flow(void *arg)
 	return NULL;
 }
 
-static int tcp_echo(struct sockaddr_in a, unsigned int n, size_t bytes)
+static int sysfs_write(const char *ifname, unsigned int q, const char *what, const char *val)
+{
+	char path[160];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues/tx-%u/%s", ifname, q, what);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Flow k on queue pair k, whatever the CPUs: XPS by receive queue (xps_rxqs: rx queue k
+ * -> tx queue k), and while flow k connects, XPS by CPU sends everything on tx queue k
+ * only, so its SYN leaves there.  The host's side (a multiqueue tap, and through it
+ * testpmd) sends a flow back on the queue it came in on, the socket records that receive
+ * queue, and xps_rxqs keeps the flow on pair k from then on.  K < 0: every queue again.
+ */
+static void steer(const char *ifname, unsigned int n, int k)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char all[24], v[24];
+	unsigned int q;
+
+	snprintf(all, sizeof(all), "%lx", cpus > 0 && cpus < 32 ? (1ul << cpus) - 1 : 1ul);
+	for (q = 0; q < n; q++) {
+		if (k == 0) {
+			snprintf(v, sizeof(v), "%x", 1u << q);
+			if (sysfs_write(ifname, q, "xps_rxqs", v))
+				fprintf(stderr, "vub_nettool: %s tx-%u xps_rxqs: %s; ", ifname, q, strerror(errno));
+		}
+		if (sysfs_write(ifname, q, "xps_cpus", k < 0 || (int)q == k ? all : "0"))
+			fprintf(stderr, "vub_nettool: %s tx-%u xps_cpus: %s; ", ifname, q, strerror(errno));
+	}
+}
+
+static int tcp_echo(struct sockaddr_in a, unsigned int n, size_t bytes, const char *ifname)
 {
 	struct flow fl[MAX_FLOWS] = { 0 };
 	double t0 = 0, t_rx = 0, t_tx, t_done = 0;
@@ -632,12 +654,27 @@ static int tcp_echo(struct sockaddr_in a, unsigned int n, size_t bytes)
 		die("malloc");
 	pthread_barrier_init(&fl_bar, NULL, n + 1);
 	for (i = 0; i < n; i++) {
-		fl[i].k = i;
-		slice(&fl[i]);
-		fl[i].to = a;
+		unsigned char idx[4] = { i >> 24, i >> 16, i >> 8, i };
+		struct flow *f = &fl[i];
+
+		f->k = i;
+		slice(f);
+		if (ifname && n > 1)
+			steer(ifname, n, i);
+		f->t0 = now();
+		f->s = socket(AF_INET, SOCK_STREAM, 0);
+		if (f->s < 0 || connect(f->s, (struct sockaddr *)&a, sizeof(a)) < 0)
+			snprintf(f->why, sizeof(f->why), "flow %u: connect: %s", f->k, strerror(errno));
+		else {
+			timeouts(f->s, 60);
+			send_all(f, idx, 4);
+		}
+	}
+	if (ifname && n > 1)
+		steer(ifname, n, -1);
+	for (i = 0; i < n; i++)
 		if (pthread_create(&fl[i].th, NULL, echo_flow, &fl[i]))
 			die("pthread_create");
-	}
 	pthread_barrier_wait(&fl_bar);
 	for (i = 0; i < n; i++) {
 		got += fl[i].got;
@@ -704,8 +741,9 @@ int main(int argc, char **argv)
 		return queue_stats(argv[2]);
 	if (!strcmp(c, "tcp-serve") && argc == 7)
 		return tcp_serve(addr(argv[2], argv[3]), argv[4], atoi(argv[5]), atoi(argv[6]));
-	if (!strcmp(c, "tcp-echo") && argc == 6)
-		return tcp_echo(addr(argv[2], argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 0));
+	if (!strcmp(c, "tcp-echo") && (argc == 6 || argc == 7))
+		return tcp_echo(addr(argv[2], argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 0),
+				argc == 7 ? argv[6] : NULL);
 	if ((!strcmp(c, "tcp-send") || !strcmp(c, "tcp-recv")) && argc == 6)
 		return tcp(addr(argv[2], argv[3]), argv[4], atoi(argv[5]), c[4] == 's');
 	fprintf(stderr, "usage: see the comment at the top of tests/selftests/vub_nettool.c\n");

@@ -4,8 +4,9 @@
 #
 # Unmodified QEMU 7.2 (nested TCG, inside the test VM) boots the kernel under test with a
 # busybox initramfs built here (tests/vm/linux-guest-init, build/vub_nettool, virtio_net
-# and its dependencies from $VUB_MODROOT), memfd share=on RAM, -smp 4, and one virtio-net
-# NIC per path, so that one boot (70-150 s under nested TCG) serves all six:
+# and its dependencies from $VUB_MODROOT), memfd share=on RAM, one vCPU (-smp 4 made the
+# boot crawl and trip the soft-lockup watchdog under nested TCG on one CPU) and one
+# virtio-net NIC per path, so that one boot (70-150 s under nested TCG) serves all six:
 #
 #   path  QEMU netdev                                      the guest's peer (the test VM)
 #   1 vhost-net  tap,ifname=vubl1,vhost=on,vhostfd=N       tap vubl1, 10.77.1.1
@@ -39,7 +40,8 @@
 # features and the netdev's ethtool -k state), sets N combined channels (ethtool -L) for
 # N pairs, pings with 1400 bytes and with 4000 bytes (fragmented), sends 20 UDP datagrams
 # of 1400 bytes to an echo server, and runs vub_nettool tcp-echo: N parallel TCP flows
-# (flow k's thread on the guest's CPU k, so XPS sends it on queue k) that receive 16 MiB
+# (flow k on queue pair k: XPS by CPU picks tx queue k for its SYN, the host's tap sends
+# the flow back on the queue it came from, XPS by receive queue keeps it there) that receive 16 MiB
 # of random data in all from the peer's vub_nettool tcp-serve, hash it (sha256), and
 # send it back.  The guest's hash of what it received and the peer's hash of what came
 # back must equal sha256sum's hash of the data.  Throughput: peer -> guest by the guest's
@@ -159,34 +161,39 @@ lg_ifaddr() {
 	ip addr add "$2/24" dev "$1" && ip link set "$1" up
 }
 
-# lg_testpmd NAME QUEUES PATH...: testpmd with a vhost-user port (SOCKP) and a virtio-user
-# (vhost-kernel) port (tap vublP) for each path; its port 2i is path i's vhost-user port.
+# lg_testpmd NAME QUEUES PATH...: start testpmd with a vhost-user port (SOCKP) and a
+# virtio-user (vhost-kernel) port (tap vublP) for each path; its port 2i is path i's
+# vhost-user port.  lg_testpmd_up NAME QUEUES PATH...: wait for it, address its taps.
 lg_testpmd() {
-	local name=$1 q=$2 t0 p vdev=() mb=$((8192 + 2048 * $2 * ($# - 2)))
+	local name=$1 q=$2 p vdev=() mb=$((8192 + 2048 * $2 * ($# - 2)))
 	shift 2
 	for p in "$@"; do
 		vdev+=(--vdev "net_vhost$p,iface=$lg_dir/vu$p.sock,queues=$q,client=0"
 			--vdev "net_virtio_user$p,path=/dev/vhost-net,iface=vubl$p,queues=$q,queue_size=1024")
 	done
-	t0=$(lg_now)
 	rm -rf "/run/dpdk/vub-e2e-$name"
 	# Both lcores on CPU 0 (QEMU gets CPU 1); --no-mlockall: no locking of the guest's
 	# RAM when it is mapped; vhost config logs show the features each connection negotiated.
 	tp_start "$name" 0 0 $((mb / 200 + 64)) "${vdev[@]}" --log-level=lib.vhost.config:info -- \
 		-i --forward-mode=io --port-topology=paired --total-num-mbufs="$mb" --nb-cores=1 \
 		--rxq="$q" --txq="$q" --no-mlockall
+}
+
+lg_testpmd_up() {
+	local name=$1 q=$2 p
+	shift 2
 	tp_wait "$name" 'testpmd> ' 1 180 || { lg_fail "testpmd $name: $e2e_why"; return; }
 	for p in "$@"; do
 		lg_ifaddr "vubl$p" "10.77.$p.1" || { lg_fail "testpmd's virtio-user made no tap vubl$p"; return; }
 		[ -S "$lg_dir/vu$p.sock" ] || { lg_fail "testpmd $name: no $lg_dir/vu$p.sock"; return; }
 	done
-	detail "testpmd $name up after $(lg_since "$t0") s, $q queue(s) per port: $(for p in "$@"; do printf 'vhost-user vu%s.sock <-io-> tap vubl%s 10.77.%s.1; ' "$p" "$p" "$p"; done)"
+	detail "testpmd $name up after $(lg_since "$lg_t0") s, $q queue(s) per port: $(for p in "$@"; do printf 'vhost-user vu%s.sock <-io-> tap vubl%s 10.77.%s.1; ' "$p" "$p" "$p"; done)"
 }
 
 # lg_backend: the taps, the testpmds of paths 2, 3, 5, 6, the bridge daemon (--backend
 # SOCK3) and instance lg6 (SOCK6).
 lg_backend() {
-	local p q i on=()
+	local p q qs i up on=()
 	for p in $lg_paths; do
 		q=$(lg_pq "$p")
 		case $(lg_kind "$p") in
@@ -196,12 +203,17 @@ lg_backend() {
 	done
 	e2e_dir=$lg_dir/tp
 	mkdir -p "$e2e_dir"
-	for q in 1 "$lg_mq"; do
-		on=()
-		for p in $lg_paths; do
-			[ "$(lg_kind "$p")" != 1 ] && [ "$(lg_pq "$p")" = "$q" ] && on+=("$p")
+	lg_t0=$(lg_now)
+	qs=1
+	[ "$lg_mq" = 1 ] || qs="1 $lg_mq"
+	for up in '' _up; do	# both start, then both are waited for
+		for q in $qs; do
+			on=()
+			for p in $lg_paths; do
+				[ "$(lg_kind "$p")" != 1 ] && [ "$(lg_pq "$p")" = "$q" ] && on+=("$p")
+			done
+			[ ${#on[@]} = 0 ] || "lg_testpmd$up" "lg$q" "$q" "${on[@]}" || return
 		done
-		[ ${#on[@]} = 0 ] || [ -n "${e2e_pid[lg$q]:-}" ] || lg_testpmd "lg$q" "$q" "${on[@]}" || return
 	done
 	lg_has 3 || lg_has 6 || return 0
 	# The daemon's own back-end is path 3's; path 6 has an instance of its own.
@@ -305,9 +317,7 @@ lg_boot() {
 	[ -e "$lg_dir/initrd.cpio" ] || lg_initrd || { lg_fail "cannot build the guest's initramfs"; return; }
 	lg_cpu=
 	[ "$(nproc)" -ge 2 ] && lg_cpu="taskset -c 1"
-	# One vCPU per queue pair: virtio-net's XPS then maps CPU k to tx queue k.
-	lg_smp=1
-	for p in $lg_paths; do [ "$(lg_pq "$p")" -le "$lg_smp" ] || lg_smp=$(lg_pq "$p"); done
+	lg_smp=${LG_SMP:-1}
 	lg_cmdpaths=$(for p in $lg_paths; do printf '%s:%s,' "$p" "$(lg_pq "$p")"; done)
 	lg_cmdpaths=${lg_cmdpaths%,}
 	t0=$(lg_now)
