@@ -6,8 +6,9 @@
  *
  *   vub_nettool features IFACE          the netdev's offloads (what `ethtool -k` shows)
  *   vub_nettool channels IFACE N        set N combined channels (`ethtool -L IFACE combined N`)
- *   vub_nettool queue-stats IFACE       packets of each queue (`ethtool -S`'s per-queue
- *                                       "packets"): "rx N0 N1 ... tx N0 N1 ..."
+ *   vub_nettool queue-stats IFACE       packets of each queue (`ethtool -S` on 6.1, the
+ *                                       netdev family's qstats on 6.9 and later):
+ *                                       "rx N0 N1 ... tx N0 N1 ..."
  *   vub_nettool tcp-serve ADDR PORT FILE FLOWS WAIT_S   the peer of tcp-echo: accept FLOWS
  *                                       connections; on each, read the flow's index (4
  *                                       bytes), send slice INDEX of FILE, half-close, and
@@ -42,7 +43,9 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/genetlink.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
@@ -180,9 +183,25 @@ static int channels(const char *ifname, unsigned int n)
 	return 0;
 }
 
-/* Packets of each queue, from `ethtool -S`'s strings: "rx_queue_N_packets" (6.1),
- * "rxN_packets" (6.12), and the same for tx. */
-static int queue_stats(const char *ifname)
+/*
+ * Packets of each queue.  6.1's virtio-net has them in `ethtool -S` ("rx_queue_N_packets",
+ * "tx_queue_N_packets"); later kernels moved them to the netdev netlink family's queue
+ * statistics (`ynl --family netdev --dump qstats-get --json '{"scope": "queue"}'`).
+ */
+#define QS_MAX 64
+static unsigned long long qs_rx[QS_MAX], qs_tx[QS_MAX];
+static unsigned int qs_n;
+
+static void qs_set(int tx, unsigned int q, unsigned long long v)
+{
+	if (q >= QS_MAX)
+		return;
+	(tx ? qs_tx : qs_rx)[q] = v;
+	if (q + 1 > qs_n)
+		qs_n = q + 1;
+}
+
+static int queue_stats_ethtool(const char *ifname)
 {
 	struct {
 		struct ethtool_sset_info hdr;
@@ -190,15 +209,10 @@ static int queue_stats(const char *ifname)
 	} si = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_STATS } };
 	struct ethtool_gstrings *str;
 	struct ethtool_stats *st;
-	unsigned long long rx[64] = { 0 }, tx[64] = { 0 };
-	unsigned int n, i, q, nq = 0;
+	unsigned int n, i, q;
 
-	if (ethtool(ifname, &si) < 0)
-		die("ETHTOOL_GSSET_INFO");
-	if (!si.hdr.sset_mask) {
-		fprintf(stderr, "vub_nettool: %s has no ethtool statistics\n", ifname);
-		return 1;
-	}
+	if (ethtool(ifname, &si) < 0 || !si.hdr.sset_mask)
+		return -1;
 	n = si.len;
 	str = calloc(1, sizeof(*str) + (size_t)n * ETH_GSTRING_LEN);
 	st = calloc(1, sizeof(*st) + (size_t)n * sizeof(__u64));
@@ -209,41 +223,174 @@ static int queue_stats(const char *ifname)
 	str->len = n;
 	st->cmd = ETHTOOL_GSTATS;
 	st->n_stats = n;
-	if (ethtool(ifname, str) < 0)
-		die("ETHTOOL_GSTRINGS");
-	if (ethtool(ifname, st) < 0)
-		die("ETHTOOL_GSTATS");
+	if (ethtool(ifname, str) < 0 || ethtool(ifname, st) < 0)
+		n = 0;
 	for (i = 0; i < n && i < st->n_stats; i++) {
 		char name[ETH_GSTRING_LEN + 1] = { 0 };
-		static const char *const fmt[] = { "rx_queue_%u_packets%n", "rx%u_packets%n",
-						   "tx_queue_%u_packets%n", "tx%u_packets%n" };
-		unsigned int f;
+		int end = -1;
 
 		memcpy(name, str->data + (size_t)i * ETH_GSTRING_LEN, ETH_GSTRING_LEN);
-		for (f = 0; f < 4; f++) {
-			int end = -1;
-
-			if (sscanf(name, fmt[f], &q, &end) == 1 && end > 0 && !name[end] && q < 64) {
-				if (f < 2)
-					rx[q] = st->data[i];
-				else
-					tx[q] = st->data[i];
-				if (q + 1 > nq)
-					nq = q + 1;
-				break;
-			}
-		}
+		if (sscanf(name, "rx_queue_%u_packets%n", &q, &end) == 1 && end > 0 && !name[end])
+			qs_set(0, q, st->data[i]);
+		end = -1;
+		if (sscanf(name, "tx_queue_%u_packets%n", &q, &end) == 1 && end > 0 && !name[end])
+			qs_set(1, q, st->data[i]);
 	}
-	printf("rx");
-	for (q = 0; q < nq; q++)
-		printf(" %llu", rx[q]);
-	printf(" tx");
-	for (q = 0; q < nq; q++)
-		printf(" %llu", tx[q]);
-	printf("\n");
 	free(str);
 	free(st);
-	return nq ? 0 : 1;
+	return qs_n ? 0 : -1;
+}
+
+/* Generic netlink, just enough for one request and its answer. */
+#define NL_BUF 32768
+#define NLA_OK(a, len) ((len) >= (int)sizeof(*(a)) && (a)->nla_len >= sizeof(*(a)) && (a)->nla_len <= (len))
+#define NLA_NEXT(a, len) ((len) -= NLA_ALIGN((a)->nla_len), \
+			  (struct nlattr *)((char *)(a) + NLA_ALIGN((a)->nla_len)))
+#define NLA_DATA(a) ((void *)((char *)(a) + NLA_HDRLEN))
+
+struct nlreq {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char attrs[256];
+};
+
+static void nl_put(struct nlreq *r, unsigned short type, const void *data, unsigned short len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy(NLA_DATA(a), data, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+static unsigned long long nla_uint(const struct nlattr *a)
+{
+	uint64_t v64 = 0;
+	uint32_t v32 = 0;
+
+	if (a->nla_len - NLA_HDRLEN >= 8) {
+		memcpy(&v64, NLA_DATA(a), 8);
+		return v64;
+	}
+	memcpy(&v32, NLA_DATA(a), 4);
+	return v32;
+}
+
+/* Send R; call FN on each answer's attributes until NLMSG_DONE (dump) or the one answer. */
+static int nl_talk(int fd, struct nlreq *r, void (*fn)(struct nlattr *, int, void *), void *arg)
+{
+	static char buf[NL_BUF];
+	int done = 0;
+
+	if (send(fd, r, r->n.nlmsg_len, 0) < 0)
+		return -1;
+	while (!done) {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (len <= 0)
+			return -1;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				if (e->error) {
+					errno = -e->error;
+					return -1;
+				}
+				return 0;
+			}
+			fn((struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+			   h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN), arg);
+			if (!(h->nlmsg_flags & NLM_F_MULTI))
+				done = 1;
+		}
+	}
+	return 0;
+}
+
+static void family_id(struct nlattr *a, int len, void *arg)
+{
+	for (; NLA_OK(a, len); a = NLA_NEXT(a, len))
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			*(unsigned short *)arg = *(unsigned short *)NLA_DATA(a);
+}
+
+/* uapi/linux/netdev.h (6.9 and later; not in every libc's headers) */
+enum { QS_CMD_GET = 12, QS_IFINDEX = 1, QS_QUEUE_TYPE = 2, QS_QUEUE_ID = 3, QS_SCOPE = 4,
+       QS_RX_PACKETS = 8, QS_TX_PACKETS = 10, QS_SCOPE_QUEUE = 1 };
+
+static void one_qstat(struct nlattr *a, int len, void *arg)
+{
+	int type = -1, id = -1;
+	unsigned long long rx = 0, tx = 0;
+
+	(void)arg;
+	for (; NLA_OK(a, len); a = NLA_NEXT(a, len)) {
+		switch (a->nla_type) {
+		case QS_QUEUE_TYPE: type = (int)nla_uint(a); break;
+		case QS_QUEUE_ID: id = (int)nla_uint(a); break;
+		case QS_RX_PACKETS: rx = nla_uint(a); break;
+		case QS_TX_PACKETS: tx = nla_uint(a); break;
+		}
+	}
+	if (id >= 0 && (type == 0 || type == 1))
+		qs_set(type, id, type ? tx : rx);
+}
+
+static int queue_stats_netlink(const char *ifname)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct nlreq r = { 0 };
+	unsigned short fam = 0;
+	uint32_t ifindex = if_nametoindex(ifname), scope = QS_SCOPE_QUEUE;
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC), ret = -1;
+
+	if (fd < 0 || !ifindex || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r.n.nlmsg_type = GENL_ID_CTRL;
+	r.n.nlmsg_flags = NLM_F_REQUEST;
+	r.g.cmd = CTRL_CMD_GETFAMILY;
+	r.g.version = 1;
+	nl_put(&r, CTRL_ATTR_FAMILY_NAME, "netdev", 7);
+	if (nl_talk(fd, &r, family_id, &fam) || !fam)
+		goto out;
+	memset(&r, 0, sizeof(r));
+	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r.n.nlmsg_type = fam;
+	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	r.g.cmd = QS_CMD_GET;
+	r.g.version = 1;
+	nl_put(&r, QS_IFINDEX, &ifindex, 4);
+	nl_put(&r, QS_SCOPE, &scope, 4);
+	ret = nl_talk(fd, &r, one_qstat, NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret || !qs_n ? -1 : 0;
+}
+
+static int queue_stats(const char *ifname)
+{
+	unsigned int q;
+
+	if (queue_stats_ethtool(ifname) && queue_stats_netlink(ifname)) {
+		fprintf(stderr, "vub_nettool: no per-queue packet counters for %s (ethtool -S, netdev qstats): %s\n",
+			ifname, strerror(errno));
+		return 1;
+	}
+	printf("rx");
+	for (q = 0; q < qs_n; q++)
+		printf(" %llu", qs_rx[q]);
+	printf(" tx");
+	for (q = 0; q < qs_n; q++)
+		printf(" %llu", qs_tx[q]);
+	printf("\n");
+	return 0;
 }
 
 static struct sockaddr_in addr(const char *ip, const char *port)
