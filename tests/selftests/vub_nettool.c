@@ -760,7 +760,7 @@ static int sysfs_write(const char *ifname, unsigned int q, const char *what, con
 
 /*
  * Flow k on queue pair k, whatever the CPUs: XPS by receive queue (xps_rxqs: rx queue k
- * -> tx queue k), and while flow k connects, XPS by CPU sends everything on tx queue k
+ * -> tx queue k), and while flow k connects and until its first data arrives, XPS by CPU sends everything on tx queue k
  * only, so its SYN leaves there.  The host's side (a multiqueue tap, and through it
  * testpmd) sends a flow back on the queue it came in on, the socket records that receive
  * queue, and xps_rxqs keeps the flow on pair k from then on.  K < 0: every queue again.
@@ -814,7 +814,10 @@ static int tcp_echo(struct sockaddr_in a, unsigned int n, size_t bytes, const ch
 			snprintf(f->why, sizeof(f->why), "flow %u: connect: %s", f->k, strerror(errno));
 		else {
 			timeouts(f->s, 60);
-			send_all(f, idx, 4);
+			/* Steered until the peer's data flows: the tap has learnt the flow's
+			 * queue and the socket its receive queue. */
+			if (send_all(f, idx, 4) == 0 && ifname && n > 1)
+				recv(f->s, idx, 1, MSG_PEEK);
 		}
 	}
 	if (ifname && n > 1)

@@ -341,6 +341,15 @@ lg_boot() {
 					[ "$p" = 0 ] && detail "the guest's init runs after $(lg_since "$t0") s (guest uptime $(lg_line 0 up))"
 				fi ;;
 			esac
+			# testpmd's per-queue counters while the guest is still connected
+			# (after it quits, the vhost PMD has none to show).
+			case $seen in *" $p.q "*) ;; *)
+				if [[ $con == *"VUBL $p qstats"* ]]; then
+					seen="$seen$p.q "
+					[ "$p" = 0 ] || [ "$(lg_kind "$p")" = 1 ] || [ "$(lg_pq "$p")" = 1 ] ||
+						lg_tpq[p]=$(lg_tp_qstats "$p")
+				fi ;;
+			esac
 			case $seen in *" $p.e "*) ;; *)
 				if [[ $con == *"VUBL $p end"* ]]; then
 					lg_snmp1[p]=$(lg_snmp)
@@ -384,9 +393,9 @@ lg_boot() {
 }
 
 # lg_tp_qstats P: testpmd's "rx tx" good packets of each queue of path P's vhost-user port
-# ("rx0 tx0 rx1 tx1 ..."), from a fresh "show port xstats".
+# ("rx0 tx0 rx1 tx1 ..."), from a fresh "show port xstats"; only while QEMU is connected.
 lg_tp_qstats() {
-	local p=$1 tp port=0 x n q
+	local p=$1 tp port=0 x n q i
 	tp=$(lg_tp "$p")
 	q=$(lg_pq "$p")
 	for x in $lg_paths; do
@@ -394,10 +403,10 @@ lg_tp_qstats() {
 		[ "$(lg_kind "$x")" != 1 ] && [ "$(lg_pq "$x")" = "$q" ] && port=$((port + 2))
 	done
 	n=$(grep -c "NIC extended statistics for port $port" "${e2e_log[$tp]}")
+	i=$(grep -c "Infos for port $port" "${e2e_log[$tp]}")
 	tp_cmd "$tp" "show port xstats $port"
-	tp_cmd "$tp" "show port info $port"	# its end tells that the xstats are complete
-	tp_wait "$tp" "Infos for port $port" $(($(grep -c "Infos for port $port" "${e2e_log[$tp]}") + 1)) 20 || return 1
-	sleep 0.5
+	tp_cmd "$tp" "show port info $port"	# its output tells that the xstats are complete
+	tp_wait "$tp" "Infos for port $port" $((i + 1)) 30 || return 1
 	awk -v n=$((n + 1)) -v q="$q" -v port="$port" '
 		$0 ~ "NIC extended statistics for port " port "$" || $0 ~ "NIC extended statistics for port " port " " { k++ }
 		k == n && match($1, /^(rx|tx)_q[0-9]+_good_packets:$/) { v[$1] = $2 }
@@ -457,7 +466,7 @@ lg_check() {
 			done
 		fi
 		if [ "$(lg_kind "$p")" != 1 ]; then
-			read -r -a y <<<"$(lg_tp_qstats "$p")"
+			read -r -a y <<<"${lg_tpq[p]:-}"
 			detail "testpmd $(lg_tp "$p") vhost-user port, per queue (rx tx): ${y[*]}"
 			lg_qs[p]="${lg_qs[p]}; testpmd rx/tx per queue ${y[*]}"
 			for ((i = 0; i < q; i++)); do
@@ -494,7 +503,7 @@ lg_keep() {
 
 lg_main() {
 	local p b missing='' rc=0 t0
-	declare -ga lg_res=() lg_tput=() lg_csum=() lg_qs=() lg_snmp0=() lg_snmp1=()
+	declare -ga lg_res=() lg_tput=() lg_csum=() lg_qs=() lg_tpq=() lg_snmp0=() lg_snmp1=()
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 4; }
 	case $VUB_KREL in 6.1.*) [ "${LG_FORCE:-0}" = 1 ] ||
 		{ echo "6.1: a nested Linux guest takes minutes more to boot (xz-compressed bzImage) under nested TCG; runs on 6.12 (LG_FORCE=1 to run it here)"; return 4; } ;;
