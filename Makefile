@@ -70,7 +70,7 @@ bench: deps userspace
 	$(VM)/run.sh 6.12 --bench
 
 # A nested Linux guest's TCP through vhost-net, vhost-user and the bridge, with 1 and 4 queue
-# pairs (tests/vm/linux-guest.sh); check-vm KVER=6.12 runs it too (tests/vm/guest.d/50-linux-guest.sh,
+# pairs (tests/vm/linux-guest.sh); check-vm KVER=6.12 runs it too (tests/vm/guest.d/60-linux-guest.sh,
 # an estimated 8-10 minutes on an idle 2-core machine; 16 measured at a load average of 4-6).  This
 # target runs only that test, as the whole guest script of a 6.12 VM; LG_QUEUES, LG_PATHS, LG_BYTES
 # pass through.

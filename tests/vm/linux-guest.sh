@@ -51,7 +51,7 @@
 # vhost-user port for 5 and 6.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
 # read before and after each path.
 #
-# Part of `make check` (tests/vm/guest.d/50-linux-guest.sh, in the 6.12 VM); alone:
+# Part of `make check` (tests/vm/guest.d/60-linux-guest.sh, in the 6.12 VM); alone:
 # `make check-linux-guest`, which makes it the whole guest script of a 6.12 VM.  On 6.1
 # it is skipped unless LG_FORCE=1: its xz-compressed bzImage alone takes minutes to unpack
 # under nested TCG.  LG_PATHS picks paths (default "1 2 3 4 5 6"; "1 2 3" with
