@@ -85,7 +85,10 @@ else
 		[ -x "$t" ] || continue
 		[ -z "${VUB_TESTS:-}" ] || [[ " $VUB_TESTS " == *" ${t##*/} "* ]] || continue
 		log=$(mktemp)
-		run "$t" 2>&1 | tee "$log" | diag
+		# A script may raise its own time limit with a line "# VUB_TEST_TIMEOUT=SECONDS".
+		tmo=$(sed -n 's/^# VUB_TEST_TIMEOUT=\([0-9][0-9]*\)$/\1/p' "$t" | head -1)
+		[ "${tmo:-0}" -gt "$VUB_TEST_TIMEOUT" ] || tmo=$VUB_TEST_TIMEOUT
+		VUB_TEST_TIMEOUT=$tmo run "$t" 2>&1 | tee "$log" | diag
 		st=${PIPESTATUS[0]}
 		skip_reason=$(tail -n 1 "$log")
 		rm -f "$log"

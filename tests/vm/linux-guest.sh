@@ -1,73 +1,96 @@
 #!/bin/bash
-# A nested Linux guest doing TCP with its default offloads, through three vhost paths.
+# A nested Linux guest doing TCP with its default offloads, through three vhost paths,
+# with one queue pair and with four.
 #
 # Unmodified QEMU 7.2 (nested TCG, inside the test VM) boots the kernel under test with a
 # busybox initramfs built here (tests/vm/linux-guest-init, build/vub_nettool, virtio_net
-# and its dependencies from $VUB_MODROOT), memfd share=on RAM and one virtio-net NIC per
-# path, so that one boot (70-110 s under nested TCG) serves all three:
+# and its dependencies from $VUB_MODROOT), memfd share=on RAM, one vCPU (-smp 4 made the
+# boot crawl and trip the soft-lockup watchdog under nested TCG on one CPU) and one
+# virtio-net NIC per path, so that one boot (70-150 s under nested TCG) serves all six:
 #
 #   path  QEMU netdev                                      the guest's peer (the test VM)
-#   1 vhost-net  tap,ifname=vubla,vhost=on,vhostfd=N       tap vubla, 10.77.1.1
+#   1 vhost-net  tap,ifname=vubl1,vhost=on,vhostfd=N       tap vubl1, 10.77.1.1
 #                N<>/dev/vhost-net (the reference)
-#   2 vhost-user vhost-user,chardev=SOCK2 (the second      testpmd port 0 (vhost PMD on SOCK2)
-#                reference; vectors=0: QEMU 7.2 with       <-io-> port 1 (virtio-user, vhost-
-#                vhost-user and MSI-X crashes under TCG    kernel mode) = tap vublb, 10.77.2.1
-#                when Linux's virtio-net driver starts)
-#   3 bridge     tap,ifname=vublq,vhost=on,vhostfd=M       testpmd port 2 (vhost PMD on SOCK3,
-#                M<>/dev/vhost-user-bridge,                which vhost-user-bridged --backend
-#                vhost-user-bridged --backend SOCK3        uses) <-io-> port 3 = tap vublc, 10.77.3.1
+#   2 vhost-user vhost-user,chardev=SOCK2 (the second      testpmd lg1 port 0 (vhost PMD on
+#                reference; vectors=0: QEMU 7.2 with       SOCK2) <-io-> port 1 (virtio-user,
+#                vhost-user and MSI-X crashes under TCG    vhost-kernel mode) = tap vubl2,
+#                when Linux's virtio-net driver starts)    10.77.2.1
+#   3 bridge     tap,ifname=vublq3,vhost=on,vhostfd=M      testpmd lg1 port 2 (vhost PMD on
+#                M<>/dev/vhost-user-bridge,                SOCK3, which vhost-user-bridged
+#                vhost-user-bridged --backend SOCK3        --backend uses) <-io-> port 3 =
+#                                                          tap vubl3, 10.77.3.1
+#   4, 5, 6      the same with queues=4 (LG_QUEUES): QEMU -netdev tap,queues=4,fds=a:b:c:d,
+#                vhostfds=e:f:g:h (the tap's queues opened by vub_nettool tap-exec, each
+#                vhost fd on /dev/vhost-net for 4, on /dev/vhost-user-bridge-lg6 for 6, an
+#                instance bound to SOCK6 with vubctl) and virtio-net-pci mq=on,vectors=10;
+#                -netdev vhost-user,queues=4 and vectors=0 for 5; testpmd lg4 (queues=4
+#                on every port) for 5 and 6, taps vubl4 (QEMU's, multi_queue), vubl5, vubl6.
 #
-# One unmodified dpdk-testpmd (io forwarding, paired ports) is the back-end of paths 2
-# and 3.  Its second port of each pair is DPDK virtio-user with path=/dev/vhost-net: a
-# kernel tap with virtio-net headers, so the test VM's own kernel is the guest's TCP and
-# UDP peer, as it is on path 1.  Not net_tap: with the vhost PMD's tso=1 (needed for the
-# guest to see HOST_TSO) net_tap drops the large frames; virtio-user does not, and without
+# Two testpmds (testpmd's queue count is the same for all its ports), io forwarding,
+# paired ports, each port's pair a DPDK virtio-user with path=/dev/vhost-net: a kernel tap
+# with virtio-net headers, so the test VM's own kernel is the guest's TCP and UDP peer, as
+# it is on paths 1 and 4.  Not net_tap: with the vhost PMD's tso=1 (needed for the guest
+# to see HOST_TSO) net_tap drops the large frames; virtio-user does not, and without
 # tso=1 the vhost PMD completes the guest's partial checksums in software before io
-# forwarding hands the packets on, which is what a vhost-user switch does.
+# forwarding hands the packets on, which is what a vhost-user switch does.  Only the
+# testpmd of the path the guest is on forwards (the other is stopped): both share one
+# CPU with the peer's kernel, and a forwarding testpmd polls without pause.
 #
 # On each path the guest, with its default offloads (printed: the negotiated virtio
-# features and the netdev's ethtool -k state), pings with 1400 bytes and with 4000 bytes
-# (fragmented), sends 20 UDP datagrams of 1400 bytes to an echo server, receives 16 MiB
-# of random data over TCP (busybox nc) and sends the same bytes back.  Both ends hash
-# them (sha256sum): the guest's hash of what it received and the peer's hash of what came
-# back must equal the hash of what the peer sent.  Throughput is measured by the peer,
-# from accept to close.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is read
-# before and after each path.
+# features and the netdev's ethtool -k state), sets N combined channels (ethtool -L) for
+# N pairs, pings with 1400 bytes and with 4000 bytes (fragmented), sends 20 UDP datagrams
+# of 1400 bytes to an echo server, and runs vub_nettool tcp-echo: N parallel TCP flows
+# (flow k on queue pair k: XPS by CPU picks tx queue k for its SYN, the host's tap sends
+# the flow back on the queue it came from, XPS by receive queue keeps it there) that receive 16 MiB
+# of random data in all from the peer's vub_nettool tcp-serve, hash it (sha256), and
+# send it back.  The guest's hash of what it received and the peer's hash of what came
+# back must equal sha256sum's hash of the data.  Throughput: peer -> guest by the guest's
+# clock (first connect to last EOF), guest -> peer by the peer's (first byte back to
+# last EOF).  With N > 1 the guest's per-queue packet counters (ethtool -S) must be
+# non-zero on every rx and tx queue, and so must testpmd's per-queue counters of the
+# vhost-user port for 5 and 6.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
+# read before and after each path.
 #
-# LG_QUEUES=N (default 1) gives every NIC N queue pairs (tap multi_queue and vhostfds,
-# testpmd queues=N, the guest sets N combined channels; never run yet).  LG_PATHS picks paths (default
-# "1 2 3").  LG_BYTES: TCP bytes each way (16 MiB).  On 6.1 the test is skipped unless
-# LG_FORCE=1: its xz-compressed bzImage alone takes minutes to unpack under nested TCG.
-#
-# Not yet in `make check` (too slow: see README); run it with `make check-linux-guest`,
-# which makes it the whole guest script of a 6.12 VM.  Exit 0 pass, 1 fail, 4 skip
-# (last line: why; a failure of that target).
+# Part of `make check` (tests/vm/guest.d/60-linux-guest.sh, in the 6.12 VM); alone:
+# `make check-linux-guest`, which makes it the whole guest script of a 6.12 VM.  On 6.1
+# it is skipped unless LG_FORCE=1: its xz-compressed bzImage alone takes minutes to unpack
+# under nested TCG.  LG_PATHS picks paths (default "1 2 3 4 5 6"; "1 2 3" with
+# LG_QUEUES=1), LG_QUEUES the pairs of 4-6, LG_BYTES the TCP bytes each way per path.
+# Exit 0 pass, 1 fail, 4 skip (last line: why).
 # Logs: $VUB_OUT/linux-guest/ (build/vm-KREL/linux-guest/).
 set -u
 lg_self=$(readlink -f "$0")
 lg_top=$(cd "$(dirname "$lg_self")/../.." && pwd)
 lg_build=${VUB_BUILD:-$lg_top/build}
 lg_qemu=${QEMU:-qemu-system-x86_64}
-lg_q=${LG_QUEUES:-1}
-lg_paths=${LG_PATHS:-1 2 3}
+lg_mq=${LG_QUEUES:-4}
+if [ "$lg_mq" -gt 1 ]; then lg_paths=${LG_PATHS:-1 2 3 4 5 6}; else lg_paths=${LG_PATHS:-1 2 3}; fi
 lg_bytes=${LG_BYTES:-16777216}
-# Seconds for the nested guest, boot to poweroff: what guest.sh's time limit leaves.
+# Seconds for the nested guest, boot to poweroff: what the test's time limit leaves.
 lg_budget=${LG_BUDGET:-$((${VUB_TEST_TIMEOUT:-600} - 150))}
-lg_name=([1]=vhost-net [2]=vhost-user [3]=bridge)
+lg_kinds=([1]=vhost-net [2]=vhost-user [3]=bridge)
 lg_dir=
 lg_log=		# the guest's console and QEMU's output: $VUB_OUT/linux-guest, live
 lg_qpid=
 lg_peer=()
 lg_why=
+lg_fwd=		# the testpmd that forwards now
+lg_inst=	# the vubctl instance of path 6
 
 say() { echo "$*"; }
 detail() { echo "    $*"; }
-# testpmd helpers (tp_start, tp_cmd, tp_wait, tp_quit, e2e_cleanup).
-# shellcheck source-path=SCRIPTDIR source=../e2e-virtio-user.sh
+# testpmd helpers (tp_start, tp_cmd, tp_wait, tp_stop, tp_quit, e2e_cleanup).
+# shellcheck source-path=SCRIPTDIR source=e2e-virtio-user.sh
 . "$lg_top/tests/vm/e2e-virtio-user.sh"
 
 lg_now() { local u; read -r u _ </proc/uptime; echo "$u"; }
 lg_since() { awk -v a="$1" -v b="$(lg_now)" 'BEGIN { printf "%.1f", b - a }'; }
+lg_has() { case " $lg_paths " in *" $1 "*) return 0 ;; esac; return 1; }
+# Path P: its kind (1 vhost-net, 2 vhost-user, 3 bridge), queue pairs, name, testpmd.
+lg_kind() { echo $((($1 - 1) % 3 + 1)); }
+lg_pq() { if [ "$1" -le 3 ]; then echo 1; else echo "$lg_mq"; fi; }
+lg_name() { local q; q=$(lg_pq "$1"); echo "${lg_kinds[$(lg_kind "$1")]}$([ "$q" -gt 1 ] && echo " x$q")"; }
+lg_tp() { echo "lg$(lg_pq "$1")"; }
 
 lg_cleanup() {
 	local p
@@ -79,7 +102,9 @@ lg_cleanup() {
 	lg_qpid='' lg_peer=()
 	e2e_cleanup
 	e2e_pid=() e2e_daemon_pid='' e2e_dir=''
-	for p in vubla vublq; do ip link del "$p" 2>/dev/null; done
+	[ -z "$lg_inst" ] || "$lg_build/vubctl" instance del "$lg_inst" --force >/dev/null 2>&1
+	lg_inst=
+	for p in 1 4 q3 q6; do ip link del "vubl$p" 2>/dev/null; done
 	[ -z "$lg_dir" ] || rm -rf "$lg_dir"
 	lg_dir=
 }
@@ -114,13 +139,13 @@ lg_snmp() {
 		/^Udp:/ { u++ } u == 2 && /^Udp:/ { uc = $8; u++ } END { print tc + 0, uc + 0 }' /proc/net/snmp
 }
 
-# lg_tap NAME [IP]: a tap the test VM's kernel owns (multi_queue for N > 1), up, no IPv6.
+# lg_tap NAME QUEUES [IP]: a tap the test VM's kernel owns (multi_queue for QUEUES > 1), up, no IPv6.
 lg_tap() {
 	local mq=
-	[ "$lg_q" -gt 1 ] && mq=multi_queue
+	[ "$2" -gt 1 ] && mq=multi_queue
 	ip tuntap add dev "$1" mode tap $mq || return 1
 	sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1"
-	[ -z "${2:-}" ] || ip addr add "$2/24" dev "$1" || return 1
+	[ -z "${3:-}" ] || ip addr add "$3/24" dev "$1" || return 1
 	ip link set "$1" up
 }
 
@@ -136,37 +161,62 @@ lg_ifaddr() {
 	ip addr add "$2/24" dev "$1" && ip link set "$1" up
 }
 
-# lg_backend: testpmd with a vhost-user port and a virtio-user (vhost-kernel) port for
-# paths 2 and 3, and the bridge daemon for path 3.
-lg_backend() {
-	local t0 i vdev=() want=0
-	e2e_dir=$lg_dir/tp
-	mkdir -p "$e2e_dir"
-	rm -rf /run/dpdk/vub-e2e-lg
-	case " $lg_paths " in *" 2 "*) want=1 ;; esac
-	case " $lg_paths " in *" 3 "*) want=1 ;; esac
-	[ $want = 1 ] || return 0
-	# Port order fixes the pairs (0-1, 2-3) of --port-topology=paired.
-	vdev=(--vdev "net_vhost0,iface=$lg_dir/vu2.sock,queues=$lg_q,client=0"
-		--vdev "net_virtio_user1,path=/dev/vhost-net,iface=vublb,queues=$lg_q,queue_size=1024")
-	case " $lg_paths " in *" 3 "*)
-		vdev+=(--vdev "net_vhost2,iface=$lg_dir/vu3.sock,queues=$lg_q,client=0"
-			--vdev "net_virtio_user3,path=/dev/vhost-net,iface=vublc,queues=$lg_q,queue_size=1024") ;;
-	esac
-	t0=$(lg_now)
+# lg_testpmd NAME QUEUES PATH...: start testpmd with a vhost-user port (SOCKP) and a
+# virtio-user (vhost-kernel) port (tap vublP) for each path; its port 2i is path i's
+# vhost-user port.  lg_testpmd_up NAME QUEUES PATH...: wait for it, address its taps.
+lg_testpmd() {
+	local name=$1 q=$2 p vdev=() mb=$((8192 + 2048 * $2 * ($# - 2)))
+	shift 2
+	for p in "$@"; do
+		vdev+=(--vdev "net_vhost$p,iface=$lg_dir/vu$p.sock,queues=$q,client=0"
+			--vdev "net_virtio_user$p,path=/dev/vhost-net,iface=vubl$p,queues=$q,queue_size=1024")
+	done
+	rm -rf "/run/dpdk/vub-e2e-$name"
 	# Both lcores on CPU 0 (QEMU gets CPU 1); --no-mlockall: no locking of the guest's
 	# RAM when it is mapped; vhost config logs show the features each connection negotiated.
-	tp_start lg 0 0 160 "${vdev[@]}" --log-level=lib.vhost.config:info -- \
-		-i --forward-mode=io --port-topology=paired --total-num-mbufs=16384 --nb-cores=1 \
-		--rxq="$lg_q" --txq="$lg_q" --no-mlockall
-	tp_wait lg 'testpmd> ' 1 180 || { lg_fail "testpmd: $e2e_why"; return; }
-	tp_cmd lg start
-	lg_ifaddr vublb 10.77.2.1 || { lg_fail "testpmd's virtio-user made no tap vublb"; return; }
-	case " $lg_paths " in *" 3 "*)
-		lg_ifaddr vublc 10.77.3.1 || { lg_fail "testpmd's virtio-user made no tap vublc"; return; } ;;
-	esac
-	detail "testpmd up after $(lg_since "$t0") s: vhost-user $lg_dir/vu2.sock <-io-> tap vublb 10.77.2.1$([ -S "$lg_dir/vu3.sock" ] && echo ", vhost-user $lg_dir/vu3.sock <-io-> tap vublc 10.77.3.1")"
-	case " $lg_paths " in *" 3 "*) ;; *) return 0 ;; esac
+	tp_start "$name" 0 0 $((mb / 200 + 64)) "${vdev[@]}" --log-level=lib.vhost.config:info -- \
+		-i --forward-mode=io --port-topology=paired --total-num-mbufs="$mb" --nb-cores=1 \
+		--rxq="$q" --txq="$q" --no-mlockall
+}
+
+lg_testpmd_up() {
+	local name=$1 q=$2 p
+	shift 2
+	tp_wait "$name" 'testpmd> ' 1 180 || { lg_fail "testpmd $name: $e2e_why"; return; }
+	for p in "$@"; do
+		lg_ifaddr "vubl$p" "10.77.$p.1" || { lg_fail "testpmd's virtio-user made no tap vubl$p"; return; }
+		[ -S "$lg_dir/vu$p.sock" ] || { lg_fail "testpmd $name: no $lg_dir/vu$p.sock"; return; }
+	done
+	detail "testpmd $name up after $(lg_since "$lg_t0") s, $q queue(s) per port: $(for p in "$@"; do printf 'vhost-user vu%s.sock <-io-> tap vubl%s 10.77.%s.1; ' "$p" "$p" "$p"; done)"
+}
+
+# lg_backend: the taps, the testpmds of paths 2, 3, 5, 6, the bridge daemon (--backend
+# SOCK3) and instance lg6 (SOCK6).
+lg_backend() {
+	local p q qs i up on=()
+	for p in $lg_paths; do
+		q=$(lg_pq "$p")
+		case $(lg_kind "$p") in
+		1) lg_tap "vubl$p" "$q" "10.77.$p.1" || { lg_fail "cannot create tap vubl$p"; return; } ;;
+		3) lg_tap "vublq$p" "$q" || { lg_fail "cannot create tap vublq$p"; return; } ;;
+		esac
+	done
+	e2e_dir=$lg_dir/tp
+	mkdir -p "$e2e_dir"
+	lg_t0=$(lg_now)
+	qs=1
+	[ "$lg_mq" = 1 ] || qs="1 $lg_mq"
+	for up in '' _up; do	# both start, then both are waited for
+		for q in $qs; do
+			on=()
+			for p in $lg_paths; do
+				[ "$(lg_kind "$p")" != 1 ] && [ "$(lg_pq "$p")" = "$q" ] && on+=("$p")
+			done
+			[ ${#on[@]} = 0 ] || "lg_testpmd$up" "lg$q" "$q" "${on[@]}" || return
+		done
+	done
+	lg_has 3 || lg_has 6 || return 0
+	# The daemon's own back-end is path 3's; path 6 has an instance of its own.
 	"$lg_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$lg_dir/vu3.sock" \
 		>"$e2e_dir/bridged.log" 2>&1 &
 	e2e_daemon_pid=$!
@@ -177,61 +227,87 @@ lg_backend() {
 	done
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" || { lg_fail "vhost-user-bridged did not attach"; return; }
 	detail "vhost-user-bridged --backend $lg_dir/vu3.sock: $(grep -m1 -o 'attached: API version.*' "$e2e_dir/bridged.log")"
+	if lg_has 6; then
+		"$lg_build/vubctl" instance add lg6 --socket "$lg_dir/vu6.sock" >/dev/null ||
+			{ lg_fail "vubctl instance add lg6 failed"; return; }
+		lg_inst=lg6
+		[ -c /dev/vhost-user-bridge-lg6 ] || { lg_fail "no /dev/vhost-user-bridge-lg6 after vubctl instance add"; return; }
+		detail "vubctl instance add lg6 --socket $lg_dir/vu6.sock: /dev/vhost-user-bridge-lg6"
+	fi
 }
 
-# Serve each path: the data to send, a sink for what comes back, a UDP echo.
+# Serve each path: its slices of the data over TCP (tcp-serve), a UDP echo.
 lg_serve() {
 	local p
 	head -c "$lg_bytes" /dev/urandom >"$lg_dir/data" || return 1
 	lg_sum=$(sha256sum <"$lg_dir/data" | cut -d' ' -f1)
 	for p in $lg_paths; do
-		"$lg_build/vub_nettool" tcp-send "10.77.$p.1" "50${p}1" "$lg_dir/data" 3600 >"$lg_dir/tx.$p" 2>&1 &
-		lg_peer+=($!)
-		"$lg_build/vub_nettool" tcp-recv "10.77.$p.1" "50${p}2" "$lg_dir/back.$p" 3600 >"$lg_dir/rx.$p" 2>&1 &
+		"$lg_build/vub_nettool" tcp-serve "10.77.$p.1" "50${p}1" "$lg_dir/data" "$(lg_pq "$p")" 3600 \
+			>"$lg_dir/srv.$p" 2>&1 &
 		lg_peer+=($!)
 		"$lg_build/vub_nettool" udp-echo "10.77.$p.1" "50${p}3" 3600 >/dev/null 2>&1 &
 		lg_peer+=($!)
 	done
 	sleep 1
 	for p in "${lg_peer[@]}"; do
-		kill -0 "$p" 2>/dev/null || { cat "$lg_dir"/tx.* "$lg_dir"/rx.* 2>/dev/null | head -5; return 1; }
+		kill -0 "$p" 2>/dev/null || { cat "$lg_dir"/srv.* 2>/dev/null | head -5; return 1; }
 	done
-	detail "peer: $lg_bytes random bytes, sha256 $lg_sum, served on ports 50P1 (to the guest), 50P2 (back), 50P3 (UDP echo)"
+	detail "peer: $lg_bytes random bytes, sha256 $lg_sum, served on ports 50P1 (TCP: to the guest and back), 50P3 (UDP echo)"
 }
 
 # The guest's "VUBL P KEY ..." line for KEY (the last one), without the prefix.
 lg_line() { tr -d '\r' <"$lg_log/guest.serial" | grep "^VUBL $1 $2" | tail -1 | cut -d' ' -f4-; }
 
-# lg_qemu_exec: in a subshell: open the vhost fds, then become QEMU with one NIC per path.
+# lg_qemu_exec: in a subshell: open the vhost fds, then become QEMU with one NIC per path
+# (through vub_nettool tap-exec, which opens the queues of the multiqueue taps on fds 40-47).
 lg_qemu_exec() {
-	local p fd mq='' nd=()
-	[ "$lg_q" -gt 1 ] && mq=",mq=on,vectors=$((2 * lg_q + 2))"
+	local p q fd i dev t vf tf nd=() pre=() tapfd=40
 	for p in $lg_paths; do
-		case $p in
-		1)	# QEMU 7.2 takes one vhostfd for one queue pair; for more it opens
-			# /dev/vhost-net itself (vhostfds= needs fds=).
-			if [ "$lg_q" = 1 ]; then
-				exec {fd}<>/dev/vhost-net || exit 1
-				nd+=(-netdev "tap,id=n1,ifname=vubla,script=no,downscript=no,vhost=on,vhostfd=$fd")
+		q=$(lg_pq "$p")
+		case $(lg_kind "$p") in
+		1|3)
+			if [ "$(lg_kind "$p")" = 1 ]; then dev=/dev/vhost-net; t=vubl$p
+			else dev=/dev/vhost-user-bridge; t=vublq$p; fi
+			[ "$q" -gt 1 ] && [ "$(lg_kind "$p")" = 3 ] && dev=/dev/vhost-user-bridge-lg6
+			if [ "$q" = 1 ]; then
+				exec {fd}<>"$dev" || exit 1
+				nd+=(-netdev "tap,id=n$p,ifname=$t,script=no,downscript=no,vhost=on,vhostfd=$fd"
+					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02")
 			else
-				nd+=(-netdev "tap,id=n1,ifname=vubla,script=no,downscript=no,queues=$lg_q,vhost=on")
-			fi
-			nd+=(-device "virtio-net-pci,netdev=n1,mac=52:54:00:77:01:02$mq") ;;
-		2)	nd+=(-chardev "socket,id=c2,path=$lg_dir/vu2.sock" -netdev "vhost-user,id=n2,chardev=c2,queues=$lg_q"
-				-device "virtio-net-pci,netdev=n2,mac=52:54:00:77:02:02,vectors=0${mq:+,mq=on}") ;;
-		3)	exec {fd}<>/dev/vhost-user-bridge || exit 1
-			nd+=(-netdev "tap,id=n3,ifname=vublq,script=no,downscript=no,vhost=on,vhostfd=$fd"
-				-device "virtio-net-pci,netdev=n3,mac=52:54:00:77:03:02") ;;
+				# QEMU 7.2 takes vhostfds= only with fds=.
+				vf='' tf=''
+				for ((i = 0; i < q; i++)); do
+					exec {fd}<>"$dev" || exit 1
+					vf=$vf${vf:+:}$fd
+					tf=$tf${tf:+,}$tapfd
+					tapfd=$((tapfd + 1))
+				done
+				pre+=("$lg_build/vub_nettool" tap-exec "$t" "$tf")
+				nd+=(-netdev "tap,id=n$p,fds=${tf//,/:},vhost=on,vhostfds=$vf"
+					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,mq=on,vectors=$((2 * q + 2))")
+			fi ;;
+		2)	nd+=(-chardev "socket,id=c$p,path=$lg_dir/vu$p.sock" -netdev "vhost-user,id=n$p,chardev=c$p,queues=$q"
+				-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,vectors=0$([ "$q" -gt 1 ] && echo ,mq=on)") ;;
 		esac
 	done
-	echo "$lg_qemu -smp 1 -m 256M (memfd share=on) -kernel vmlinuz-$VUB_KREL ${nd[*]}" >"$lg_dir/qemu.cmd"
-	exec $lg_cpu "$lg_qemu" -accel tcg -cpu qemu64 -smp 1 -m 256M \
+	echo "$lg_qemu -smp $lg_smp -m 256M (memfd share=on) -kernel vmlinuz-$VUB_KREL ${nd[*]}" >"$lg_dir/qemu.cmd"
+	exec $lg_cpu "${pre[@]}" "$lg_qemu" -accel tcg -cpu qemu64 -smp "$lg_smp" -m 256M \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-machine pc,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on \
 		-kernel "$VUB_MODROOT/boot/vmlinuz-$VUB_KREL" -initrd "$lg_dir/initrd.cpio" \
-		-append "console=ttyS0 quiet panic=-1 apparmor=0 vubl_paths=$(echo "$lg_paths" | tr ' ' ,) vubl_queues=$lg_q" \
+		-append "console=ttyS0 quiet panic=-1 apparmor=0 vubl_paths=$lg_cmdpaths vubl_bytes=$lg_bytes" \
 		-serial "file:$lg_log/guest.serial" "${nd[@]}" \
 		</dev/null >"$lg_log/qemu.log" 2>&1
+}
+
+# lg_forward P: only the testpmd of path P forwards (none for vhost-net).
+lg_forward() {
+	local want=
+	[ "$(lg_kind "$1")" = 1 ] || want=$(lg_tp "$1")
+	[ "$want" != "$lg_fwd" ] || return 0
+	[ -z "$lg_fwd" ] || tp_stop "$lg_fwd" || detail "testpmd $lg_fwd: $e2e_why"
+	[ -z "$want" ] || tp_cmd "$want" start
+	lg_fwd=$want
 }
 
 # lg_boot: the guest, until it powers off; the peer's counters as each path begins and ends.
@@ -241,6 +317,9 @@ lg_boot() {
 	[ -e "$lg_dir/initrd.cpio" ] || lg_initrd || { lg_fail "cannot build the guest's initramfs"; return; }
 	lg_cpu=
 	[ "$(nproc)" -ge 2 ] && lg_cpu="taskset -c 1"
+	lg_smp=${LG_SMP:-1}
+	lg_cmdpaths=$(for p in $lg_paths; do printf '%s:%s,' "$p" "$(lg_pq "$p")"; done)
+	lg_cmdpaths=${lg_cmdpaths%,}
 	t0=$(lg_now)
 	: >"$lg_log/guest.serial"
 	(lg_qemu_exec) &
@@ -248,23 +327,34 @@ lg_boot() {
 	lg_attempt=$((${lg_attempt:-0} + 1))
 	sleep 1
 	detail "$(cat "$lg_dir/qemu.cmd" 2>/dev/null)"
-	# Follow the console: snapshot the peer's checksum counters as each path begins and ends.
+	# Follow the console: the right testpmd forwarding, the peer's checksum counters as
+	# each path begins and ends.
 	for ((;;)); do
 		IFS= read -r -d '' con <"$lg_log/guest.serial"
 		for p in 0 $lg_paths; do
 			case $seen in *" $p.b "*) ;; *)
 				if [[ $con == *"VUBL $p begin"* || $con == *"VUBL $p up"* ]]; then
+					[ "$p" = 0 ] || lg_forward "$p"
 					read -r -a snmp <<<"$(lg_snmp)"
 					lg_snmp0[p]="${snmp[*]}"
 					seen="$seen$p.b "
-					[ "$p" = 0 ] && detail "the guest's init runs after $(lg_since "$t0") s (guest uptime $(lg_line 0 up) s)"
+					[ "$p" = 0 ] && detail "the guest's init runs after $(lg_since "$t0") s (guest uptime $(lg_line 0 up))"
+				fi ;;
+			esac
+			# testpmd's per-queue counters while the guest is still connected
+			# (after it quits, the vhost PMD has none to show).
+			case $seen in *" $p.q "*) ;; *)
+				if [[ $con == *"VUBL $p qstats"* ]]; then
+					seen="$seen$p.q "
+					[ "$p" = 0 ] || [ "$(lg_kind "$p")" = 1 ] || [ "$(lg_pq "$p")" = 1 ] ||
+						lg_tpq[p]=$(lg_tp_qstats "$p")
 				fi ;;
 			esac
 			case $seen in *" $p.e "*) ;; *)
 				if [[ $con == *"VUBL $p end"* ]]; then
 					lg_snmp1[p]=$(lg_snmp)
 					seen="$seen$p.e "
-					detail "path $p (${lg_name[p]}) done after $(lg_since "$t0") s"
+					detail "path $p ($(lg_name "$p")) done after $(lg_since "$t0") s"
 				fi ;;
 			esac
 		done
@@ -295,19 +385,44 @@ lg_boot() {
 		return
 	fi
 	[[ $con == *"VUBL 0 done"* ]] || { lg_fail "the guest did not finish within $lg_budget s"; return; }
-	detail "QEMU ran $lg_boot_s s: the guest's init at $(lg_line 0 up) s, done at $(lg_line 0 'done') s of its uptime"
+	detail "QEMU ran $lg_boot_s s: the guest's init at $(lg_line 0 up), done at $(lg_line 0 'done') s of its uptime"
 	if grep -qE 'vhost|[Ee]rror|Assertion' "$lg_log/qemu.log"; then
 		sed 's/^/    qemu: /' "$lg_log/qemu.log" | head -10
 	fi
 	return 0
 }
 
+# lg_tp_qstats P: testpmd's "rx tx" good packets of each queue of path P's vhost-user port
+# ("rx0 tx0 rx1 tx1 ..."), from a fresh "show port xstats"; only while QEMU is connected.
+lg_tp_qstats() {
+	local p=$1 tp port=0 x n q i
+	tp=$(lg_tp "$p")
+	q=$(lg_pq "$p")
+	for x in $lg_paths; do
+		[ "$x" = "$p" ] && break
+		[ "$(lg_kind "$x")" != 1 ] && [ "$(lg_pq "$x")" = "$q" ] && port=$((port + 2))
+	done
+	n=$(grep -c "NIC extended statistics for port $port" "${e2e_log[$tp]}")
+	i=$(grep -c "Infos for port $port" "${e2e_log[$tp]}")
+	tp_cmd "$tp" "show port xstats $port"
+	tp_cmd "$tp" "show port info $port"	# its output tells that the xstats are complete
+	tp_wait "$tp" "Infos for port $port" $((i + 1)) 30 || return 1
+	awk -v n=$((n + 1)) -v q="$q" -v port="$port" '
+		$0 ~ "NIC extended statistics for port " port "$" || $0 ~ "NIC extended statistics for port " port " " { k++ }
+		k == n && match($1, /^(rx|tx)_q[0-9]+_good_packets:$/) { v[$1] = $2 }
+		END { for (i = 0; i < q; i++)
+			printf "%d %d ", v["rx_q" i "_good_packets:"], v["tx_q" i "_good_packets:"]
+		      print "" }' "${e2e_log[$tp]}"
+}
+
 # lg_check P: the verdict of one path from the guest's lines and the peer's files.
 lg_check() {
-	local p=$1 n=${lg_name[$1]} l bad=() a s rx tx
+	local p=$1 n l bad=() a rx tx q i
 	local -a x y
+	n=$(lg_name "$p")
+	q=$(lg_pq "$p")
 	say "path $p, $n:"
-	lg_tput[p]="failed / failed" lg_csum[p]=''
+	lg_tput[p]="failed / failed" lg_csum[p]='' lg_qs[p]=''
 	l=$(lg_line "$p" begin)
 	[ -n "$l" ] || { lg_res[p]="the guest never started this path"; return 1; }
 	detail "guest NIC ${l%% *}: virtio features: $(lg_line "$p" virtio-features)"
@@ -320,23 +435,45 @@ lg_check() {
 		detail "$a: $l"
 		[ "${l%% *}" = ok ] || bad+=("$a ${l:-missing}")
 	done
-	read -r -a x <<<"$(lg_line "$p" tcp-rx)"
-	read -r -a y <<<"$(cat "$lg_dir/tx.$p" 2>/dev/null)"
-	if [ "${x[0]:-0}" = "$lg_bytes" ] && [ "${x[1]:-}" = "$lg_sum" ] && [ ${#y[@]} = 2 ]; then
-		rx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
-		detail "TCP peer -> guest: ${x[0]} bytes, sha256 equal, ${y[1]} s: $rx bytes/s"
+	# Guest: "BYTES SHA256 RX_S TX_S [errors]"; peer: "SENT BACK SHA256 BACK_S".
+	read -r -a x <<<"$(lg_line "$p" tcp)"
+	read -r -a y <<<"$(grep -E '^[0-9]+ [0-9]+ [0-9a-f]+ [0-9.]+$' "$lg_dir/srv.$p" 2>/dev/null)"
+	rx='' tx=''
+	if [ "${x[0]:-0}" = "$lg_bytes" ] && [ "${x[1]:-}" = "$lg_sum" ] && [ ${#x[@]} = 4 ]; then
+		rx=$(awk -v b="${x[0]}" -v s="${x[2]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
+		detail "TCP peer -> guest ($q flow(s)): ${x[0]} bytes, sha256 equal, ${x[2]} s: $rx bytes/s"
 	else
-		bad+=("TCP peer -> guest: the guest got ${x[0]:-?} bytes of $lg_bytes, sha256 ${x[1]:-?} ($([ "${x[1]:-}" = "$lg_sum" ] && echo equal || echo differs)); peer: $(head -c 200 "$lg_dir/tx.$p" | tr '\n' ' ')${x[4]:+; guest nc: ${x[*]:4}}")
-		rx=
+		bad+=("TCP peer -> guest: the guest got ${x[0]:-?} bytes of $lg_bytes, sha256 ${x[1]:-?} ($([ "${x[1]:-}" = "$lg_sum" ] && echo equal || echo differs))${x[4]:+; guest: ${x[*]:4}}")
 	fi
-	read -r -a y <<<"$(grep -E '^[0-9]+ [0-9.]+$' "$lg_dir/rx.$p" 2>/dev/null)"
-	s=$(sha256sum <"$lg_dir/back.$p" 2>/dev/null | cut -d' ' -f1)
-	if [ ${#y[@]} = 2 ] && [ "${y[0]}" = "$lg_bytes" ] && [ "$s" = "$lg_sum" ]; then
-		tx=$(awk -v b="${y[0]}" -v s="${y[1]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
-		detail "TCP guest -> peer: ${y[0]} bytes, sha256 equal, ${y[1]} s: $tx bytes/s"
+	if [ ${#y[@]} = 4 ] && [ "${y[1]}" = "$lg_bytes" ] && [ "${y[2]}" = "$lg_sum" ]; then
+		tx=$(awk -v b="${y[1]}" -v s="${y[3]}" 'BEGIN { printf "%.0f", (s > 0 ? b / s : 0) }')
+		detail "TCP guest -> peer ($q flow(s)): ${y[1]} bytes, sha256 equal, ${y[3]} s: $tx bytes/s"
 	else
-		bad+=("TCP guest -> peer: the peer got $(stat -c %s "$lg_dir/back.$p" 2>/dev/null || echo 0) bytes of $lg_bytes, sha256 ${s:-none}; $(head -c 200 "$lg_dir/rx.$p" | tr '\n' ' ')")
-		tx=
+		bad+=("TCP guest -> peer: the peer got ${y[1]:-?} bytes of $lg_bytes, sha256 ${y[2]:-?}; peer: $(head -c 300 "$lg_dir/srv.$p" | tr '\n' ' ')")
+	fi
+	# Per-queue packets: the guest's (ethtool -S), and testpmd's on its vhost-user port.
+	l=$(lg_line "$p" qstats)
+	detail "guest per-queue packets: $l"
+	lg_qs[p]="guest $l"
+	if [ "$q" -gt 1 ]; then
+		read -r -a x <<<"$l"
+		if [ "${x[0]:-}" != rx ] || [ ${#x[@]} != $((2 * q + 2)) ] || [ "${x[q + 1]}" != tx ]; then
+			bad+=("the guest's per-queue counters: '$l', not $q rx and $q tx queues")
+		else
+			for ((i = 0; i < q; i++)); do
+				[ "${x[i + 1]}" -gt 0 ] || bad+=("guest rx queue $i: no packets")
+				[ "${x[q + 2 + i]}" -gt 0 ] || bad+=("guest tx queue $i: no packets")
+			done
+		fi
+		if [ "$(lg_kind "$p")" != 1 ]; then
+			read -r -a y <<<"${lg_tpq[p]:-}"
+			detail "testpmd $(lg_tp "$p") vhost-user port, per queue (rx tx): ${y[*]}"
+			lg_qs[p]="${lg_qs[p]}; testpmd rx/tx per queue ${y[*]}"
+			for ((i = 0; i < q; i++)); do
+				[ "${y[2 * i]:-0}" -gt 0 ] || bad+=("testpmd's vhost-user port rx queue $i: no packets")
+				[ "${y[2 * i + 1]:-0}" -gt 0 ] || bad+=("testpmd's vhost-user port tx queue $i: no packets")
+			done
+		fi
 	fi
 	detail "guest: $(lg_line "$p" stats | awk '{ printf "rx %s packets %s bytes, tx %s packets %s bytes", $3, $2, $11, $10 }'); guest's $(lg_line "$p" snmp)"
 	read -r -a x <<<"${lg_snmp0[p]:-0 0}"
@@ -346,7 +483,7 @@ lg_check() {
 	lg_tput[p]="${rx:-failed} / ${tx:-failed}"
 	if [ ${#bad[@]} = 0 ]; then
 		lg_res[p]=ok
-		say "ok $n: pings, UDP, TCP both ways sha256-equal; throughput peer->guest ${rx} B/s, guest->peer ${tx} B/s"
+		say "ok $n: pings, UDP, TCP both ways sha256-equal$([ "$q" -gt 1 ] && echo ", packets on every queue"); throughput peer->guest ${rx} B/s, guest->peer ${tx} B/s"
 		return 0
 	fi
 	lg_res[p]="${bad[*]}"
@@ -358,7 +495,7 @@ lg_keep() {
 	local dst=${VUB_OUT:-}/linux-guest f
 	[ -n "${VUB_OUT:-}" ] && [ -n "$lg_dir" ] || return 0
 	mkdir -p "$dst"
-	for f in "$lg_dir"/tx.* "$lg_dir"/rx.* "$lg_dir"/tp/*.log; do
+	for f in "$lg_dir"/srv.* "$lg_dir"/qemu.cmd "$lg_dir"/tp/*.log; do
 		[ -f "$f" ] && cp "$f" "$dst/"
 	done
 	return 0
@@ -366,7 +503,7 @@ lg_keep() {
 
 lg_main() {
 	local p b missing='' rc=0 t0
-	declare -ga lg_res=() lg_tput=() lg_csum=() lg_snmp0=() lg_snmp1=()
+	declare -ga lg_res=() lg_tput=() lg_csum=() lg_qs=() lg_tpq=() lg_snmp0=() lg_snmp1=()
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 4; }
 	case $VUB_KREL in 6.1.*) [ "${LG_FORCE:-0}" = 1 ] ||
 		{ echo "6.1: a nested Linux guest takes minutes more to boot (xz-compressed bzImage) under nested TCG; runs on 6.12 (LG_FORCE=1 to run it here)"; return 4; } ;;
@@ -376,20 +513,18 @@ lg_main() {
 	done
 	[ -e "$VUB_MODROOT/boot/vmlinuz-$VUB_KREL" ] || { lg_fail "no $VUB_MODROOT/boot/vmlinuz-$VUB_KREL"; return 1; }
 	{ [ -c /dev/vhost-net ] && [ -c /dev/net/tun ]; } || { lg_fail "no /dev/vhost-net or /dev/net/tun (modprobe tun vhost_net)"; return 1; }
-	case " $lg_paths " in *" 3 "*)
-		if [ ! -c /dev/vhost-user-bridge ] || [ ! -x "$lg_build/vhost-user-bridged" ]; then
-			lg_paths=$(echo " $lg_paths " | sed 's/ 3 / /; s/^ *//; s/ *$//')
-			missing="bridge path left out: no /dev/vhost-user-bridge or $lg_build/vhost-user-bridged"
-		fi ;;
-	esac
+	if lg_has 3 || lg_has 6; then
+		if [ ! -c /dev/vhost-user-bridge ] || [ ! -x "$lg_build/vhost-user-bridged" ] || [ ! -x "$lg_build/vubctl" ]; then
+			lg_paths=$(echo " $lg_paths " | sed 's/ 3 / /; s/ 6 / /; s/^ *//; s/ *$//')
+			missing="bridge paths left out: no /dev/vhost-user-bridge or $lg_build/vhost-user-bridged"
+		fi
+	fi
 	lg_dir=$(mktemp -d /tmp/vub-linux.XXXXXX)
 	lg_log=$lg_dir
 	[ -z "${VUB_OUT:-}" ] || { lg_log=$VUB_OUT/linux-guest; rm -rf "$lg_log"; mkdir -p "$lg_log"; }
-	say "A Linux guest ($VUB_KREL, $lg_q queue pair(s)) doing TCP with default offloads through: $(for p in $lg_paths; do printf '%s ' "${lg_name[p]}"; done)"
+	say "A Linux guest ($VUB_KREL) doing TCP with default offloads through: $(for p in $lg_paths; do printf '%s, ' "$(lg_name "$p")"; done | sed 's/, $//')"
 	t0=$(lg_now)
-	case " $lg_paths " in *" 1 "*) lg_tap vubla 10.77.1.1 || { lg_fail "cannot create tap vubla"; return 1; } ;; esac
-	case " $lg_paths " in *" 3 "*) lg_tap vublq || { lg_fail "cannot create tap vublq"; return 1; } ;; esac
-	lg_backend || { lg_keep; return 1; }
+	lg_backend || { lg_keep; e2e_dump; return 1; }
 	lg_serve || { lg_fail "cannot start the peer's servers"; lg_keep; return 1; }
 	lg_boot || { lg_keep; tail -20 "$lg_log/guest.serial" 2>/dev/null | sed 's/^/    guest: /'; return 1; }
 	for p in $lg_paths; do
@@ -399,14 +534,19 @@ lg_main() {
 		lg_fail "the nested guest's kernel log has a splat"
 		rc=2
 	fi
-	case " $lg_paths " in *" 3 "*)
-		[ -d /sys/class/net/vublq ] && detail "tap vublq (QEMU's tap of the bridge path, unused for data): rx_packets $(cat /sys/class/net/vublq/statistics/rx_packets)"
+	if lg_has 3 || lg_has 6; then
+		for p in q3 q6; do
+			[ -d "/sys/class/net/vubl$p" ] && detail "tap vubl$p (QEMU's tap of a bridge path, unused for data): rx_packets $(cat "/sys/class/net/vubl$p/statistics/rx_packets")"
+		done
 		b=$(grep -c ' -> E[A-Z]*' "$e2e_dir/bridged.log")
-		[ "$b" = 0 ] || { grep ' -> E[A-Z]*' "$e2e_dir/bridged.log" | head -5 | sed 's/^/    bridged: /'; lg_fail "$b ioctls failed in the daemon"; rc=2; } ;;
-	esac
-	say "summary ($VUB_KREL, $lg_q queue pair(s), nested guest ran $lg_boot_s s, test $(lg_since "$t0") s): TCP bytes/s peer->guest / guest->peer"
+		[ "$b" = 0 ] || { grep ' -> E[A-Z]*' "$e2e_dir/bridged.log" | head -5 | sed 's/^/    bridged: /'; lg_fail "$b ioctls failed in the daemon"; rc=2; }
+	fi
+	say "summary ($VUB_KREL, nested guest -smp $lg_smp ran $lg_boot_s s, test $(lg_since "$t0") s): TCP bytes/s peer->guest / guest->peer"
 	for p in $lg_paths; do
-		say "  ${lg_name[p]}: ${lg_tput[p]} ($([ "${lg_res[p]}" = ok ] && echo pass || echo FAIL); peer ${lg_csum[p]:-})"
+		say "  $(lg_name "$p"): ${lg_tput[p]} ($([ "${lg_res[p]}" = ok ] && echo pass || echo FAIL); peer ${lg_csum[p]:-})"
+	done
+	for p in $lg_paths; do
+		[ "$(lg_pq "$p")" -gt 1 ] && say "  $(lg_name "$p") per-queue packets: ${lg_qs[p]}"
 	done
 	lg_keep
 	[ $rc = 0 ] && [ -n "$missing" ] && { echo "$missing"; return 4; }

@@ -16,7 +16,7 @@ case ${2:-} in
 *) echo "usage: run.sh 6.1|6.12 [--bench]" >&2; exit 2 ;;
 esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
-vm_timeout=${VUB_VM_TIMEOUT:-1500}	# whole boot, seconds: a hang detector (each test has its own)
+vm_timeout=${VUB_VM_TIMEOUT:-3600}	# whole boot, seconds: a hang detector (each test has its own)
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
 guest=${VUB_GUEST:-$vm/guest.sh}
