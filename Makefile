@@ -5,6 +5,9 @@
 #   make check-unit           host-side tests
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
 #   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests
+#   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
+#                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
+#   make debug-kernel         only build (or find in the cache) that kernel
 #   make bench                the benchmark in one 6.12 VM
 #   make check-linux-guest    a nested Linux guest's TCP through the bridge (slow; not in check)
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
@@ -23,6 +26,8 @@ KVER ?= 6.1
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
 	ipxe-qemu strace udev
+# Building the debug kernel (KVER=debug) needs a few more.
+DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
 	apt-get -q -y -o DPkg::Lock::Timeout=600
 
@@ -31,6 +36,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d;
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
 .PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean \
+	debug-kernel \
 	install install-module install-userspace install-dkms uninstall
 
 all: userspace module
@@ -58,6 +64,10 @@ module-check: deps
 
 check-vm: deps userspace
 	$(VM)/run.sh $(KVER)
+
+# tests/vm/build-debug-kernel.sh: check-vm KVER=debug builds it too when the cache has none.
+debug-kernel: deps
+	$(VM)/build-debug-kernel.sh
 
 bench: deps userspace
 	$(VM)/run.sh 6.12 --bench
