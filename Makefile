@@ -5,6 +5,9 @@
 #   make check-unit           host-side tests
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
 #   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests
+#   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
+#                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
+#   make debug-kernel         only build (or find in the cache) that kernel
 #   make bench                the benchmark in one 6.12 VM
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
@@ -24,6 +27,8 @@ KVER ?= 6.1
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
 	ipxe-qemu strace udev
+# Building the debug kernel (KVER=debug) needs a few more.
+DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
 	apt-get -q -y -o DPkg::Lock::Timeout=600
 
@@ -32,6 +37,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d;
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
 .PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean fuzz \
+	debug-kernel \
 	install install-module install-userspace install-dkms uninstall
 
 all: userspace module
@@ -65,6 +71,10 @@ FUZZ_SECS ?= 300
 fuzz: deps userspace
 	VUB_TESTS=50-fuzz.sh VUB_FUZZ_SECS=$(FUZZ_SECS) VUB_TEST_TIMEOUT=$$((3 * $(FUZZ_SECS) + 600)) \
 		VUB_VM_TIMEOUT=$$((3 * $(FUZZ_SECS) + 1500)) $(VM)/run.sh $(KVER)
+
+# tests/vm/build-debug-kernel.sh: check-vm KVER=debug builds it too when the cache has none.
+debug-kernel: deps
+	$(VM)/build-debug-kernel.sh
 
 bench: deps userspace
 	$(VM)/run.sh 6.12 --bench

@@ -46,6 +46,18 @@ modprobe -a tun vhost_net 2>&1 | diag
 [ -c /dev/net/tun ] && [ -c /dev/vhost-net ]
 point $? "modprobe tun vhost_net (reference devices /dev/net/tun, /dev/vhost-net)"
 
+# kmemleak (the debug kernel only): what the kernel leaked before our module came is
+# forgotten ("clear" after a scan: boot-time objects, which kmemleak often misjudges), so that
+# every object reported at the end was allocated while the tests ran.
+kml=/sys/kernel/debug/kmemleak
+kmemleak_scan() {	# OUT: two scans (an object must be unreferenced for longer than 5 s), then the report
+	echo scan >"$kml" && sleep 6 && echo scan >"$kml" && cat "$kml" >"$1"
+}
+if [ -w "$kml" ]; then
+	kmemleak_scan "$VUB_OUT/boot-kmemleak.txt" && echo clear >"$kml"
+	point $? "kmemleak: boot-time objects forgotten ($(grep -c '^unreferenced object' "$VUB_OUT/boot-kmemleak.txt"))"
+fi
+
 loaded=0
 if [ ! -e "$VUB_KMOD" ]; then
 	echo "# missing $VUB_KMOD"
@@ -96,6 +108,17 @@ else
 	done
 fi
 
+# kmemleak prints its backtraces' symbols when it is read: read it once while the module
+# is loaded (its frames named), and once after rmmod (what the module's exit left behind;
+# its frames are then bare addresses, the only ones, as everything else is built in).
+if [ -w "$kml" ]; then
+	kmemleak_scan "$VUB_OUT/kmemleak-loaded.txt"
+	leaks=$(grep -c '^unreferenced object' "$VUB_OUT/kmemleak-loaded.txt")
+	[ "$leaks" = 0 ] || head -60 "$VUB_OUT/kmemleak-loaded.txt" | diag
+	[ "$leaks" = 0 ]
+	point $? "kmemleak, module loaded: $leaks unreferenced object(s) since the tests began"
+fi
+
 # The module must go away: anything still holding it is a leaked reference.  Give
 # asynchronous teardown (closing files of killed processes, workqueues) a few seconds.
 st=1
@@ -107,6 +130,16 @@ if [ $loaded = 1 ]; then
 	[ $st = 0 ] || { rmmod vhost_user_bridge 2>&1; grep '^vhost_user_bridge ' /proc/modules; } | diag
 fi
 point $st "rmmod vhost_user_bridge (no leaked references)"
+
+if [ -w "$kml" ]; then
+	# Only what is new since the last read: the loaded read's objects are already a failure.
+	echo clear >"$kml"
+	kmemleak_scan "$VUB_OUT/kmemleak-unloaded.txt"
+	leaks=$(grep -c '^unreferenced object' "$VUB_OUT/kmemleak-unloaded.txt")
+	[ "$leaks" = 0 ] || head -60 "$VUB_OUT/kmemleak-unloaded.txt" | diag
+	[ "$leaks" = 0 ]
+	point $? "kmemleak, module unloaded: $leaks more unreferenced object(s)"
+fi
 
 dmesg >"$VUB_OUT/dmesg.txt"
 splats=$(grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt")

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Boot one Debian kernel under QEMU TCG and run the project's tests in it.
-#   tests/vm/run.sh 6.1|6.12 [--bench]
+#   tests/vm/run.sh 6.1|6.12|debug [--bench]
+# debug: Debian's 6.12 source with KASAN, UBSAN, lockdep, kmemleak, debugobjects, built
+# once by tests/vm/build-debug-kernel.sh (tests/vm/debug.config); slower, larger timeouts.
 # Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
 # for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
 # ("passed failed skipped").
@@ -8,20 +10,32 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 vm=$top/tests/vm
-series=${1:?usage: run.sh 6.1|6.12 [--bench]}
+series=${1:?usage: run.sh 6.1|6.12|debug [--bench]}
 mode='test'
 case ${2:-} in
 '') ;;
 --bench) mode=bench ;;
-*) echo "usage: run.sh 6.1|6.12 [--bench]" >&2; exit 2 ;;
+*) echo "usage: run.sh 6.1|6.12|debug [--bench]" >&2; exit 2 ;;
 esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 vm_timeout=${VUB_VM_TIMEOUT:-3600}	# whole boot, seconds: a hang detector (each test has its own)
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
+mem=2G
+append=
+if [ "$series" = debug ]; then
+	# KASAN, lockdep and kmemleak make the kernel side several times slower; KASAN's
+	# shadow takes an eighth of RAM and its quarantine more.  no_hash_pointers: reports
+	# show real addresses, to compare with the module's load address.
+	vm_timeout=${VUB_VM_TIMEOUT:-5400}
+	test_timeout=${VUB_TEST_TIMEOUT:-1800}
+	mem=3G
+	append=" no_hash_pointers"
+fi
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
 guest=${VUB_GUEST:-$vm/guest.sh}
 # Kernel log lines that fail a run, wherever they come from.
-bad='WARNING:|BUG:|Oops|Call Trace|KASAN|lockdep|possible circular|hung_task|INFO: task'
+# ("BUG kmalloc-64 (Tainted: ...)" is SLUB's own report; UBSAN's has no other keyword.)
+bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular|hung_task|INFO: task'
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
 
 k=$("$vm/fetch-kernel.sh" "$series")
@@ -39,6 +53,7 @@ mkinitrd() {
 	if [ -e "$f" ]; then echo "$f"; return; fi
 	t=$(mktemp -d)
 	mkdir -p "$t"/{bin,dev,proc,sys,host,out,lib/modules}
+	: >"$t/lib/modules/load.list"	# stays empty when all of them are built in (debug)
 	cp /bin/busybox "$t/bin/"
 	install -m 755 "$vm/init" "$t/init"
 	# --show-depends lists each module's chain in load order ("builtin x" when built in).
@@ -77,13 +92,13 @@ boot() {
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
 	: >"$out/test.log"
 	qrc=0
-	timeout -k 10 "$vm_timeout" "${hide[@]}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
+	timeout -k 10 "$vm_timeout" "${hide[@]}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$out/console.log" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-device pvpanic -action panic=exit-failure \
 		-kernel "$image" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 oops=panic slub_nomerge" \
+		-append "console=ttyS0 panic=-1 oops=panic slub_nomerge$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$out",mount_tag=out,security_model=none \
 		</dev/null >"$out/qemu.log" 2>&1 &
@@ -137,6 +152,10 @@ problems=()
 grep -q '^# VUB_GUEST_DONE' "$out/test.log" || problems+=("the guest script did not finish (no VUB_GUEST_DONE in test.log)")
 splats=$(cat "$out/console.log" "$out/dmesg.txt" 2>/dev/null | tr -d '\r' | grep -E "$bad" | sort -u | head -20 || true)
 [ -z "$splats" ] || problems+=("kernel log matches /$bad/:"$'\n'"$splats")
+# kmemleak (debug kernel only): tests/vm/guest.sh scans and keeps what it reports.
+for f in "$out"/kmemleak-*.txt; do
+	[ ! -s "$f" ] || problems+=("kmemleak: $(grep -c '^unreferenced object' "$f") unreferenced object(s) in ${f#"$top"/}:"$'\n'"$(head -40 "$f")")
+done
 
 # Leaf TAP results: vub_selftests' own points (indented) replace the point that wraps them;
 # the harness checks above count as one more point.
