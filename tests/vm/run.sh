@@ -34,8 +34,10 @@ fi
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
 guest=${VUB_GUEST:-$vm/guest.sh}
 # Kernel log lines that fail a run, wherever they come from.
-# ("BUG kmalloc-64 (Tainted: ...)" is SLUB's own report; UBSAN's has no other keyword.)
-bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular|hung_task|INFO: task'
+# ("BUG kmalloc-64 (Tainted: ...)" is SLUB's own report; UBSAN's has no other keyword.
+# lockdep's reports are "WARNING: possible circular locking ..." and the like; the bare word
+# would match the debug kernel's boot banner "RCU lockdep checking is enabled".)
+bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep is turned off|possible circular|hung_task|INFO: task'
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
 
 k=$("$vm/fetch-kernel.sh" "$series")
