@@ -12,6 +12,8 @@
 # The kernel log is checked for WARN/BUG/hung tasks by tests/vm/guest.sh.
 # Runs in the test VM as root with the module loaded (tests/vm/guest.sh).
 # Exit 0 pass, 1 fail, 4 skip (the last line says why).
+# 100 kills take about a minute on an idle host, ten on a loaded one:
+# VUB_TEST_TIMEOUT=1500
 set -u
 # shellcheck source=../e2e-virtio-user.sh
 . "$(dirname "$0")/../e2e-virtio-user.sh"
