@@ -17,7 +17,8 @@
  * both rings (VHOST_NET_SET_BACKEND with a tap / with -1; directly:
  * SET_VRING_ENABLE and the ring's start, SET_VRING_ENABLE 0 and
  * GET_VRING_BASE, as the daemon does for a tap's device).  N times each (a
- * tenth for SET_MEM_TABLE and the cycles).  GET_FEATURES, VRING_NUM, BASE,
+ * tenth for SET_MEM_TABLE and the cycles).  Last, "bring-up": a fresh device
+ * (connection) from open to both rings started, as in --scale below.  GET_FEATURES, VRING_NUM, BASE,
  * ADDR and KICK send no message on either side (the front-end caches them
  * until a ring starts); for comparison, "GET_FEATURES message" is a
  * VHOST_USER_GET_FEATURES round trip on the direct connection, what a native
@@ -25,8 +26,28 @@
  *
  * Output, one line per operation (microseconds):
  *   ctl NAME BRIDGE_MEDIAN BRIDGE_P99 BRIDGE_N DIRECT_MEDIAN DIRECT_P99 DIRECT_N
- * (a side that was not measured prints - - 0).  No timing is asserted:
- * exit 0 when every call succeeded, 1 otherwise, 2 on usage errors.
+ * (a side that was not measured prints - - 0).
+ *
+ *   vub_ctlbench --backend SOCK --procs P [-r ROUNDS] [-n TOTAL]
+ *
+ * Concurrency: P processes, each with its own device (bridge) or connection
+ * (direct), set up first, then released at once, each issuing TOTAL/P (at
+ * least 20) SET_VRING_CALLs on ring 0, one vhost-user message each way on
+ * both sides.  Per round and side:
+ *   conc P SIDE OPS_PER_S MEDIAN_US P99_US N
+ *
+ *   vub_ctlbench --backend SOCK --scale N [--daemon PID] [-w WORKERS]
+ *
+ * Scale: N devices (bridge) or connections (direct) set up and started at
+ * once by WORKERS processes (default 16), each device as a VMM does it (owner,
+ * features, a 64 KiB memfd memory table, both rings, VHOST_NET_SET_BACKEND
+ * with a packet socket); held while the system is measured, then closed.
+ *   scale N SIDE OK SECONDS SLAB_BYTES DAEMON_RSS_KB DAEMON_FDS
+ * (the deltas from before the set-up: /proc/slabinfo's num_objs * objsize over
+ * every cache, and the daemon's VmRSS and open fds, - for direct).
+ *
+ * No timing is asserted: exit 0 when every call succeeded, 1 otherwise, 2 on
+ * usage errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +59,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
 
@@ -51,7 +75,7 @@
 
 enum op {
 	OP_OWNER, OP_GETF, OP_GETF_MSG, OP_SETF, OP_MEM, OP_NUM, OP_BASE, OP_ADDR,
-	OP_KICK, OP_CALL, OP_START, OP_STOP, OP_NR
+	OP_KICK, OP_CALL, OP_START, OP_STOP, OP_BRINGUP, OP_NR
 };
 
 static const char *const op_name[OP_NR] = {
@@ -60,7 +84,7 @@ static const char *const op_name[OP_NR] = {
 	[OP_MEM] = "SET_MEM_TABLE", [OP_NUM] = "SET_VRING_NUM",
 	[OP_BASE] = "SET_VRING_BASE", [OP_ADDR] = "SET_VRING_ADDR",
 	[OP_KICK] = "SET_VRING_KICK", [OP_CALL] = "SET_VRING_CALL",
-	[OP_START] = "ring_start", [OP_STOP] = "ring_stop",
+	[OP_START] = "ring_start", [OP_STOP] = "ring_stop", [OP_BRINGUP] = "bring-up",
 };
 
 struct samples {
@@ -73,6 +97,10 @@ static const char *dev = "/dev/vhost-user-bridge", *backend;
 static int mem_fd = -1, kick_fd = -1, call_fd = -1;
 static void *mem;
 static int rounds = 5, reps = 200;
+/* the bring-up and scale devices' memory (64 KiB), their VHOST_NET_SET_BACKEND socket */
+#define SCALE_MEM	(64u << 10)
+static int scale_fd = -1, pkt_fd = -1;
+static void *scale_mem;
 
 static uint64_t now_ns(void)
 {
@@ -141,6 +169,9 @@ static int tap_open(void)
 	}
 	return fd;
 }
+
+static int scale_bridge(uint64_t want, int *fdp);
+static int scale_direct(uint64_t want, struct vu_frontend **fep);
 
 static int run_bridge(uint64_t want)
 {
@@ -213,6 +244,19 @@ out:
 	close(fd);
 	if (tap >= 0)
 		close(tap);
+	if (!ret) {	/* a fresh device, open to both rings started */
+		uint64_t t1 = now_ns();
+		int r = scale_bridge(want, &fd);
+
+		if (r) {
+			printf("# bridge: bring-up: %s\n", strerror(-r));
+			ret = -1;
+		} else {
+			add(0, OP_BRINGUP, now_ns() - t1);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	return ret;
 }
 
@@ -309,14 +353,328 @@ static int run_direct(uint64_t want)
 	ret = 0;
 out:
 	vu_frontend_free(fe);
+	if (!ret) {
+		uint64_t t1 = now_ns();
+		int r = scale_direct(want, &fe);
+
+		if (r) {
+			printf("# direct: bring-up: %s\n", strerror(-r));
+			ret = -1;
+		} else {
+			add(1, OP_BRINGUP, now_ns() - t1);
+		}
+		vu_frontend_free(fe);
+	}
 	return ret;
+}
+
+
+/* --- concurrency ---------------------------------------------------------- */
+
+static int conc_child(int side, uint64_t *out, int m, int ready_w, int go_r)
+{
+	struct vu_frontend_opts o = { .nr_rings = 2, .timeout_ms = 25000, .log = quiet };
+	struct vhost_vring_file f = { .index = 0, .fd = call_fd };
+	struct vu_frontend *fe = NULL;
+	int fd = -1, i, r;
+	char c;
+
+	if (side) {
+		fe = vu_frontend_new(&o);
+		r = fe ? vu_frontend_connect(fe, backend) : -ENOMEM;
+		if (!r)
+			r = vu_frontend_set_owner(fe);
+	} else {
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		r = fd < 0 || ioctl(fd, VHOST_SET_OWNER) ? -errno : 0;
+	}
+	if (write(ready_w, r ? "e" : "r", 1) != 1 || r)
+		return 1;
+	if (read(go_r, &c, 1) < 0)
+		return 1;
+	for (i = 0; i < m; i++) {
+		uint64_t t0 = now_ns();
+
+		r = side ? vu_frontend_set_vring_call(fe, 0, call_fd) :
+			   (ioctl(fd, VHOST_SET_VRING_CALL, &f) ? -errno : 0);
+		if (r) {
+			printf("# %s: SET_VRING_CALL: %s\n", side ? "direct" : "bridge", strerror(-r));
+			return 1;
+		}
+		out[i] = now_ns() - t0;
+	}
+	return 0;
+}
+
+static int conc_run(int side, int procs, int total)
+{
+	int m = total / procs < 20 ? 20 : total / procs, ready[2], go[2], i, bad = 0, st;
+	size_t len = (size_t)procs * m * sizeof(uint64_t);
+	struct samples s = { 0 };
+	uint64_t *ns, t0, t1;
+	pid_t *pid;
+	char c;
+
+	ns = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid = calloc(procs, sizeof(*pid));
+	if (ns == MAP_FAILED || !pid || pipe(ready) || pipe(go))
+		return -1;
+	fflush(stdout);
+	for (i = 0; i < procs; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			_exit(conc_child(side, ns + (size_t)i * m, m, ready[1], go[0]));
+		}
+		if (pid[i] < 0)
+			bad++;
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < procs; i++)
+		if (read(ready[0], &c, 1) != 1 || c != 'r')
+			bad++;
+	t0 = now_ns();
+	close(go[1]);		/* go: every child's read() returns */
+	for (i = 0; i < procs; i++)
+		if (pid[i] > 0 && (waitpid(pid[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)))
+			bad++;
+	t1 = now_ns();
+	close(ready[0]);
+	if (!bad) {
+		s.ns = ns;
+		s.n = (size_t)procs * m;
+		printf("conc %d %s %.0f", procs, side ? "direct" : "bridge", s.n * 1e9 / (t1 - t0));
+		stat_print(&s);
+		printf("\n");
+	} else {
+		printf("# conc %d %s: %d processes failed\n", procs, side ? "direct" : "bridge", bad);
+	}
+	munmap(ns, len);
+	free(pid);
+	return bad ? -1 : 0;
+}
+
+/* --- scale ---------------------------------------------------------------- */
+
+
+/* A device as a VMM sets it up, to both rings started; *fdp is the device. */
+static int scale_bridge(uint64_t want, int *fdp)
+{
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r;
+	} mt = { .m.nregions = 1, .r = { .memory_size = SCALE_MEM,
+		.userspace_addr = (uintptr_t)scale_mem } };
+	struct vhost_vring_state st;
+	struct vhost_vring_addr a;
+	struct vhost_vring_file f;
+	uint64_t feat;
+	int fd, k;
+
+	*fdp = fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, VHOST_SET_OWNER) || ioctl(fd, VHOST_GET_FEATURES, &feat))
+		return -errno;
+	feat &= want;
+	if (ioctl(fd, VHOST_SET_FEATURES, &feat) || ioctl(fd, VHOST_SET_MEM_TABLE, &mt))
+		return -errno;
+	for (k = 0; k < 2; k++) {
+		st = (struct vhost_vring_state){ .index = k, .num = RING_NUM };
+		a = (struct vhost_vring_addr){ .index = k,
+			.desc_user_addr = (uintptr_t)scale_mem + VRING_OFF(k),
+			.avail_user_addr = (uintptr_t)scale_mem + VRING_OFF(k) + 0x1000,
+			.used_user_addr = (uintptr_t)scale_mem + VRING_OFF(k) + 0x2000 };
+		if (ioctl(fd, VHOST_SET_VRING_NUM, &st))
+			return -errno;
+		st.num = 0;
+		if (ioctl(fd, VHOST_SET_VRING_BASE, &st) || ioctl(fd, VHOST_SET_VRING_ADDR, &a))
+			return -errno;
+		f = (struct vhost_vring_file){ .index = k, .fd = kick_fd };
+		if (ioctl(fd, VHOST_SET_VRING_KICK, &f))
+			return -errno;
+		f.fd = call_fd;
+		if (ioctl(fd, VHOST_SET_VRING_CALL, &f))
+			return -errno;
+		f.fd = pkt_fd;
+		if (ioctl(fd, VHOST_NET_SET_BACKEND, &f))
+			return -errno;
+	}
+	return 0;
+}
+
+/* The same directly; *fep is the front-end (NULL if none). */
+static int scale_direct(uint64_t want, struct vu_frontend **fep)
+{
+	struct vu_frontend_opts o = { .nr_rings = 2, .timeout_ms = 25000, .log = quiet };
+	struct vu_frontend_region r = { .size = SCALE_MEM, .uaddr = (uintptr_t)scale_mem,
+					.fd = scale_fd };
+	struct vu_frontend *fe = vu_frontend_new(&o);
+	struct vu_vring_addr a;
+	uint64_t feat;
+	int k, ret;
+
+	*fep = fe;
+	if (!fe)
+		return -ENOMEM;
+	ret = vu_frontend_connect(fe, backend);
+	if (!ret)
+		ret = vu_frontend_set_owner(fe);
+	if (!ret)
+		ret = vu_frontend_get_features(fe, &feat);
+	if (!ret)
+		ret = vu_frontend_set_features(fe, feat & want);
+	if (!ret)
+		ret = vu_frontend_set_mem_table(fe, &r, 1);
+	for (k = 0; k < 2 && !ret; k++) {
+		a = (struct vu_vring_addr){ .index = k, .desc = (uintptr_t)scale_mem + VRING_OFF(k),
+			.avail = (uintptr_t)scale_mem + VRING_OFF(k) + 0x1000,
+			.used = (uintptr_t)scale_mem + VRING_OFF(k) + 0x2000 };
+		ret = vu_frontend_set_vring_num(fe, k, RING_NUM);
+		if (!ret)
+			ret = vu_frontend_set_vring_base(fe, k, 0);
+		if (!ret)
+			ret = vu_frontend_set_vring_addr(fe, &a);
+		if (!ret)
+			ret = vu_frontend_set_vring_kick(fe, k, kick_fd);
+		if (!ret)
+			ret = vu_frontend_set_vring_call(fe, k, call_fd);
+		if (!ret)
+			ret = fe_start(fe, k);
+	}
+	return ret;
+}
+
+static long long slab_bytes(void)
+{
+	char line[512], name[128];
+	long long sum = 0, num, size;
+	FILE *f = fopen("/proc/slabinfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %*d %lld %lld", name, &num, &size) == 3)
+			sum += num * size;
+	fclose(f);
+	return sum;
+}
+
+static long daemon_rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static long daemon_fds(int pid)
+{
+	char path[64];
+	long n = 0;
+	FILE *p;
+	int c;
+
+	snprintf(path, sizeof(path), "ls /proc/%d/fd 2>/dev/null", pid);
+	p = popen(path, "re");
+	if (!p)
+		return -1;
+	while ((c = fgetc(p)) != EOF)
+		n += c == '\n';
+	pclose(p);
+	return n;
+}
+
+static int scale_run(int side, int n, int workers, int dpid, uint64_t want)
+{
+	long long slab0, slab1;
+	long rss0 = 0, rss1 = 0, fds0 = 0, fds1 = 0;
+	int ready[2], go[2], i, ok = 0, v, st;
+	uint64_t t0, t1;
+	pid_t *pid;
+	char c;
+
+	if (workers > n)
+		workers = n;
+	pid = calloc(workers, sizeof(*pid));
+	if (!pid || pipe(ready) || pipe(go))
+		return -1;
+	if (dpid) {
+		rss0 = daemon_rss_kb(dpid);
+		fds0 = daemon_fds(dpid);
+	}
+	slab0 = slab_bytes();
+	fflush(stdout);
+	t0 = now_ns();
+	for (i = 0; i < workers; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			int j, good = 0, first = 0;
+
+			close(ready[0]);
+			close(go[1]);
+			for (j = i; j < n; j += workers) {	/* held until we exit */
+				struct vu_frontend *fe;
+				int fd = -1, r = side ? scale_direct(want, &fe) : scale_bridge(want, &fd);
+
+				if (!r)
+					good++;
+				else if (!first++)
+					printf("# scale %d %s: device %d: %s\n", n,
+					       side ? "direct" : "bridge", j, strerror(-r));
+			}
+			fflush(stdout);
+			if (write(ready[1], &good, sizeof(good)) != sizeof(good) ||
+			    read(go[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < workers; i++)
+		if (pid[i] > 0 && read(ready[0], &v, sizeof(v)) == sizeof(v))
+			ok += v;
+	t1 = now_ns();
+	usleep(500000);		/* the back-end's and daemon's last replies settle */
+	slab1 = slab_bytes();
+	if (dpid) {
+		rss1 = daemon_rss_kb(dpid);
+		fds1 = daemon_fds(dpid);
+	}
+	close(go[1]);
+	for (i = 0; i < workers; i++)
+		if (pid[i] > 0)
+			waitpid(pid[i], &st, 0);
+	close(ready[0]);
+	free(pid);
+	printf("scale %d %s %d %.2f %lld", n, side ? "direct" : "bridge", ok, (t1 - t0) / 1e9,
+	       slab1 - slab0);
+	if (dpid && !side)
+		printf(" %ld %ld\n", rss1 - rss0, fds1 - fds0);
+	else
+		printf(" - -\n");
+	/* Let the daemon and the back-end see every close before the next level. */
+	for (i = 0; dpid && i < 100 && daemon_fds(dpid) > fds0; i++)
+		usleep(100000);
+	sleep(1);
+	return ok == n ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
 	/* VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF: what every VMM asks for */
 	const uint64_t want = (1ull << 32) | (1ull << 15);
-	int i, opt, fails = 0;
+	int i, opt, fails = 0, procs = 0, scale = 0, workers = 16, dpid = 0;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--backend"))
@@ -327,11 +685,20 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "-n"))
 			reps = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--procs"))
+			procs = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--scale"))
+			scale = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--daemon"))
+			dpid = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "-w"))
+			workers = atoi(argv[i + 1]);
 		else
 			break;
 	}
-	if (i != argc || !backend || rounds < 1 || reps < 10) {
-		fprintf(stderr, "usage: vub_ctlbench --backend SOCK [--dev PATH] [-r ROUNDS] [-n N>=10]\n");
+	if (i != argc || !backend || rounds < 1 || reps < 10 || procs < 0 || scale < 0 || workers < 1) {
+		fprintf(stderr, "usage: vub_ctlbench --backend SOCK [--dev PATH] [-r ROUNDS] [-n N>=10]\n"
+			"       [--procs P | --scale N [--daemon PID] [-w WORKERS]]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -348,6 +715,29 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(mem, 0, MEM_SIZE);
+	if (procs) {
+		for (i = 0; i < rounds; i++)
+			for (opt = 0; opt < 2; opt++)
+				if (conc_run((opt + i) % 2, procs, reps))
+					fails++;
+		return fails ? 1 : 0;
+	}
+	scale_fd = memfd_create("vub_ctlbench_scale", MFD_CLOEXEC);
+	pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (scale_fd < 0 || pkt_fd < 0 || ftruncate(scale_fd, SCALE_MEM)) {
+		perror("vub_ctlbench: scale");
+		return 1;
+	}
+	scale_mem = mmap(NULL, SCALE_MEM, PROT_READ | PROT_WRITE, MAP_SHARED, scale_fd, 0);
+	if (scale_mem == MAP_FAILED)
+		return 1;
+	memset(scale_mem, 0, SCALE_MEM);
+	if (scale) {
+		for (opt = 0; opt < 2; opt++)
+			if (scale_run(opt, scale, workers, dpid, want))
+				fails++;
+		return fails ? 1 : 0;
+	}
 	for (i = 0; i < rounds; i++) {
 		for (opt = 0; opt < 2; opt++) {
 			int side = (opt + i) % 2;	/* alternate which goes first */
