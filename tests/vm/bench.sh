@@ -16,6 +16,14 @@
 #      vhost set-up), bridge vs native, 1 + BENCH_BRINGUP times each, alternated.
 #   2. Per-ioctl cost: build/vub_ctlbench, the bridge against the daemon's own
 #      front-end on a direct connection to the same back-end (port 0).
+#   4. Concurrency: vub_ctlbench --procs P for P in BENCH_PROCS: P processes issuing
+#      SET_VRING_CALL at once, each on its own device or connection.
+#   5. Scale: vub_ctlbench --scale N for N in BENCH_SCALE: N devices (and, for
+#      comparison, N direct connections) set up and started at once by 16 processes;
+#      set-up rate, slab bytes, the daemon's RSS and fds, per device.
+# The daemon runs with the limits of the packaged unit under systemd (RLIMIT_NOFILE
+# 1024 soft, 524288 hard: it raises the soft limit itself); the back-end testpmd and
+# the VMMs with 524288.
 # Writes $VUB_OUT/bench.md (the Markdown table), bench.json, bench-runs.tsv.
 # Exit 0 when everything ran, 1 otherwise, 4 (skip) without what it needs.
 set -u
@@ -23,10 +31,12 @@ set -u
 . "$(dirname "$0")/e2e-virtio-user.sh"
 trap e2e_cleanup EXIT
 
-BENCH_REPS=${BENCH_REPS:-5}
+BENCH_REPS=${BENCH_REPS:-3}
 BENCH_SECS=${BENCH_SECS:-3}
 BENCH_SIZES=${BENCH_SIZES:-64 1500}
-BENCH_BRINGUP=${BENCH_BRINGUP:-3}
+BENCH_BRINGUP=${BENCH_BRINGUP:-0}
+BENCH_PROCS=${BENCH_PROCS:-1 8 64}
+BENCH_SCALE=${BENCH_SCALE:-1 64 256 1024}
 out=${VUB_OUT:-/tmp}
 runs=$out/bench-runs.tsv	# section key value...: every sample
 
@@ -37,6 +47,7 @@ for b in vhost-user-bridged vub_bench vub_ctlbench vubctl; do
 done
 [ -c /dev/vhost-user-bridge ] || { echo "no /dev/vhost-user-bridge (module not loaded)"; exit 4; }
 e2e_dir=$(mktemp -d /run/vub-bench.XXXXXX)
+ulimit -n 524288 || ulimit -n 65536
 rm -rf /run/dpdk/vub-e2e-*
 : >"$runs"
 failed=0
@@ -50,7 +61,7 @@ col() { awk -v k="$1" -v f="$2" '$0 ~ "^" k "\t" { split($0, c, "\t"); print c[f
 
 # --- 0. the channel alone -----------------------------------------------------
 echo "== 0. channel round trip (vub_bench: test daemon, no back-end)"
-"$e2e_build/vub_bench" -n 20000 >"$e2e_dir/vub_bench.log" 2>&1 || fail "vub_bench"
+"$e2e_build/vub_bench" -n 5000 >"$e2e_dir/vub_bench.log" 2>&1 || fail "vub_bench"
 sed 's/^/    /' "$e2e_dir/vub_bench.log"
 # (no process substitution: the VM's /dev has no /dev/fd)
 read -r ch_med ch_p99 un_med un_p99 <<<"$(sed -n \
@@ -66,7 +77,9 @@ tp_start be 0 1 384 --vdev "net_vhost0,iface=$sockb,queues=1,client=0" \
 	-i --forward-mode=io --port-topology=loop --total-num-mbufs=16384 --nb-cores=1
 tp_wait be 'testpmd> ' 1 120 || { fail "$e2e_why"; exit 1; }
 tp_cmd be start
-"$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$sockb" >"$e2e_dir/bridged.log" 2>&1 &
+# shellcheck disable=SC2016 # for the inner shell
+bash -c 'ulimit -Sn 1024 && exec "$@"' - "$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$sockb" \
+	>"$e2e_dir/bridged.log" 2>&1 &
 e2e_daemon_pid=$!
 for ((i = 0; i < 100; i++)); do
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" && break
@@ -126,6 +139,10 @@ bench_run() {
 # --- 1. data path -------------------------------------------------------------
 echo "== 1. data path: bridge (b) and native vhost-user (n), ${BENCH_SECS} s per run, $BENCH_REPS runs per size"
 bench_vmm b && bench_vmm n || exit 1
+for s in "$sockb" "$sockn"; do
+	echo "    the back-end negotiated on ${s##*/}: $(grep -F "($s) negotiated Virtio features" "${e2e_log[be]}" |
+		tail -1 | grep -o '0x[0-9a-f]*$')"
+done
 for size in $BENCH_SIZES; do
 	tp_cmd b "set txpkts $size"
 	tp_cmd n "set txpkts $size"
@@ -154,9 +171,28 @@ tp_stop be >/dev/null
 
 # --- 2. per-ioctl cost --------------------------------------------------------
 echo "== 2. per-ioctl cost: vub_ctlbench, bridge vs the daemon's front-end directly on $sockb"
-"$e2e_build/vub_ctlbench" --backend "$sockb" -r 5 -n 200 >"$e2e_dir/ctl.log" 2>&1 || fail "vub_ctlbench"
+"$e2e_build/vub_ctlbench" --backend "$sockb" -r 5 -n 100 >"$e2e_dir/ctl.log" 2>&1 || fail "vub_ctlbench"
 sed 's/^/    /' "$e2e_dir/ctl.log"
 awk '$1 == "ctl" { OFS = "\t"; $1 = "ctl"; print }' "$e2e_dir/ctl.log" >>"$runs"
+
+# --- 4. concurrency -----------------------------------------------------------
+echo "== 4. concurrency: P processes issuing SET_VRING_CALL at once, bridge vs direct"
+for p in $BENCH_PROCS; do
+	"$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" -r 2 -n 400 >"$e2e_dir/conc.log" 2>&1 ||
+		fail "vub_ctlbench --procs $p"
+	sed 's/^/    /' "$e2e_dir/conc.log"
+	awk '$1 == "conc" { OFS = "\t"; $1 = "conc"; print }' "$e2e_dir/conc.log" >>"$runs"
+done
+
+# --- 5. scale -----------------------------------------------------------------
+echo "== 5. scale: N devices set up and started at once (16 processes), then N direct connections"
+for n in $BENCH_SCALE; do
+	"$e2e_build/vub_ctlbench" --backend "$sockb" --scale "$n" --daemon "$e2e_daemon_pid" >"$e2e_dir/scale.log" 2>&1 ||
+		fail "vub_ctlbench --scale $n"
+	sed 's/^/    /' "$e2e_dir/scale.log" | head -20
+	awk '$1 == "scale" { OFS = "\t"; $1 = "scale"; print }' "$e2e_dir/scale.log" >>"$runs"
+done
+echo "    the daemon's limits: $(grep 'Max open files' "/proc/$e2e_daemon_pid/limits")"
 
 # --- the table ----------------------------------------------------------------
 md=$out/bench.md
@@ -180,11 +216,21 @@ md=$out/bench.md
 	echo
 	echo "| operation | bridge | direct | ratio of medians | ratio of p99 |"
 	echo "|---|---|---|---|---|"
-	awk -F'\t' '$1 == "ctl" {
-		r = ($3 != "-" && $6 != "-" && $6 > 0.05) ? sprintf("%.2f", $3 / $6) : "n/a"
-		q = ($4 != "-" && $7 != "-" && $7 > 0.05) ? sprintf("%.2f", $4 / $7) : "n/a"
-		printf "| %s | %s / %s | %s / %s | %s | %s |\n", $2, $3, $4, $6, $7, r, q }' "$runs"
-	echo "| channel alone (vub_bench GET_FEATURES, test daemon) | ${ch_med:--} / ${ch_p99:--} | unix socket ${un_med:--} / ${un_p99:--} | $(awk -v a="${ch_med:-0}" -v b="${un_med:-0}" 'BEGIN { print b > 0 ? sprintf("%.2f", a / b) : "n/a" }') | |"
+	# The front-end only caches these until a ring starts: the direct side sends
+	# nothing, and GET_FEATURES is compared with the native message instead.
+	awk -F'\t' '$1 == "ctl" { m[$2] = $3; p[$2] = $4; dm[$2] = $6; dp[$2] = $7; order[++n] = $2 }
+	function ratio(a, b) { return a != "-" && b != "-" && b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+	END { for (i = 1; i <= n; i++) { o = order[i]
+		if (o == "GET_FEATURES_message") continue
+		if (o ~ /^(GET_FEATURES|SET_VRING_NUM|SET_VRING_BASE|SET_VRING_ADDR|SET_VRING_KICK)$/)
+			r = q = "(direct: no message)"
+		else { r = ratio(m[o], dm[o]); q = ratio(p[o], dp[o]) }
+		printf "| %s | %s / %s | %s / %s | %s | %s |\n", o, m[o], p[o], dm[o], dp[o], r, q
+		if (o == "GET_FEATURES")
+			printf "| GET_FEATURES vs a native VHOST_USER_GET_FEATURES | %s / %s | %s / %s | %s | %s |\n",
+				m[o], p[o], dm["GET_FEATURES_message"], dp["GET_FEATURES_message"],
+				ratio(m[o], dm["GET_FEATURES_message"]), ratio(p[o], dp["GET_FEATURES_message"]) } }' "$runs"
+	echo "| channel alone (vub_bench GET_FEATURES, test daemon) | ${ch_med:--} / ${ch_p99:--} | unix socket ${un_med:--} / ${un_p99:--} | $(awk -v a="${ch_med:-0}" -v b="${un_med:-0}" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') | |"
 	echo
 	echo "#### 3. Bring-up: VMM (DPDK virtio-user testpmd) launch to its port started, s, median (min..max) of $((BENCH_BRINGUP + 1))"
 	echo
@@ -192,7 +238,34 @@ md=$out/bench.md
 	read -r bm bl bh <<<"$(col "bringup\tn" 3 | mmm)"
 	echo "| (a) bridge | (b) native | a/b (medians) |"
 	echo "|---|---|---|"
-	echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(awk -v a="$am" -v b="$bm" 'BEGIN { print b > 0 ? sprintf("%.2f", a / b) : "n/a" }') |"
+	echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(awk -v a="$am" -v b="$bm" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') |"
+	echo
+	echo "#### 4. Concurrency: P processes, 400 SET_VRING_CALL in all (at least 20 each; one message each way), 2 rounds alternated"
+	echo
+	echo "| P | bridge ops/s | direct ops/s | ratio | bridge median / p99 us | direct median / p99 us | p99 ratio |"
+	echo "|---|---|---|---|---|---|---|"
+	awk -F'\t' '$1 == "conc" { k = $2 SUBSEP $3; if (!(k in ops) || $4 > ops[k]) { ops[k] = $4; med[k] = $5; p99[k] = $6 }
+		if (!seen[$2]++) order[++np] = $2 }
+	END { for (i = 1; i <= np; i++) { p = order[i]; b = p SUBSEP "bridge"; d = p SUBSEP "direct"
+		printf "| %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", p, ops[b], ops[d],
+			(ops[d] > 0 ? sprintf("%.2f", ops[b] / ops[d]) : "n/a"), med[b], p99[b], med[d], p99[d],
+			(p99[d] > 0 ? sprintf("%.2f", p99[b] / p99[d]) : "n/a") } }' "$runs"
+	echo
+	echo "(best round of each; ratio: bridge / direct)"
+	echo
+	echo "#### 5. Scale: N devices set up and started at once on one daemon (16 VMM processes)"
+	echo
+	echo "| N | bridge: up | set-up s (devices/s) | slab KiB/device | bridged RSS KiB/device | bridged fds/device | direct: up | set-up s | slab KiB/device |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '$1 == "scale" { k = $2 SUBSEP $3; ok[k] = $4; s[k] = $5; slab[k] = $6; rss[k] = $7; fds[k] = $8
+		if (!seen[$2]++) order[++np] = $2 }
+	function per(v, n) { return n > 0 && v != "-" ? sprintf("%.1f", v / n) : "-" }
+	END { for (i = 1; i <= np; i++) { n = order[i]; b = n SUBSEP "bridge"; d = n SUBSEP "direct"
+		printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s |\n", n, ok[b], s[b],
+			(s[b] > 0 ? sprintf("%.0f", ok[b] / s[b]) : "-"), per(slab[b] / 1024, ok[b]),
+			per(rss[b], ok[b]), per(fds[b], ok[b]), ok[d], s[d], per(slab[d] / 1024, ok[d]) } }' "$runs"
+	echo
+	echo "(slab: every cache of /proc/slabinfo, the whole system: the back-end's and the VMMs' kernel objects too)"
 } >"$md"
 
 # JSON: every sample, and the summary table's source
@@ -210,7 +283,13 @@ jq -R -s --arg kernel "$(uname -r)" --arg cpus "$(nproc)" --arg load "$(cut -d' 
 		bridge_median: (.[2] | tonumber? // null), bridge_p99: (.[3] | tonumber? // null), bridge_n: (.[4] | tonumber),
 		direct_median: (.[5] | tonumber? // null), direct_p99: (.[6] | tonumber? // null), direct_n: (.[7] | tonumber) } ],
 	bringup_s: [ $r[] | select(.[0] == "bringup") | { path: (if .[1] == "b" then "bridge" else "native" end),
-		seconds: (.[2] | tonumber) } ]
+		seconds: (.[2] | tonumber) } ],
+	concurrency: [ $r[] | select(.[0] == "conc") | { procs: (.[1] | tonumber), side: .[2],
+		ops_per_s: (.[3] | tonumber), median_us: (.[4] | tonumber), p99_us: (.[5] | tonumber),
+		n: (.[6] | tonumber) } ],
+	scale: [ $r[] | select(.[0] == "scale") | { devices: (.[1] | tonumber), side: .[2], up: (.[3] | tonumber),
+		seconds: (.[4] | tonumber), slab_bytes: (.[5] | tonumber),
+		bridged_rss_kb: (.[6] | tonumber? // null), bridged_fds: (.[7] | tonumber? // null) } ]
 	}' "$runs" >"$out/bench.json" || fail "bench.json"
 echo "== results ($out/bench.md, bench.json; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 cat "$md"
