@@ -43,7 +43,7 @@
  * features, a 64 KiB memfd memory table, both rings, VHOST_NET_SET_BACKEND
  * with a packet socket); held while the system is measured, then closed.
  *   scale N SIDE OK SECONDS SLAB_BYTES DAEMON_RSS_KB DAEMON_FDS
- * (the deltas from before the set-up: /proc/slabinfo's num_objs * objsize over
+ * (the deltas from before the set-up: /proc/slabinfo's active_objs * objsize over
  * every cache, and the daemon's VmRSS and open fds, - for direct).
  *
  * No timing is asserted: exit 0 when every call succeeded, 1 otherwise, 2 on
@@ -554,7 +554,7 @@ static long long slab_bytes(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%127s %*d %lld %lld", name, &num, &size) == 3)
+		if (sscanf(line, "%127s %lld %*d %lld", name, &num, &size) == 3)
 			sum += num * size;
 	fclose(f);
 	return sum;
@@ -702,7 +702,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	mem_fd = memfd_create("vub_ctlbench", MFD_CLOEXEC);
+	/* sealable, as QEMU's memory-backend-memfd: the module seals it against
+	 * shrinking (otherwise it logs, per table, that it cannot) */
+	mem_fd = memfd_create("vub_ctlbench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (mem_fd < 0 || kick_fd < 0 || call_fd < 0 || ftruncate(mem_fd, MEM_SIZE)) {
@@ -722,7 +724,7 @@ int main(int argc, char **argv)
 					fails++;
 		return fails ? 1 : 0;
 	}
-	scale_fd = memfd_create("vub_ctlbench_scale", MFD_CLOEXEC);
+	scale_fd = memfd_create("vub_ctlbench_scale", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (scale_fd < 0 || pkt_fd < 0 || ftruncate(scale_fd, SCALE_MEM)) {
 		perror("vub_ctlbench: scale");
