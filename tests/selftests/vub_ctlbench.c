@@ -539,8 +539,8 @@ static int scale_direct(uint64_t want, struct vu_frontend **fep)
 			ret = vu_frontend_set_vring_kick(fe, k, kick_fd);
 		if (!ret)
 			ret = vu_frontend_set_vring_call(fe, k, call_fd);
-		if (!ret)
-			ret = fe_start(fe, k);
+		if (!ret)	/* what the daemon does for a backend that is not a tap */
+			ret = vu_frontend_start_vring(fe, k);
 	}
 	return ret;
 }
