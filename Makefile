@@ -8,7 +8,7 @@
 #   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
 #                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
 #   make debug-kernel         only build (or find in the cache) that kernel
-#   make bench                the benchmark in one 6.12 VM
+#   make bench                the benchmarks (tests/vm/bench.sh) in one 6.12 VM: build/bench.md, bench.json
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
@@ -76,8 +76,13 @@ fuzz: deps userspace
 debug-kernel: deps
 	$(VM)/build-debug-kernel.sh
 
+# tests/vm/bench.sh in a 6.12 VM; the table and the samples are copied to build/bench.md, build/bench.json.
 bench: deps userspace
-	$(VM)/run.sh 6.12 --bench
+	@rm -f $(BUILD)/bench.md $(BUILD)/bench.json; st=0; $(VM)/run.sh 6.12 --bench || st=$$?; \
+	for f in bench.md bench.json; do \
+		[ ! -e $(BUILD)/vm-6.12-bench/$$f ] || cp $(BUILD)/vm-6.12-bench/$$f $(BUILD)/$$f; done; \
+	if [ -e $(BUILD)/bench.md ]; then echo; cat $(BUILD)/bench.md; echo; echo "JSON: $(BUILD)/bench.json"; fi; \
+	exit $$st
 
 # A nested Linux guest's TCP through vhost-net, vhost-user and the bridge, with 1 and 4 queue
 # pairs (tests/vm/linux-guest.sh); check-vm KVER=6.12 runs it too (tests/vm/guest.d/60-linux-guest.sh,

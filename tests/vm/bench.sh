@@ -1,0 +1,306 @@
+#!/bin/bash
+# make bench, in the test VM (tests/vm/guest.sh --bench mode, as root, module loaded).
+# Everything side by side in the same boot, alternated, repeated; no timing is asserted.
+#
+#   0. The channel alone: build/vub_bench (VHOST_GET_FEATURES answered by a test
+#      daemon against a unix-socket round trip).
+#   1. Data path: one testpmd back-end with two vhost-user ports; unmodified DPDK
+#      virtio-user (testpmd) on each: (a) path=/dev/vhost-user-bridge through
+#      vhost-user-bridged to port 0, (b) path=<port 1's socket>, native vhost-user.
+#      Packets bounce (io forwarding both sides, E2E_BURSTS bursts in flight) for
+#      BENCH_SECS; packets/s each way from the VMM's own counters ("Throughput since
+#      last show").  BENCH_REPS repetitions per frame size (testpmd set txpkts), a and b
+#      alternating which goes first.  During each run: the daemon's CPU time
+#      (/proc/PID/stat utime+stime) and the ioctls the module forwarded (vubctl).
+#   3. Bring-up: launch of the VMM to its prompt (its port started: EAL, then the
+#      vhost set-up), bridge vs native, 1 + BENCH_BRINGUP times each, alternated.
+#   2. Per-ioctl cost: build/vub_ctlbench, the bridge against the daemon's own
+#      front-end on a direct connection to the same back-end (port 0).
+#   4. Concurrency: vub_ctlbench --procs P for P in BENCH_PROCS: P processes issuing
+#      SET_VRING_CALL at once, each on its own device or connection.
+#   5. Scale: vub_ctlbench --scale N for N in BENCH_SCALE (1 64 256; 1024 takes about
+#      10 minutes more on a loaded 2-core machine): N devices (and, for
+#      comparison, N direct connections) set up and started at once by 16 processes;
+#      set-up rate, slab bytes, the daemon's RSS and fds, per device.
+# The daemon runs with the limits of the packaged unit under systemd (RLIMIT_NOFILE
+# 1024 soft, 524288 hard: it raises the soft limit itself); the back-end testpmd and
+# the VMMs with 524288.
+# Writes $VUB_OUT/bench.md (the Markdown table), bench.json, bench-runs.tsv.
+# Exit 0 when everything ran, 1 otherwise, 4 (skip) without what it needs.
+set -u
+# shellcheck source=e2e-virtio-user.sh
+. "$(dirname "$0")/e2e-virtio-user.sh"
+# The table is written whatever happens (a time limit's SIGTERM included): report(), below.
+reported=0
+trap 'report; e2e_cleanup' EXIT
+trap 'echo "bench.sh: terminated; reporting what was measured"; exit 1' TERM INT
+
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_SECS=${BENCH_SECS:-3}
+BENCH_SIZES=${BENCH_SIZES:-64 1500}
+BENCH_BRINGUP=${BENCH_BRINGUP:-0}
+BENCH_PROCS=${BENCH_PROCS:-1 8 64}
+BENCH_SCALE=${BENCH_SCALE:-1 64 256}
+out=${VUB_OUT:-/tmp}
+runs=$out/bench-runs.tsv	# section key value...: every sample
+
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 4; }
+[ -x "$e2e_testpmd" ] || { echo "no $e2e_testpmd (apt-get install dpdk-dev)"; exit 4; }
+for b in vhost-user-bridged vub_bench vub_ctlbench vubctl; do
+	[ -x "$e2e_build/$b" ] || { echo "no $e2e_build/$b (make)"; exit 4; }
+done
+[ -c /dev/vhost-user-bridge ] || { echo "no /dev/vhost-user-bridge (module not loaded)"; exit 4; }
+e2e_dir=$(mktemp -d /run/vub-bench.XXXXXX)
+ulimit -n 524288 || ulimit -n 65536
+rm -rf /run/dpdk/vub-e2e-*
+: >"$runs"
+failed=0
+fail() { echo "FAILED: $*"; e2e_dump; failed=1; }
+
+# median min max of the numbers on stdin (one per line)
+mmm() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) { print "- - -"; exit }
+	m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'; }
+# samples of "SECTION KEY..." (the columns after them, field F)
+col() { awk -v k="$1" -v f="$2" '$0 ~ "^" k "\t" { split($0, c, "\t"); print c[f] }' "$runs"; }
+
+# --- 0. the channel alone -----------------------------------------------------
+echo "== 0. channel round trip (vub_bench: test daemon, no back-end)"
+"$e2e_build/vub_bench" -n 5000 >"$e2e_dir/vub_bench.log" 2>&1 || fail "vub_bench"
+sed 's/^/    /' "$e2e_dir/vub_bench.log"
+# (no process substitution: the VM's /dev has no /dev/fd)
+read -r ch_med ch_p99 un_med un_p99 <<<"$(sed -n \
+	's/^# vub_bench: bridge median \([0-9.]*\) us p99 \([0-9.]*\) us; baseline median \([0-9.]*\) us p99 \([0-9.]*\) us.*/\1 \2 \3 \4/p' \
+	"$e2e_dir/vub_bench.log")"
+
+# --- the back-end and the daemon ----------------------------------------------
+sockb=$e2e_dir/bridge.sock
+sockn=$e2e_dir/native.sock
+echo "== back-end: testpmd, port 0 on $sockb (behind the bridge), port 1 on $sockn (native)"
+tp_start be 0 1 384 --vdev "net_vhost0,iface=$sockb,queues=1,client=0" \
+	--vdev "net_vhost1,iface=$sockn,queues=1,client=0" -- \
+	-i --forward-mode=io --port-topology=loop --total-num-mbufs=16384 --nb-cores=1
+tp_wait be 'testpmd> ' 1 120 || { fail "$e2e_why"; exit 1; }
+tp_cmd be start
+# shellcheck disable=SC2016 # for the inner shell
+bash -c 'ulimit -Sn 1024 && exec "$@"' - "$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$sockb" \
+	>"$e2e_dir/bridged.log" 2>&1 &
+e2e_daemon_pid=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q 'attached: API version' "$e2e_dir/bridged.log" && break
+	sleep 0.1
+done
+grep -q 'attached: API version' "$e2e_dir/bridged.log" || { fail "the daemon did not attach"; exit 1; }
+
+# bench_vmm NAME: start VMM testpmd NAME (b: the bridge, n: native) and time its
+# launch to its prompt, which testpmd prints once its port started: EAL set-up,
+# then virtio-user's whole vhost set-up (synchronous ioctls or vhost-user messages,
+# every ring started); the sample goes to $runs.
+bench_vmm() {
+	local name=$1 path=$sockn t0
+	[ "$name" = b ] && path=/dev/vhost-user-bridge
+	rm -f "$e2e_dir/$name.log"
+	t0=$(e2e_now)
+	tp_start "$name" 1 0 64 --vdev "net_virtio_user0,path=$path,queues=1" -- \
+		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
+	tp_wait "$name" 'testpmd> ' 1 120 || { fail "$name: $e2e_why"; return 1; }
+	printf 'bringup\t%s\t%s\n' "$name" "$(e2e_since "$t0")" >>"$runs"
+}
+
+# bench_pps NAME: "RX-pps TX-pps" of the VMM's port since the previous show.
+bench_pps() {
+	local n
+	n=$(grep -c 'Tx-pps:' "${e2e_log[$1]}")
+	tp_stats "$1" >/dev/null || return 1
+	awk -v n=$((n + 1)) '/Rx-pps:/ { r = $2 } /Tx-pps:/ && ++k == n { print r, $2 }' "${e2e_log[$1]}"
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$e2e_daemon_pid/stat"; }
+ioctls() { "$e2e_build/vubctl" -j device list 2>/dev/null | jq '[.[].ioctls] | add // 0'; }
+
+# bench_run NAME SIZE REP: one traffic run of VMM NAME.
+bench_run() {
+	local name=$1 size=$2 rep=$3 c0 c1 i0 i1 pps
+	tp_cmd "$name" "start tx_first $E2E_BURSTS"
+	sleep 1
+	bench_pps "$name" >/dev/null || return 1
+	c0=$(cpu_ticks) i0=$(ioctls)
+	sleep "$BENCH_SECS"
+	pps=$(bench_pps "$name") || return 1
+	c1=$(cpu_ticks) i1=$(ioctls)
+	tp_stop "$name" || return 1
+	# what is still in flight comes back: take it without answering
+	tp_cmd "$name" "set fwd rxonly"
+	tp_cmd "$name" start
+	sleep 1
+	tp_stop "$name" || return 1
+	tp_cmd "$name" "set fwd io"
+	read -r rx tx <<<"$pps"
+	printf 'data\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$name" "$rep" \
+		"$(((rx + tx) / 2))" "$((c1 - c0))" "$((i1 - i0))" "$pps" >>"$runs"
+	echo "    $size B, $([ "$name" = b ] && echo bridge || echo native), run $rep: RX $rx TX $tx packets/s; daemon CPU $((c1 - c0)) ticks, $((i1 - i0)) ioctls"
+}
+
+# --- 1. data path -------------------------------------------------------------
+echo "== 1. data path: bridge (b) and native vhost-user (n), ${BENCH_SECS} s per run, $BENCH_REPS runs per size"
+bench_vmm b && bench_vmm n || exit 1
+for s in "$sockb" "$sockn"; do
+	echo "    the back-end negotiated on ${s##*/}: $(grep -F "($s) negotiated Virtio features" "${e2e_log[be]}" |
+		tail -1 | grep -o '0x[0-9a-f]*$')"
+done
+for size in $BENCH_SIZES; do
+	tp_cmd b "set txpkts $size"
+	tp_cmd n "set txpkts $size"
+	for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+		order="b n"
+		[ $((rep % 2)) = 0 ] && order="n b"
+		for name in $order; do
+			bench_run "$name" "$size" "$rep" || { fail "$name: ${e2e_why:-traffic run failed}"; break 3; }
+		done
+	done
+done
+
+# --- 3. bring-up --------------------------------------------------------------
+echo "== 3. bring-up: VMM launch to its port started, $BENCH_BRINGUP more of each"
+for ((rep = 1; rep <= BENCH_BRINGUP && !failed; rep++)); do
+	order="n b"
+	[ $((rep % 2)) = 0 ] && order="b n"
+	for name in $order; do
+		tp_quit "$name" || { fail "$name did not quit"; break 2; }
+		bench_vmm "$name" || break 2
+	done
+done
+tp_quit b
+tp_quit n
+tp_stop be >/dev/null
+
+# --- 2. per-ioctl cost --------------------------------------------------------
+echo "== 2. per-ioctl cost: vub_ctlbench, bridge vs the daemon's front-end directly on $sockb"
+"$e2e_build/vub_ctlbench" --backend "$sockb" -r 5 -n 100 >"$e2e_dir/ctl.log" 2>&1 || fail "vub_ctlbench"
+sed 's/^/    /' "$e2e_dir/ctl.log"
+awk '$1 == "ctl" { OFS = "\t"; $1 = "ctl"; print }' "$e2e_dir/ctl.log" >>"$runs"
+
+# --- 4. concurrency -----------------------------------------------------------
+echo "== 4. concurrency: P processes issuing SET_VRING_CALL at once, bridge vs direct"
+for p in $BENCH_PROCS; do
+	"$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" -r 2 -n 400 >"$e2e_dir/conc.log" 2>&1 ||
+		fail "vub_ctlbench --procs $p"
+	sed 's/^/    /' "$e2e_dir/conc.log"
+	awk '$1 == "conc" { OFS = "\t"; $1 = "conc"; print }' "$e2e_dir/conc.log" >>"$runs"
+done
+
+# --- 5. scale -----------------------------------------------------------------
+echo "== 5. scale: N devices set up and started at once (16 processes), then N direct connections"
+for n in $BENCH_SCALE; do
+	# Devices that did not come up are a result (a limit reached), not a failure of the run.
+	"$e2e_build/vub_ctlbench" --backend "$sockb" --scale "$n" --daemon "$e2e_daemon_pid" >"$e2e_dir/scale.log" 2>&1 ||
+		echo "    not every device came up (the table shows how many did)"
+	sed 's/^/    /' "$e2e_dir/scale.log" | head -20
+	awk '$1 == "scale" { OFS = "\t"; $1 = "scale"; print }' "$e2e_dir/scale.log" >>"$runs"
+done
+echo "    the daemon's limits: $(grep 'Max open files' "/proc/$e2e_daemon_pid/limits")"
+
+# --- the table ----------------------------------------------------------------
+report() {
+	[ "$reported" = 0 ] && [ -n "$e2e_dir" ] || return 0
+	reported=1
+	local md=$out/bench.md size am al ah bm bl bh rm rl rh cpu io
+	{
+		echo "#### 1. Data path: packets/s each way, median (min..max) of $BENCH_REPS runs of $BENCH_SECS s"
+		echo
+		echo "| frame | (a) bridge | (b) native vhost-user | a/b median (min..max) | bridged CPU during (a) | ioctls during (a) |"
+		echo "|---|---|---|---|---|---|"
+		for size in $BENCH_SIZES; do
+			read -r am al ah <<<"$(col "data\t$size\tb" 5 | mmm)"
+			read -r bm bl bh <<<"$(col "data\t$size\tn" 5 | mmm)"
+			col "data\t$size\tb" 5 >"$e2e_dir/a"
+			col "data\t$size\tn" 5 >"$e2e_dir/b"
+			read -r rm rl rh <<<"$(paste "$e2e_dir/a" "$e2e_dir/b" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | mmm)"
+			cpu=$(col "data\t$size\tb" 6 | awk '{ s += $1 } END { print s + 0 }')
+			io=$(col "data\t$size\tb" 7 | awk '{ s += $1 } END { print s + 0 }')
+			echo "| $size B | $am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh) | $((cpu * 10)) ms in $((BENCH_REPS * BENCH_SECS)) s | $io |"
+		done
+		echo
+		echo "#### 2. Per-ioctl cost, us: median / p99 (bridge: /dev/vhost-user-bridge; direct: the daemon's vu_frontend calls on its own connection)"
+		echo
+		echo "| operation | bridge | direct | ratio of medians | ratio of p99 |"
+		echo "|---|---|---|---|---|"
+		# The front-end only caches these until a ring starts: the direct side sends
+		# nothing, and GET_FEATURES is compared with the native message instead.
+		awk -F'\t' '$1 == "ctl" { m[$2] = $3; p[$2] = $4; dm[$2] = $6; dp[$2] = $7; order[++n] = $2 }
+		function ratio(a, b) { return a != "-" && b != "-" && b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+		END { for (i = 1; i <= n; i++) { o = order[i]
+			if (o == "GET_FEATURES_message") continue
+			if (o ~ /^(GET_FEATURES|SET_VRING_NUM|SET_VRING_BASE|SET_VRING_ADDR|SET_VRING_KICK)$/)
+				r = q = "(direct: no message)"
+			else { r = ratio(m[o], dm[o]); q = ratio(p[o], dp[o]) }
+			printf "| %s | %s / %s | %s / %s | %s | %s |\n", o, m[o], p[o], dm[o], dp[o], r, q
+			if (o == "GET_FEATURES")
+				printf "| GET_FEATURES vs a native VHOST_USER_GET_FEATURES | %s / %s | %s / %s | %s | %s |\n",
+					m[o], p[o], dm["GET_FEATURES_message"], dp["GET_FEATURES_message"],
+					ratio(m[o], dm["GET_FEATURES_message"]), ratio(p[o], dp["GET_FEATURES_message"]) } }' "$runs"
+		echo "| channel alone (vub_bench GET_FEATURES, test daemon) | ${ch_med:--} / ${ch_p99:--} | unix socket ${un_med:--} / ${un_p99:--} | $(awk -v a="${ch_med:-0}" -v b="${un_med:-0}" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') | |"
+		echo
+		echo "#### 3. Bring-up: VMM (DPDK virtio-user testpmd) launch to its port started, s, median (min..max) of $((BENCH_BRINGUP + 1))"
+		echo
+		read -r am al ah <<<"$(col "bringup\tb" 3 | mmm)"
+		read -r bm bl bh <<<"$(col "bringup\tn" 3 | mmm)"
+		echo "| (a) bridge | (b) native | a/b (medians) |"
+		echo "|---|---|---|"
+		echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(awk -v a="$am" -v b="$bm" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') |"
+		echo
+		echo "#### 4. Concurrency: P processes, 400 SET_VRING_CALL in all (at least 20 each; one message each way), 2 rounds alternated"
+		echo
+		echo "| P | bridge ops/s | direct ops/s | ratio | bridge median / p99 us | direct median / p99 us | p99 ratio |"
+		echo "|---|---|---|---|---|---|---|"
+		awk -F'\t' '$1 == "conc" { k = $2 SUBSEP $3; if (!(k in ops) || $4 > ops[k]) { ops[k] = $4; med[k] = $5; p99[k] = $6 }
+			if (!seen[$2]++) order[++np] = $2 }
+		END { for (i = 1; i <= np; i++) { p = order[i]; b = p SUBSEP "bridge"; d = p SUBSEP "direct"
+			printf "| %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", p, ops[b], ops[d],
+				(ops[d] > 0 ? sprintf("%.2f", ops[b] / ops[d]) : "n/a"), med[b], p99[b], med[d], p99[d],
+				(p99[d] > 0 ? sprintf("%.2f", p99[b] / p99[d]) : "n/a") } }' "$runs"
+		echo
+		echo "(best round of each; ratio: bridge / direct)"
+		echo
+		echo "#### 5. Scale: N devices set up and started at once on one daemon (16 VMM processes)"
+		echo
+		echo "| N | bridge: up | set-up s (devices/s) | slab KiB/device | bridged RSS KiB/device | bridged fds/device | direct: up | set-up s | slab KiB/device |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		awk -F'\t' '$1 == "scale" { k = $2 SUBSEP $3; ok[k] = $4; s[k] = $5; slab[k] = $6; rss[k] = $7; fds[k] = $8
+			if (!seen[$2]++) order[++np] = $2 }
+		function per(v, n) { return n > 0 && v != "-" ? sprintf("%.1f", v / n) : "-" }
+		END { for (i = 1; i <= np; i++) { n = order[i]; b = n SUBSEP "bridge"; d = n SUBSEP "direct"
+			printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s |\n", n, ok[b], s[b],
+				(s[b] > 0 ? sprintf("%.0f", ok[b] / s[b]) : "-"), per(slab[b] / 1024, ok[b]),
+				per(rss[b], ok[b]), per(fds[b], ok[b]), ok[d], s[d], per(slab[d] / 1024, ok[d]) } }' "$runs"
+		echo
+		echo "(slab: every cache of /proc/slabinfo, the whole system: the back-end's and the VMMs' kernel objects too)"
+	} >"$md"
+
+	# JSON: every sample, and the summary table's source
+	jq -R -s --arg kernel "$(uname -r)" --arg cpus "$(nproc)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		--argjson reps "$BENCH_REPS" --argjson secs "$BENCH_SECS" \
+		--argjson ch "[${ch_med:-null}, ${ch_p99:-null}, ${un_med:-null}, ${un_p99:-null}]" '
+		split("\n") | map(select(length > 0) | split("\t")) as $r | {
+		kernel: $kernel, cpus: ($cpus | tonumber), loadavg_at_end: $load, reps: $reps, seconds: $secs,
+		channel_us: { bridge_median: $ch[0], bridge_p99: $ch[1], unix_median: $ch[2], unix_p99: $ch[3] },
+		datapath: [ $r[] | select(.[0] == "data") | { frame: (.[1] | tonumber),
+			path: (if .[2] == "b" then "bridge" else "native" end), run: (.[3] | tonumber),
+			pps_each_way: (.[4] | tonumber), bridged_cpu_ticks: (.[5] | tonumber),
+			ioctls: (.[6] | tonumber), rx_tx_pps: .[7] } ],
+		ioctl_us: [ $r[] | select(.[0] == "ctl") | { op: .[1],
+			bridge_median: (.[2] | tonumber? // null), bridge_p99: (.[3] | tonumber? // null), bridge_n: (.[4] | tonumber),
+			direct_median: (.[5] | tonumber? // null), direct_p99: (.[6] | tonumber? // null), direct_n: (.[7] | tonumber) } ],
+		bringup_s: [ $r[] | select(.[0] == "bringup") | { path: (if .[1] == "b" then "bridge" else "native" end),
+			seconds: (.[2] | tonumber) } ],
+		concurrency: [ $r[] | select(.[0] == "conc") | { procs: (.[1] | tonumber), side: .[2],
+			ops_per_s: (.[3] | tonumber), median_us: (.[4] | tonumber), p99_us: (.[5] | tonumber),
+			n: (.[6] | tonumber) } ],
+		scale: [ $r[] | select(.[0] == "scale") | { devices: (.[1] | tonumber), side: .[2], up: (.[3] | tonumber),
+			seconds: (.[4] | tonumber), slab_bytes: (.[5] | tonumber),
+			bridged_rss_kb: (.[6] | tonumber? // null), bridged_fds: (.[7] | tonumber? // null) } ]
+		}' "$runs" >"$out/bench.json" || fail "bench.json"
+	echo "== results ($out/bench.md, bench.json; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	cat "$md"
+}
+report
+exit "$failed"
