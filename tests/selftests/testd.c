@@ -132,6 +132,8 @@ static int td_handler(void *ctx, const struct vub_req *req, const void *payload,
 
 	if (delay_ms)
 		usleep(delay_ms * 1000);
+	while (atomic_load(&sh->hold))
+		usleep(1000);
 
 	if (req->op == VUB_OP_RELEASE)
 		atomic_fetch_add(&sh->nr_release, 1);
