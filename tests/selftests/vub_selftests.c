@@ -1657,6 +1657,9 @@ TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 	t0 = harness_now();
 	atomic_store(&td.sh->close_now, 1);
 	expect_waiters_reset(w, t0);
+	/* The daemon says so after close() returns; the waiters may be first. */
+	while (!atomic_load(&td.sh->closed) && harness_now() < t0 + HANG_S)
+		usleep(1000);
 	ASSERT_EQ(atomic_load(&td.sh->closed), 1);
 	ASSERT_EQ(kill(td.pid, 0), 0);		/* still running */
 
