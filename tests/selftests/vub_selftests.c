@@ -41,6 +41,7 @@
 
 static long saved_timeout_ms = -1;
 static long saved_max_queued = -1;
+static long saved_max_devices = -1;
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -90,6 +91,8 @@ static void restore_params(void)
 	param_write("mem_require_seal", 0);	/* a bool: reads as Y or N */
 	if (saved_max_queued >= 0 && param_read("max_queued_per_process") != saved_max_queued)
 		param_write("max_queued_per_process", saved_max_queued);
+	if (saved_max_devices >= 0 && param_read("max_devices_per_user") != saved_max_devices)
+		param_write("max_devices_per_user", saved_max_devices);
 }
 
 static int vmm_open(void)
@@ -2660,9 +2663,74 @@ TEST(ctrl_attach_needs_cap_net_admin)
 	ctl_close(&c);
 }
 
+/* As another user: open @arg's count of devices; how many opened, or -errno. */
+static int child_open_as_nobody(void *arg)
+{
+	int i, n = *(int *)arg;
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return -errno;
+	for (i = 0; i < n; i++)
+		if (vmm_open() < 0)
+			return errno == EMFILE ? i : -errno;
+	return n;
+}
+
+/*
+ * max_devices_per_user: one user's devices, on all nodes, are counted; the
+ * open beyond the limit fails with EMFILE (a deliberate difference: a
+ * vhost-net user has no such limit); another user has his own count.
+ */
+TEST(max_devices_per_user_emfile)
+{
+	long saved = param_read("max_devices_per_user");
+	int fds[3], vn[4], i, n = 3;
+	struct stat st;
+
+	require_bridge();
+	ASSERT_GE(saved, 0);
+	ASSERT_OK(param_write("max_devices_per_user", 3));
+	for (i = 0; i < 3; i++) {
+		fds[i] = vmm_open();
+		ASSERT_GE(fds[i], 0);
+	}
+	ASSERT_ERRNO(vmm_open(), EMFILE);
+	for (i = 0; i < 4; i++) {	/* vhost-net: no limit */
+		vn[i] = vhost_net_open();
+		ASSERT_GE(vn[i], 0);
+	}
+	for (i = 0; i < 4; i++)
+		close(vn[i]);
+	close(fds[0]);			/* a close gives the count back */
+	fds[0] = vmm_open();
+	ASSERT_GE(fds[0], 0);
+	ASSERT_ERRNO(vmm_open(), EMFILE);
+
+	/* Another user has a count of his own (the node made his for this). */
+	ASSERT_OK(stat(VMM_DEV, &st));
+	ASSERT_OK(chmod(VMM_DEV, 0666));
+	EXPECT_EQ(in_child(child_open_as_nobody, &n), 3);
+	n = 4;
+	EXPECT_EQ(in_child(child_open_as_nobody, &n), 3);
+	ASSERT_OK(chmod(VMM_DEV, st.st_mode & 07777));
+
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	ASSERT_OK(param_write("max_devices_per_user", 0));	/* no limit */
+	for (i = 0; i < 3; i++) {
+		fds[i] = vmm_open();
+		ASSERT_GE(fds[i], 0);
+	}
+	ASSERT_OK(close(vmm_open()));
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	ASSERT_OK(param_write("max_devices_per_user", saved));
+}
+
 int main(int argc, char **argv)
 {
 	saved_timeout_ms = param_read("req_timeout_ms");
 	saved_max_queued = param_read("max_queued_per_process");
+	saved_max_devices = param_read("max_devices_per_user");
 	return harness_main(argc, argv, restore_params);
 }
