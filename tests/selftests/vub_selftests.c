@@ -1717,7 +1717,8 @@ TEST(request_timeout_then_broken)
 #define FLOOD_PROCS		2
 #define FLOOD_THREADS		32	/* per process, each on its own device */
 #define FLOOD_DELAY_MS		50	/* the daemon's time per answer */
-#define FLOOD_TIMEOUT_MS	2000	/* req_timeout_ms: 2 x 32 queued x 50 ms > 2 s */
+#define FLOOD_TIMEOUT_MS	2000	/* req_timeout_ms at least: 62 x 50 ms > 2 s */
+#define FLOOD_TIMEOUT_ANSWERS	20	/* and 20 idle answers' time: a FIFO is 62 */
 #define FLOOD_CAP		8	/* max_queued_per_process */
 #define VICTIM_IOCTLS		10
 
@@ -1847,8 +1848,10 @@ static int victim_run(const char *path, double *mean_s, double *max_s)
 /*
  * Two processes of 32 threads each flood a slow daemon (2 slots, 50 ms per
  * answer) with the issue's open + GET_FEATURES loop while a third, the
- * victim, issues a few ioctls under a 2 s req_timeout_ms.  In one FIFO the
- * victim would wait behind about 62 requests (3.1 s: ETIMEDOUT, then EIO);
+ * victim, issues a few ioctls under a req_timeout_ms of 20 answers' time
+ * (measured idle; 2 s at least, so that a loaded machine does not make the
+ * test flaky).  In one FIFO the victim would wait behind about 62 requests
+ * (3.1 s unloaded: ETIMEDOUT, then EIO);
  * served round-robin by process it waits behind a few, and each flooder
  * keeps at most max_queued_per_process requests waiting (EAGAIN beyond).
  * The latencies are printed, not asserted.  The same flood against
@@ -1862,12 +1865,11 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	long saved_cap = param_read("max_queued_per_process");
 	char line[512];
 	struct td td;
-	long ok, eagain, refused;
+	long ok, eagain, refused, timeout_ms;
 	int failed;
 
 	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
-	ASSERT_OK(param_write("req_timeout_ms", FLOOD_TIMEOUT_MS));
 	ASSERT_GE(saved_cap, 0);
 	ASSERT_OK(param_write("max_queued_per_process", FLOOD_CAP));
 	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1876,6 +1878,10 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	start_daemon(&td, TD_SERVE, 2);
 	atomic_store(&td.sh->delay_ms, FLOOD_DELAY_MS);
 	EXPECT_EQ(victim_run(VMM_DEV, &idle_mean, &idle_max), 0);
+	timeout_ms = idle_mean * 1000 * FLOOD_TIMEOUT_ANSWERS;
+	if (timeout_ms < FLOOD_TIMEOUT_MS)
+		timeout_ms = FLOOD_TIMEOUT_MS;
+	ASSERT_OK(param_write("req_timeout_ms", timeout_ms));
 	ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 	refused = json_num(line, "refused");
 
@@ -1887,8 +1893,9 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 	TH_LOG("during the flood: %s", strtok(line, "\n"));
 	flood_stop(f, pids);
-	TH_LOG("bridge: victim GET_FEATURES mean %.1f ms max %.1f ms idle, %.1f ms max %.1f ms flooded: ratio %.1f",
-	       idle_mean * 1000, idle_max * 1000, mean * 1000, max * 1000, mean / idle_mean);
+	TH_LOG("bridge: victim GET_FEATURES mean %.1f ms max %.1f ms idle, %.1f ms max %.1f ms flooded: ratio %.1f (req_timeout_ms %ld)",
+	       idle_mean * 1000, idle_max * 1000, mean * 1000, max * 1000, mean / idle_mean,
+	       timeout_ms);
 	ok = atomic_load(&f->ok);
 	eagain = atomic_load(&f->eagain);
 	TH_LOG("bridge: flood answered %ld, EAGAIN %ld, other failures %ld (last %s)",
