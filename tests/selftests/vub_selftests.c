@@ -1756,7 +1756,7 @@ static void *flood_thread(void *arg)
 			atomic_fetch_add(&f->ok, 1);
 		} else if (errno == EAGAIN) {
 			atomic_fetch_add(&f->eagain, 1);
-			usleep(20000);	/* under TCG, spinning would starve the daemon */
+			usleep(100000);	/* under TCG, spinning would starve the daemon */
 		} else {
 			atomic_fetch_add(&f->other, 1);
 			atomic_store(&f->last_err, errno);
@@ -1821,14 +1821,13 @@ static long json_num(const char *line, const char *key)
 	return p ? strtol(p + strlen(k), NULL, 10) : -1;
 }
 
-/* VICTIM_IOCTLS GET_FEATUREs on a new device of @path: failures, mean latency. */
-static int victim_run(const char *path, double *mean_s, double *max_s)
+/* VICTIM_IOCTLS GET_FEATUREs on @fd: failures, mean and max latency. */
+static int victim_run(int fd, double *mean_s, double *max_s)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC), i, failed = 0;
+	int i, failed = 0;
 	double t0, dt;
 	uint64_t u;
 
-	ASSERT_GE(fd, 0);
 	*mean_s = *max_s = 0;
 	for (i = 0; i < VICTIM_IOCTLS; i++) {
 		t0 = harness_now();
@@ -1841,18 +1840,17 @@ static int victim_run(const char *path, double *mean_s, double *max_s)
 		if (dt > *max_s)
 			*max_s = dt;
 	}
-	close(fd);
 	return failed;
 }
 
 /*
  * Two processes of 32 threads each flood a slow daemon (2 slots, 50 ms per
  * answer) with the issue's open + GET_FEATURES loop while a third, the
- * victim, issues a few ioctls under a req_timeout_ms of 20 answers' time
- * (measured idle; 2 s at least, so that a loaded machine does not make the
- * test flaky).  In one FIFO the victim would wait behind about 62 requests
- * (3.1 s unloaded: ETIMEDOUT, then EIO);
- * served round-robin by process it waits behind a few, and each flooder
+ * victim, issues a few ioctls on its device under a req_timeout_ms of 20
+ * answers' time (measured idle; 2 s at least, so that a loaded machine or
+ * the debug kernel does not make the test flaky).  In one FIFO the victim
+ * would wait behind about 62 requests (ETIMEDOUT, then EIO); served
+ * round-robin by process it waits behind a few, and each flooder
  * keeps at most max_queued_per_process requests waiting (EAGAIN beyond).
  * The latencies are printed, not asserted.  The same flood against
  * /dev/vhost-net, which has no shared resource, for comparison.
@@ -1866,7 +1864,8 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	char line[512];
 	struct td td;
 	long ok, eagain, refused, timeout_ms;
-	int failed;
+	int failed, vfd;
+	uint64_t u;
 
 	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
@@ -1877,7 +1876,10 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 
 	start_daemon(&td, TD_SERVE, 2);
 	atomic_store(&td.sh->delay_ms, FLOOD_DELAY_MS);
-	EXPECT_EQ(victim_run(VMM_DEV, &idle_mean, &idle_max), 0);
+	vfd = vmm_open();		/* an open device, already announced */
+	ASSERT_GE(vfd, 0);
+	ASSERT_OK(ioctl(vfd, VHOST_GET_FEATURES, &u));
+	EXPECT_EQ(victim_run(vfd, &idle_mean, &idle_max), 0);
 	timeout_ms = idle_mean * 1000 * FLOOD_TIMEOUT_ANSWERS;
 	if (timeout_ms < FLOOD_TIMEOUT_MS)
 		timeout_ms = FLOOD_TIMEOUT_MS;
@@ -1889,7 +1891,7 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	f->path = VMM_DEV;
 	flood_start(f, pids);
 	usleep(1500 * 1000);	/* the queue fills; a FIFO would now be 3.1 s deep */
-	failed = victim_run(VMM_DEV, &mean, &max);
+	failed = victim_run(vfd, &mean, &max);
 	ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 	TH_LOG("during the flood: %s", strtok(line, "\n"));
 	flood_stop(f, pids);
@@ -1906,18 +1908,21 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	/* and the bridge counted each refusal (only the flooders were refused) */
 	ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 	EXPECT_EQ(json_num(line, "refused") - refused, eagain);
+	close(vfd);
 	td_stop(&td);
 	ASSERT_OK(param_write("max_queued_per_process", saved_cap));
 	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
 
 	/* The reference: vhost-net answers in the caller's context. */
-	EXPECT_EQ(victim_run(VHOST_NET_DEV, &idle_mean, &idle_max), 0);
+	vfd = vhost_net_open();
+	EXPECT_EQ(victim_run(vfd, &idle_mean, &idle_max), 0);
 	memset(f, 0, sizeof(*f));
 	f->path = VHOST_NET_DEV;
 	flood_start(f, pids);
 	usleep(500 * 1000);
-	EXPECT_EQ(victim_run(VHOST_NET_DEV, &mean, &max), 0);
+	EXPECT_EQ(victim_run(vfd, &mean, &max), 0);
 	flood_stop(f, pids);
+	close(vfd);
 	TH_LOG("vhost-net: victim GET_FEATURES mean %.3f ms idle, %.3f ms max %.3f ms flooded (%ld flood calls): ratio %.1f",
 	       idle_mean * 1000, mean * 1000, max * 1000, atomic_load(&f->ok),
 	       mean / idle_mean);
