@@ -1718,7 +1718,7 @@ TEST(request_timeout_then_broken)
 #define FLOOD_THREADS		32	/* per process, each on its own device */
 #define FLOOD_DELAY_MS		50	/* the daemon's time per answer */
 #define FLOOD_TIMEOUT_MS	2000	/* req_timeout_ms at least: 62 x 50 ms > 2 s */
-#define FLOOD_TIMEOUT_ANSWERS	30	/* and 30 idle answers' time: a FIFO is 62 */
+#define FLOOD_TIMEOUT_ANSWERS	40	/* and 40 idle answers' time: a FIFO is 62 */
 #define FLOOD_CAP		4	/* max_queued_per_process: 4 x 3 turns, no flooder times out */
 #define VICTIM_IOCTLS		10
 
@@ -1864,7 +1864,7 @@ static int victim_run(int fd, double *mean_s, double *max_s, const struct td *td
 /*
  * Two processes of 32 threads each flood a slow daemon (2 slots, 50 ms per
  * answer) with the issue's open + GET_FEATURES loop while a third, the
- * victim, issues a few ioctls on its device under a req_timeout_ms of 30
+ * victim, issues a few ioctls on its device under a req_timeout_ms of 40
  * answers' time (measured idle; 2 s at least, so that a loaded machine or
  * the debug kernel, where the flood slows each answer too, does not make
  * the test flaky).  In one FIFO the victim
