@@ -29,7 +29,7 @@
 
 /**
  * struct vub_request - one VMM operation on its way to the daemon and back
- * @node: on the bridge's queue while no FETCH slot is free.
+ * @node: on its process's queue while no FETCH slot is free.
  * @ref: one for the issuer, one for the channel while it is queued or
  *	owned by a slot.
  * @done: completed, under vub_lock, when @result (and @reply) are final.
@@ -166,8 +166,10 @@ void vub_request_put(struct vub_request *req);
 /*
  * Hand @req to the attached daemon, if its generation is @gen (0: any).
  * Returns 0 once it is queued (the channel then holds its own reference;
- * *@queued_gen tells to which daemon), -ENOTCONN when no daemon is attached
- * or -ESTALE when the attached one is not @gen.
+ * *@queued_gen tells to which daemon), -ENOTCONN when no daemon is attached,
+ * -ESTALE when the attached one is not @gen, -EAGAIN when the process of
+ * @req->vmm_pid already has max_queued_per_process requests waiting for a
+ * slot (never for a RELEASE), -ENOMEM.
  */
 int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen);
 
@@ -195,8 +197,11 @@ struct vub_bridge_info {
 	char	comm[TASK_COMM_LEN];
 	u32	tags;
 	u32	inflight;
+	u32	queued;
+	u32	queued_procs;
 	u64	requests;
 	u64	timeouts;
+	u64	refused;
 };
 
 void vub_chan_info(struct vub_bridge_info *info);

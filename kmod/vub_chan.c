@@ -7,7 +7,10 @@
  * FETCH through io_uring task work, so the request is written and its files
  * are installed in the daemon's own task; the daemon answers with
  * COMMIT_AND_FETCH, which also parks the slot again.  Requests that find no
- * parked slot wait, in order, on the bridge's queue.
+ * parked slot wait on the bridge's queue: in order within their process,
+ * and served round-robin by process, so that one process's flood delays
+ * another's request by one of its own at most per turn; a process may have
+ * at most max_queued_per_process waiting (EAGAIN beyond).
  *
  * A slot moves IDLE -> PARKED (FETCH posted) -> DISPATCHING (task work
  * queued) -> OWNED (request delivered, answer awaited) -> IDLE/PARKED.
@@ -19,6 +22,7 @@
 #include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
@@ -46,6 +50,18 @@ struct vub_tag {
 	u32			buf_len;
 };
 
+/*
+ * The requests of one process (thread group, vub_request.vmm_pid) waiting
+ * for a slot; exists while it has any.
+ */
+struct vub_owner {
+	struct hlist_node	hnode;	/* in the bridge's owner_hash */
+	struct list_head	node;	/* in the bridge's owners, in turn */
+	struct list_head	queue;	/* its requests, oldest first */
+	u32			tgid;
+	u32			queued;
+};
+
 /* One per successful ATTACH; freed when its control file is released. */
 struct vub_bridge {
 	struct pid		*tgid;	/* the attached daemon process */
@@ -53,9 +69,17 @@ struct vub_bridge {
 	u64			gen;	/* attachment number, from 1 */
 	bool			dead;	/* detached: fails everything */
 	u32			nr_tags;
-	struct list_head	queue;	/* requests waiting for a slot */
+	u32			nr_queued;	/* requests waiting for a slot */
+	u32			nr_owners;	/* processes they belong to */
+	struct list_head	owners;	/* owners with requests; head's turn next */
+	DECLARE_HASHTABLE(owner_hash, 6);	/* owners by tgid */
 	struct vub_tag		tags[] __counted_by(nr_tags);
 };
+
+static unsigned int max_queued_per_process = 16;
+module_param(max_queued_per_process, uint, 0644);
+MODULE_PARM_DESC(max_queued_per_process,
+		 "Most requests one process may have waiting for a free bridge daemon slot (default 16, 0: no limit); an ioctl beyond it fails with EAGAIN");
 
 static DEFINE_SPINLOCK(vub_lock);
 static struct vub_bridge *vub_active;	/* the attached bridge, or NULL */
@@ -64,6 +88,7 @@ static u64 vub_seq;
 static u64 vub_gen;
 static u64 vub_nr_requests;
 static u64 vub_nr_timeouts;
+static u64 vub_nr_refused;
 static struct kmem_cache *vub_req_cache;
 
 struct vub_pdu {
@@ -126,6 +151,83 @@ static void vub_request_finish(struct vub_request *req, int result)
 	req->result = result;
 	complete(&req->done);
 	vub_request_put(req);
+}
+
+static struct vub_owner *vub_owner_find(struct vub_bridge *b, u32 tgid)
+	__must_hold(&vub_lock)
+{
+	struct vub_owner *o;
+
+	hash_for_each_possible(b->owner_hash, o, hnode, tgid)
+		if (o->tgid == tgid)
+			return o;
+	return NULL;
+}
+
+/*
+ * Queue @req behind its process's other requests; *@spare becomes the
+ * process's owner if it has none yet (then set to NULL).  A process at
+ * max_queued_per_process gets -EAGAIN, except for a RELEASE, which has no
+ * one to tell and must reach the daemon.
+ */
+static int vub_enqueue(struct vub_bridge *b, struct vub_request *req,
+		       struct vub_owner **spare)
+	__must_hold(&vub_lock)
+{
+	unsigned int max = READ_ONCE(max_queued_per_process);
+	struct vub_owner *o = vub_owner_find(b, req->vmm_pid);
+
+	if (o && max && o->queued >= max && req->op != VUB_OP_RELEASE) {
+		vub_nr_refused++;
+		return -EAGAIN;
+	}
+	if (!o) {
+		o = *spare;
+		if (!o)
+			return -ENOMEM;
+		*spare = NULL;
+		o->tgid = req->vmm_pid;
+		INIT_LIST_HEAD(&o->queue);
+		hash_add(b->owner_hash, &o->hnode, o->tgid);
+		list_add_tail(&o->node, &b->owners);
+		b->nr_owners++;
+	}
+	list_add_tail(&req->node, &o->queue);
+	o->queued++;
+	b->nr_queued++;
+	return 0;
+}
+
+/* Take @req off the queue; its owner goes with its last request. */
+static void vub_unqueue(struct vub_bridge *b, struct vub_request *req)
+	__must_hold(&vub_lock)
+{
+	struct vub_owner *o = vub_owner_find(b, req->vmm_pid);
+
+	list_del_init(&req->node);
+	b->nr_queued--;
+	if (--o->queued)
+		return;
+	hash_del(&o->hnode);
+	list_del(&o->node);
+	b->nr_owners--;
+	kfree(o);
+}
+
+/* The oldest request of the process whose turn it is; its turn passes. */
+static struct vub_request *vub_dequeue(struct vub_bridge *b)
+	__must_hold(&vub_lock)
+{
+	struct vub_owner *o;
+	struct vub_request *req;
+
+	o = list_first_entry_or_null(&b->owners, struct vub_owner, node);
+	if (!o)
+		return NULL;
+	req = list_first_entry(&o->queue, struct vub_request, node);
+	list_move_tail(&o->node, &b->owners);
+	vub_unqueue(b, req);
+	return req;
 }
 
 /*
@@ -219,7 +321,7 @@ static void vub_bridge_abort(struct vub_bridge *b)
 {
 	struct io_uring_cmd *parked[VUB_MAX_TAGS];
 	unsigned int i, n = 0;
-	struct vub_request *req, *tmp;
+	struct vub_request *req;
 
 	spin_lock(&vub_lock);
 	if (b->dead) {
@@ -229,10 +331,8 @@ static void vub_bridge_abort(struct vub_bridge *b)
 	b->dead = true;
 	if (vub_active == b)
 		vub_active = NULL;
-	list_for_each_entry_safe(req, tmp, &b->queue, node) {
-		list_del_init(&req->node);
+	while ((req = vub_dequeue(b)))
 		vub_request_finish(req, -ECONNRESET);
-	}
 	for (i = 0; i < b->nr_tags; i++) {
 		struct vub_tag *t = &b->tags[i];
 
@@ -349,20 +449,22 @@ static void vub_dispatch_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 {
+	/* The owner the process needs if it has to wait, allocated ahead. */
+	struct vub_owner *spare = kzalloc(sizeof(*spare), GFP_KERNEL_ACCOUNT);
 	struct io_uring_cmd *cmd = NULL;
 	struct vub_bridge *b;
 	unsigned int i;
+	int ret;
 
 	spin_lock(&vub_lock);
 	b = vub_active;
-	if (!b || (gen && gen != b->gen)) {
-		spin_unlock(&vub_lock);
-		return b ? -ESTALE : -ENOTCONN;
-	}
-	*queued_gen = b->gen;
-	req->seq = ++vub_seq;
-	vub_nr_requests++;
-	refcount_inc(&req->ref);
+	ret = -ENOTCONN;
+	if (!b)
+		goto out_unlock;
+	ret = -ESTALE;
+	if (gen && gen != b->gen)
+		goto out_unlock;
+	/* A parked slot means that nothing is queued. */
 	for (i = 0; i < b->nr_tags; i++) {
 		struct vub_tag *t = &b->tags[i];
 
@@ -373,13 +475,25 @@ int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 			break;
 		}
 	}
+	ret = 0;
 	if (!cmd)
-		list_add_tail(&req->node, &b->queue);
+		ret = vub_enqueue(b, req, &spare);
+	if (ret)
+		goto out_unlock;
+	*queued_gen = b->gen;
+	req->seq = ++vub_seq;
+	vub_nr_requests++;
+	refcount_inc(&req->ref);
+out_unlock:
 	spin_unlock(&vub_lock);
-
+	kfree(spare);
+	if (ret == -EAGAIN)
+		pr_warn_ratelimited("%s[%d] has %u requests waiting for the bridge daemon (max_queued_per_process): EAGAIN\n",
+				    current->comm, task_tgid_nr(current),
+				    READ_ONCE(max_queued_per_process));
 	if (cmd)
 		io_uring_cmd_complete_in_task(cmd, vub_dispatch_tw);
-	return 0;
+	return ret;
 }
 
 int vub_chan_wait_attached(unsigned long timeout)
@@ -400,7 +514,6 @@ void vub_chan_count_timeout(void)
 void vub_chan_info(struct vub_bridge_info *info)
 {
 	struct vub_bridge *b;
-	struct vub_request *req;
 	unsigned int i;
 
 	memset(info, 0, sizeof(*info));
@@ -411,13 +524,15 @@ void vub_chan_info(struct vub_bridge_info *info)
 		info->pid = pid_nr(b->tgid);
 		strscpy(info->comm, b->comm, sizeof(info->comm));
 		info->tags = b->nr_tags;
-		list_for_each_entry(req, &b->queue, node)
-			info->inflight++;
+		info->queued = b->nr_queued;
+		info->queued_procs = b->nr_owners;
+		info->inflight = b->nr_queued;
 		for (i = 0; i < b->nr_tags; i++)
 			info->inflight += !!b->tags[i].req;
 	}
 	info->requests = vub_nr_requests;
 	info->timeouts = vub_nr_timeouts;
+	info->refused = vub_nr_refused;
 	spin_unlock(&vub_lock);
 }
 
@@ -440,7 +555,8 @@ int vub_chan_wait(struct vub_request *req, unsigned long timeout,
 		ret = req->result;
 	} else {
 		if (!list_empty(&req->node)) {
-			list_del_init(&req->node);
+			/* Queued: so on the attached bridge (detaching empties it). */
+			vub_unqueue(vub_active, req);
 			vub_request_put(req);
 			*end = VUB_WAIT_WITHDRAWN;
 		} else {
@@ -452,7 +568,7 @@ int vub_chan_wait(struct vub_request *req, unsigned long timeout,
 	return ret;
 }
 
-/* Park @cmd on @t, or hand it the oldest queued request at once. */
+/* Park @cmd on @t, or hand it the next queued request at once. */
 static int vub_park(struct vub_bridge *b, struct vub_tag *t,
 		    struct io_uring_cmd *cmd, unsigned int issue_flags)
 	__releases(&vub_lock)
@@ -460,7 +576,7 @@ static int vub_park(struct vub_bridge *b, struct vub_tag *t,
 	struct vub_request *req;
 
 	vub_pdu(cmd)->tag = t - b->tags;
-	if (VUB_HAVE_CMD_CANCEL && list_empty(&b->queue)) {
+	if (VUB_HAVE_CMD_CANCEL && list_empty(&b->owners)) {
 		/*
 		 * Marking a command cancelable may sleep, and must only be
 		 * done for a command that will be queued: reserve the slot,
@@ -479,13 +595,12 @@ static int vub_park(struct vub_bridge *b, struct vub_tag *t,
 	}
 
 	t->cmd = cmd;
-	req = list_first_entry_or_null(&b->queue, struct vub_request, node);
+	req = vub_dequeue(b);
 	if (!req) {
 		t->state = VUB_TAG_PARKED;
 		spin_unlock(&vub_lock);
 		return -EIOCBQUEUED;
 	}
-	list_del_init(&req->node);
 	t->state = VUB_TAG_DISPATCHING;
 	t->req = req;
 	spin_unlock(&vub_lock);
@@ -591,7 +706,8 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	if (!b)
 		return -ENOMEM;
 	b->nr_tags = ua.nr_tags;
-	INIT_LIST_HEAD(&b->queue);
+	INIT_LIST_HEAD(&b->owners);
+	hash_init(b->owner_hash);
 	for (i = 0; i < b->nr_tags; i++)
 		b->tags[i].state = VUB_TAG_IDLE;
 	b->tgid = get_pid(task_tgid(current));

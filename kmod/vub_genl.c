@@ -89,6 +89,8 @@ static int vub_put_bridge(struct sk_buff *skb, const struct vub_bridge_info *b)
 	    nla_put_u64_64bit(skb, VUB_A_BRIDGE_REQUESTS, b->requests,
 			      VUB_A_PAD) ||
 	    nla_put_u64_64bit(skb, VUB_A_BRIDGE_TIMEOUTS, b->timeouts,
+			      VUB_A_PAD) ||
+	    nla_put_u64_64bit(skb, VUB_A_BRIDGE_REFUSED, b->refused,
 			      VUB_A_PAD))
 		return -EMSGSIZE;
 	if (!b->pid)
@@ -96,7 +98,9 @@ static int vub_put_bridge(struct sk_buff *skb, const struct vub_bridge_info *b)
 	if (nla_put_u32(skb, VUB_A_BRIDGE_PID, b->pid) ||
 	    nla_put_string(skb, VUB_A_BRIDGE_COMM, b->comm) ||
 	    nla_put_u32(skb, VUB_A_BRIDGE_TAGS, b->tags) ||
-	    nla_put_u32(skb, VUB_A_BRIDGE_INFLIGHT, b->inflight))
+	    nla_put_u32(skb, VUB_A_BRIDGE_INFLIGHT, b->inflight) ||
+	    nla_put_u32(skb, VUB_A_BRIDGE_QUEUED, b->queued) ||
+	    nla_put_u32(skb, VUB_A_BRIDGE_QUEUED_PROCS, b->queued_procs))
 		return -EMSGSIZE;
 	return 0;
 }

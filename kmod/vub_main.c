@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
+#include <linux/cred.h>
 #include <linux/ctype.h>
 #include <linux/eventfd.h>
 #include <linux/ktime.h>
@@ -68,6 +69,57 @@ static ushort max_mem_regions = 64;
 module_param(max_mem_regions, ushort, 0444);
 MODULE_PARM_DESC(max_mem_regions,
 		 "Maximum number of memory regions in VHOST_SET_MEM_TABLE, as vhost's parameter (default 64, at most 512)");
+
+static unsigned int max_devices_per_user = 4096;
+module_param(max_devices_per_user, uint, 0644);
+MODULE_PARM_DESC(max_devices_per_user,
+		 "Most devices one user (the opener's uid) may have open, on all nodes (default 4096, 0: no limit); an open beyond it fails with EMFILE");
+
+/* Open devices by the opener's uid (in the initial namespace): xa_mk_value(n). */
+static DEFINE_XARRAY(vub_user_devs);
+static DEFINE_MUTEX(vub_user_mutex);	/* serialises changes of the counts */
+
+/*
+ * Count a device against the user who opens @file: -EMFILE beyond
+ * max_devices_per_user, as inotify refuses a user's instance beyond its
+ * limit.  Each device may cost a back-end connection and a request in the
+ * daemon's queue.
+ */
+static int vub_user_charge(struct file *file)
+{
+	unsigned int max = READ_ONCE(max_devices_per_user);
+	uid_t uid = from_kuid(&init_user_ns, file->f_cred->uid);
+	unsigned long n;
+	int ret;
+
+	mutex_lock(&vub_user_mutex);
+	n = xa_to_value(xa_load(&vub_user_devs, uid) ?: xa_mk_value(0));
+	ret = -EMFILE;
+	if (max && n >= max)
+		goto out_unlock;
+	ret = xa_err(xa_store(&vub_user_devs, uid, xa_mk_value(n + 1),
+			      GFP_KERNEL_ACCOUNT));
+out_unlock:
+	mutex_unlock(&vub_user_mutex);
+	if (ret == -EMFILE)
+		pr_warn_ratelimited("%s[%d]: uid %u has %lu devices open (max_devices_per_user): EMFILE\n",
+				    current->comm, task_tgid_nr(current), uid, n);
+	return ret;
+}
+
+static void vub_user_uncharge(struct file *file)
+{
+	uid_t uid = from_kuid(&init_user_ns, file->f_cred->uid);
+	unsigned long n;
+
+	mutex_lock(&vub_user_mutex);
+	n = xa_to_value(xa_load(&vub_user_devs, uid));
+	if (n > 1)
+		xa_store(&vub_user_devs, uid, xa_mk_value(n - 1), GFP_KERNEL);
+	else
+		xa_erase(&vub_user_devs, uid);
+	mutex_unlock(&vub_user_mutex);
+}
 
 /* vhost-net's virtqueues: rx and tx. */
 #define VUB_NET_NVQS	2
@@ -534,9 +586,13 @@ static int vub_open(struct inode *inode, struct file *file)
 	struct vub_dev *dev;
 	int ret;
 
+	ret = vub_user_charge(file);
+	if (ret)
+		return ret;
+	ret = -ENOMEM;
 	dev = kmem_cache_zalloc(vub_dev_cache, GFP_KERNEL_ACCOUNT);
 	if (!dev)
-		return -ENOMEM;
+		goto err_uncharge;
 	mutex_init(&dev->mutex);
 	dev->pid = task_tgid_nr(current);
 	get_task_comm(dev->comm, current);
@@ -549,15 +605,19 @@ static int vub_open(struct inode *inode, struct file *file)
 	dev->inst = inst;
 	ret = xa_alloc_cyclic(&vub_devs, &dev->id, dev, xa_limit_32b,
 			      &vub_next_id, GFP_KERNEL);
-	if (ret < 0) {
-		vub_instance_put(inst);
-		kmem_cache_free(vub_dev_cache, dev);
-		return ret;
-	}
+	if (ret < 0)
+		goto err_free;
 	atomic_inc(&inst->nr_devices);
 	file->private_data = dev;
 	vub_genl_dev_event(VUB_CMD_EVT_DEVICE_OPENED, dev);
 	return 0;
+
+err_free:
+	vub_instance_put(inst);
+	kmem_cache_free(vub_dev_cache, dev);
+err_uncharge:
+	vub_user_uncharge(file);
+	return ret;
 }
 
 static int vub_release(struct inode *inode, struct file *file)
@@ -582,6 +642,7 @@ static int vub_release(struct inode *inode, struct file *file)
 	vub_instance_put(dev->inst);
 	mutex_destroy(&dev->mutex);
 	kmem_cache_free(vub_dev_cache, dev);
+	vub_user_uncharge(file);
 	return 0;
 }
 

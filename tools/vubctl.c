@@ -260,8 +260,11 @@ static const struct field bridge_fields[] = {
 	{ VUB_A_BRIDGE_COMM,		"comm",		F_STR },
 	{ VUB_A_BRIDGE_TAGS,		"tags",		F_NUM },
 	{ VUB_A_BRIDGE_INFLIGHT,	"inflight",	F_NUM },
+	{ VUB_A_BRIDGE_QUEUED,		"queued",	F_NUM },
+	{ VUB_A_BRIDGE_QUEUED_PROCS,	"queued_procs",	F_NUM },
 	{ VUB_A_BRIDGE_REQUESTS,	"requests",	F_NUM },
 	{ VUB_A_BRIDGE_TIMEOUTS,	"timeouts",	F_NUM },
+	{ VUB_A_BRIDGE_REFUSED,		"refused",	F_NUM },
 };
 
 #define KIND(n, f) { n, f, sizeof(f) / sizeof(f[0]) }

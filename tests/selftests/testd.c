@@ -127,7 +127,13 @@ static int td_handler(void *ctx, const struct vub_req *req, const void *payload,
 {
 	struct td_shared *sh = ctx;
 	struct td_entry *e = td_record(sh, req, payload, fds);
+	uint32_t delay_ms = atomic_load(&sh->delay_ms);
 	int ret = 0;
+
+	if (delay_ms)
+		usleep(delay_ms * 1000);
+	while (atomic_load(&sh->hold))
+		usleep(1000);
 
 	if (req->op == VUB_OP_RELEASE)
 		atomic_fetch_add(&sh->nr_release, 1);

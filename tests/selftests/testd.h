@@ -16,6 +16,10 @@
  * unless the parent asked for a failure (fail_ioctl/fail_errno) or a
  * malformed reply (bad_reply_ioctl) through the shared page.
  *
+ * A TD_SERVE daemon answers one request at a time, each after delay_ms (0:
+ * at once), which the parent may change at any time: a slow daemon.  While
+ * hold is set it answers nothing (it has logged the request it holds).
+ *
  * TD_SILENT daemons attach and take requests but never answer; they log
  * what arrived, and close the control fd when close_now is set.
  */
@@ -65,6 +69,8 @@ struct td_shared {
 	_Atomic uint32_t bad_reply_ioctl; /* answer this ioctl with a wrong reply_len */
 	_Atomic int close_now;		/* TD_SILENT: close the control fd */
 	_Atomic int closed;
+	_Atomic uint32_t delay_ms;	/* TD_SERVE: sleep before each answer */
+	_Atomic int hold;		/* TD_SERVE: do not answer while set */
 	struct td_entry log[TD_LOG_CAP];
 };
 

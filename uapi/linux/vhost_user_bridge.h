@@ -370,6 +370,19 @@ enum vub_genl_attr {
 	 * replayed its state after the connection was lost.
 	 */
 	VUB_A_BACKEND_RECONNECTS,
+	/*
+	 * u32: requests waiting for a free slot (part of BRIDGE_INFLIGHT);
+	 * they are served round-robin by process.
+	 */
+	VUB_A_BRIDGE_QUEUED,
+	/* u32: the processes those requests belong to */
+	VUB_A_BRIDGE_QUEUED_PROCS,
+	/*
+	 * u64: requests refused, ever, because their process already had
+	 * max_queued_per_process (a module parameter) waiting: the VMM's
+	 * ioctl failed with EAGAIN.
+	 */
+	VUB_A_BRIDGE_REFUSED,
 
 	__VUB_A_MAX,
 };
