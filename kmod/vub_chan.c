@@ -52,6 +52,7 @@ struct vub_bridge {
 	char			comm[TASK_COMM_LEN];
 	u64			gen;	/* attachment number, from 1 */
 	bool			dead;	/* detached: fails everything */
+	bool			recover; /* VUB_ATTACH_F_RECOVER */
 	u32			nr_tags;
 	struct list_head	queue;	/* requests waiting for a slot */
 	struct vub_tag		tags[] __counted_by(nr_tags);
@@ -355,9 +356,10 @@ int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 
 	spin_lock(&vub_lock);
 	b = vub_active;
-	if (!b || (gen && gen != b->gen)) {
+	if (!b || (gen && gen != b->gen) || (req->need_recover && !b->recover)) {
 		spin_unlock(&vub_lock);
-		return b ? -ESTALE : -ENOTCONN;
+		return !b ? -ENOTCONN : gen && gen != b->gen ? -ESTALE :
+		       -ENOPROTOOPT;
 	}
 	*queued_gen = b->gen;
 	req->seq = ++vub_seq;
@@ -582,7 +584,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	memcpy(&ua, vub_cmd_area(cmd), sizeof(ua));
 	if (!capable(CAP_NET_ADMIN))
 		return -EPERM;
-	if (!ua.version || ua.flags || ua.reserved0 ||
+	if (!ua.version || (ua.flags & ~VUB_ATTACH_F_RECOVER) || ua.reserved0 ||
 	    !vub_mem_is_zero(ua.reserved, sizeof(ua.reserved)) ||
 	    !ua.nr_tags || ua.nr_tags > VUB_MAX_TAGS)
 		return -EINVAL;
@@ -591,6 +593,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	if (!b)
 		return -ENOMEM;
 	b->nr_tags = ua.nr_tags;
+	b->recover = ua.flags & VUB_ATTACH_F_RECOVER;
 	INIT_LIST_HEAD(&b->queue);
 	for (i = 0; i < b->nr_tags; i++)
 		b->tags[i].state = VUB_TAG_IDLE;
@@ -614,6 +617,49 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 		b->comm, pid_nr(b->tgid), b->nr_tags);
 	vub_bridge_event(VUB_CMD_EVT_BRIDGE_ATTACHED, b);
 	return min_t(u32, ua.version, VUB_API_VERSION);
+}
+
+/*
+ * The fd store's commands: from the attached daemon only, which may use
+ * them at any time (a recovering one fetches before its first FETCH).
+ */
+static int vub_ctrl_fd(struct io_uring_cmd *cmd)
+{
+	const void *area = vub_cmd_area(cmd);
+	struct vub_fd_fetch uf;
+	struct vub_fd_cmd uc;
+	struct vub_bridge *b;
+	int ret = 0;
+
+	/* Both fill the SQE128 command area, as struct vub_io_cmd does. */
+	BUILD_BUG_ON(sizeof(uf) != sizeof(struct vub_io_cmd) ||
+		     sizeof(uc) != sizeof(struct vub_io_cmd));
+	spin_lock(&vub_lock);
+	b = cmd->file->private_data;
+	if (!b)
+		ret = -EINVAL;
+	else if (task_tgid(current) != b->tgid)
+		ret = -EPERM;
+	else if (b->dead)
+		ret = -ECANCELED;
+	spin_unlock(&vub_lock);
+	if (ret)
+		return ret;
+
+	if (cmd->cmd_op == VUB_U_CMD_FD_FETCH) {
+		memcpy(&uf, area, sizeof(uf));
+		if (uf.flags || !vub_mem_is_zero(uf.reserved, sizeof(uf.reserved)))
+			return -EINVAL;
+		return vub_fd_fetch(&uf);
+	}
+	memcpy(&uc, area, sizeof(uc));
+	if (uc.flags || !vub_mem_is_zero(uc.reserved, sizeof(uc.reserved)))
+		return -EINVAL;
+	if (cmd->cmd_op == VUB_U_CMD_FD_STORE)
+		return vub_fd_store(uc.dev_id, uc.slot, uc.fd);
+	if (uc.fd != -1)
+		return -EINVAL;
+	return vub_fd_drop(uc.dev_id, uc.slot);
 }
 
 /* The ring of a parked command is going away (kernels with cancellation). */
@@ -652,6 +698,10 @@ static int vub_ctrl_uring_cmd(struct io_uring_cmd *cmd,
 	case VUB_U_IO_FETCH:
 	case VUB_U_IO_COMMIT_AND_FETCH:
 		return vub_ctrl_io(cmd, issue_flags);
+	case VUB_U_CMD_FD_STORE:
+	case VUB_U_CMD_FD_DROP:
+	case VUB_U_CMD_FD_FETCH:
+		return vub_ctrl_fd(cmd);
 	default:
 		return -EOPNOTSUPP;
 	}
