@@ -115,6 +115,8 @@ struct vub_instance {
  *	fd store (@stash).
  * @broken: the daemon failed to answer in time, or the one that held its
  *	state is gone; every further ioctl fails with EIO.
+ * @no_daemon: the last request found no daemon attached (its ENOTCONN is
+ *	not a daemon's answer); under @mutex.
  * @have_mem: a memory table was accepted (or reset to an empty one).
  * @pid: the opener, then the owner.
  * @comm: its command name.
@@ -139,6 +141,7 @@ struct vub_dev {
 	u64			seen;
 	bool			stateful;
 	bool			broken;
+	bool			no_daemon;
 	bool			have_mem;
 	pid_t			pid;
 	char			comm[TASK_COMM_LEN];

@@ -283,6 +283,7 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 	int ret;
 
 	ret = vub_chan_submit(req, gen, queued_gen);
+	dev->no_daemon = ret == -ENOTCONN;
 	if (ret)
 		return ret;
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &end);
@@ -389,13 +390,20 @@ static int vub_reintroduce(struct vub_dev *dev)
  */
 static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 {
+	unsigned long deadline = jiffies +
+		msecs_to_jiffies(min(READ_ONCE(recovery_ms), 3600U * MSEC_PER_SEC));
 	int tries, ret = -ECONNRESET;
 	u64 gen;
 
 	if (dev->broken)
 		return -EIO;
-	ret = vub_chan_wait_attached(msecs_to_jiffies(min(READ_ONCE(recovery_ms),
-							  3600U * MSEC_PER_SEC)));
+again:
+	/*
+	 * Within the recovery window, a daemon that is gone again by the
+	 * time the request is handed over (restarting) is waited for again.
+	 */
+	ret = vub_chan_wait_attached(time_before(jiffies, deadline) ?
+				     deadline - jiffies : 0);
 	if (ret)
 		return ret;
 	ret = -ECONNRESET;
@@ -416,7 +424,9 @@ static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 		dev->seen = 0;
 		ret = -ECONNRESET;
 	}
-	if (ret == -ENOTCONN)
+	if (ret == -ENOTCONN && dev->no_daemon && time_before(jiffies, deadline))
+		goto again;
+	if (ret == -ENOTCONN && dev->no_daemon)
 		pr_warn_ratelimited("no bridge daemon attached: ioctl 0x%x of %s[%d] fails with ENOTCONN; start vhost-user-bridged\n",
 				    req->ioctl, current->comm,
 				    task_tgid_nr(current));
