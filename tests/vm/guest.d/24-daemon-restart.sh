@@ -38,7 +38,11 @@ trap cleanup EXIT
 fail() { e2e_fail "$1"; exit 1; }
 nfds() { find "/proc/$1/fd" -mindepth 1 | wc -l; }
 ndevs() { "$V" -j device list | jq length; }
-slab() { awk -v c="$1" '$1 == c { print $2 }' /proc/slabinfo; }
+# Active objects of a slab cache, after a shrink (per-CPU slabs count as active).
+slab() {
+	echo 1 >"/sys/kernel/slab/$1/shrink" 2>/dev/null
+	awk -v c="$1" '$1 == c { print $2 }' /proc/slabinfo
+}
 # The back-end's RX-packets on port 0, into $rx0 (tp_stats reads the last port's
 # block).  Builtins only, reading the log from where the last call stopped
 # (fd $lfd): every fork costs under TCG.
