@@ -6,17 +6,26 @@
 
 #include "vub_state.h"
 
+/* CRC-32C (Castagnoli, reflected), a table per byte: the record is written
+ * twice per request, and the daemon may run under emulation. */
 uint32_t vub_state_crc32c(uint32_t crc, const void *buf, size_t len)
 {
+	static uint32_t table[256];
 	const uint8_t *p = buf;
-	int k;
+	uint32_t c;
+	int i, k;
 
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+	if (!table[1]) {
+		for (i = 0; i < 256; i++) {
+			c = (uint32_t)i;
+			for (k = 0; k < 8; k++)
+				c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+			table[i] = c;
+		}
 	}
+	crc = ~crc;
+	while (len--)
+		crc = (crc >> 8) ^ table[(crc ^ *p++) & 0xff];
 	return ~crc;
 }
 

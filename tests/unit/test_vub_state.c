@@ -57,6 +57,14 @@ static char *two_copies(const struct vub_state *a, uint64_t ga, const struct vub
 	return buf;
 }
 
+static void test_crc(void)
+{
+	/* The CRC-32C check value (RFC 3720, B.4: "123456789"). */
+	TAP_OK(vub_state_crc32c(0, "123456789", 9) == 0xe3069283u, "CRC-32C check value");
+	TAP_OK(vub_state_crc32c(vub_state_crc32c(0, "1234", 4), "56789", 5) == 0xe3069283u,
+	       "CRC-32C in two parts");
+}
+
 static void test_round_trip(void)
 {
 	struct vub_state s = sample(), out;
@@ -187,6 +195,7 @@ static void test_rejects(void)
 
 int main(void)
 {
+	test_crc();
 	test_round_trip();
 	test_pick();
 	test_rejects();
