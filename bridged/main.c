@@ -186,7 +186,7 @@ static void unrecorded(struct bridge *br, struct vub_dev *d, const char *what, i
  * no longer uses.  The memfd itself goes into slot VUB_FD_SLOT_STATE last,
  * once it holds a record.
  */
-static void persist_one(struct bridge *br, struct vub_dev *d, bool busy)
+static void persist_one(struct bridge *br, struct vub_dev *d, bool busy, bool files)
 {
 	static struct vub_state st;		/* large: off the coroutines' stacks */
 	static unsigned char buf[VUB_STATE_COPY_SIZE];
@@ -217,6 +217,14 @@ static void persist_one(struct bridge *br, struct vub_dev *d, bool busy)
 	}
 	if (busy)
 		return;
+	if (!files && d->stored[VUB_FD_SLOT_STATE] && d->stored_fe == d->fe &&
+	    d->stored_connects == d->nr_connects && d->stored_reconnects == d->nr_reconnects &&
+	    d->stored_lost == d->lost)
+		return;		/* the stored files are still the right ones */
+	d->stored_fe = d->fe;
+	d->stored_connects = d->nr_connects;
+	d->stored_reconnects = d->nr_reconnects;
+	d->stored_lost = d->lost;
 	for (i = VUB_FD_SLOT_STATE + 1; i < VUB_FD_STORE_SLOTS; i++) {
 		if (slotfd[i] >= 0)
 			ret = store_cmd(br, VUB_U_CMD_FD_STORE, d->dev_id, i, slotfd[i]);
@@ -242,18 +250,40 @@ static void persist_one(struct bridge *br, struct vub_dev *d, bool busy)
 	}
 }
 
-/* @d and every device sharing its connection (the queue pairs of its NIC). */
-static void persist(struct bridge *br, struct vub_dev *d, bool busy)
+/* @d and every device sharing its connection (the queue pairs of its NIC);
+ * @files: the request may have changed which files the device holds. */
+static void persist(struct bridge *br, struct vub_dev *d, bool busy, bool files)
 {
 	unsigned int k;
 
 	if (!d->nic) {
-		persist_one(br, d, busy);
+		persist_one(br, d, busy, files);
 		return;
 	}
 	for (k = 0; k < VUB_NIC_MAX_PAIRS; k++)
 		if (d->nic->pair[k])
-			persist_one(br, (struct vub_dev *)d->nic->pair[k], busy);
+			persist_one(br, (struct vub_dev *)d->nic->pair[k], busy, files);
+}
+
+/* The ioctls after which the front-end may hold other files (a new
+ * connection is seen by persist_one() itself). */
+static bool ioctl_sets_files(uint32_t ioctl)
+{
+	switch (ioctl) {
+	case VHOST_SET_OWNER:
+	case VHOST_RESET_OWNER:
+	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+	case VHOST_NET_SET_BACKEND:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_LOG_FD:
+	case VHOST_SET_LOG_BASE:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* One device's stored files (@slotfd, this daemon's descriptors): rebuild it. */
@@ -385,7 +415,7 @@ static void restore_devices(struct bridge *br)
 	/* What the store holds is now this daemon's (the closed connections'
 	 * slots dropped: then the back-end sees them close). */
 	for (i = 0; i < br->nr_devs; i++)
-		persist_one(br, br->devs[i], false);
+		persist_one(br, br->devs[i], false, true);
 	if (nr || nr_busy)
 		logmsg("restored %zu devices from the kernel's fd store (%zu reconnect: the previous daemon died in an exchange with their back-end)",
 		       nr, nr_busy);
@@ -530,9 +560,9 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		l = take_turn(br, req, dev);
 		if (!l)
 			return -ETIMEDOUT;
-		persist(br, dev, true);
+		persist(br, dev, true, false);
 		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
-		persist(br, dev, false);
+		persist(br, dev, false, ioctl_sets_files(req->ioctl));
 		vub_co_unlock(l);
 		return ret;
 	case VUB_OP_OPEN:
@@ -618,7 +648,7 @@ static void backend_job(void *arg)
 		goto out;
 	d = device_find(br, j->dev_id, NULL);	/* released meanwhile? */
 	if (d)
-		persist(br, d, true);
+		persist(br, d, true, false);
 	if (d && !j->reconnect) {
 		vub_dev_check_backend(d);
 	} else if (d && d->lost && vub_dev_reconnect(d)) {
@@ -635,7 +665,7 @@ static void backend_job(void *arg)
 	}
 	d = device_find(br, j->dev_id, NULL);
 	if (d)
-		persist(br, d, false);
+		persist(br, d, false, true);
 	vub_co_unlock(l);
 out:
 	d = device_find(br, j->dev_id, NULL);

@@ -146,6 +146,12 @@ struct vub_dev {
 	uint64_t state_gen;
 	uint8_t stored[VUB_FD_STORE_SLOTS];
 	bool restored;
+	/* What the stored files were taken from: when none of it changed
+	 * (and no request that sets files ran), they are still right. */
+	const struct vu_frontend *stored_fe;
+	uint64_t stored_connects;
+	uint32_t stored_reconnects;
+	bool stored_lost;
 };
 
 /* A device seen for the first time.  Does not connect yet. */
