@@ -102,6 +102,12 @@ tp_wait be 'testpmd> ' 1 120 || fail "$e2e_why"
 exec {lfd}<"${e2e_log[be]}"
 tp_cmd be start
 "$V" instance add restart --socket "$e2e_dir/s1.sock" >/dev/null || fail "vubctl instance add restart"
+# Devices of earlier tests may still be closing; counts are relative to n0.
+for _ in $(seq 50); do
+	[ "$(ndevs)" = 0 ] && break
+	sleep 0.2
+done
+n0=$(ndevs)
 slab_dev0=$(slab vub_dev)
 slab_req0=$(slab vub_req)
 daemon_start 0
@@ -111,6 +117,8 @@ tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=/dev/vhost-user-bridge,queues=
 tp_wait vmm 'testpmd> ' 1 120 || fail "$e2e_why"
 tp_cmd vmm "start tx_first 4"
 sleep 3
+vmm_dev=$(grep -o 'dev [0-9]*: pair 0 of the NIC' "$e2e_dir/bridged.0.log" | head -1 | cut -d' ' -f2 | tr -d :)
+[ -n "$vmm_dev" ] || fail "the daemon's log does not show the VMM's device"
 conn0=$(grep -c "$e2e_dir/s0.sock.*new vhost user connection" "${e2e_log[be]}")
 [ "$conn0" = 1 ] || fail "expected one vhost-user connection on port 0's socket, found $conn0"
 be_rx0 || fail "no statistics from the back-end"
@@ -167,7 +175,11 @@ conn=$(grep -c "$e2e_dir/s0.sock.*new vhost user connection" "${e2e_log[be]}")
 closed=$(grep -c "$e2e_dir/s0.sock.*vhost peer closed" "${e2e_log[be]}")
 [ "$conn" = 1 ] && [ "$closed" = 0 ] ||
 	fail "the back-end saw port 0's connection change: $conn connections, $closed closed"
-restored=$(grep -l 'dev [0-9]*: restored from the fd store.*back-end connection kept' "$e2e_dir"/bridged.*.log | wc -l)
+restored=0
+for ((i = 1; i <= RESTART_N; i++)); do
+	grep -q "dev $vmm_dev: restored from the fd store.*back-end connection kept" "$e2e_dir/bridged.$i.log" &&
+		restored=$((restored + 1))
+done
 [ "$restored" = "$RESTART_N" ] || fail "only $restored of $RESTART_N daemons restored a kept connection"
 
 be_rx0 || fail "no statistics from the back-end"
@@ -180,10 +192,10 @@ echo "after $RESTART_N restarts: back-end RX $b0 -> $b1 -> $b2"
 
 # Objects: the loop's devices are gone, in the module and in the daemon.
 for _ in $(seq 100); do
-	[ "$(ndevs)" = 1 ] && break
+	[ "$(ndevs)" = $((n0 + 1)) ] && break
 	sleep 0.1
 done
-[ "$(ndevs)" = 1 ] || fail "devices left in the module: $("$V" device list)"
+[ "$(ndevs)" = $((n0 + 1)) ] || fail "devices left in the module: $("$V" device list)"
 for _ in $(seq 100); do
 	[ "$(nfds "$e2e_daemon_pid")" = "$fds0" ] && break
 	sleep 0.1
@@ -198,7 +210,7 @@ out=$("$e2e_build/vub_ioctl" --dev /dev/vhost-user-bridge-restart get-features) 
 echo "a new VMM: $out"
 tp_quit vmm || fail "the VMM did not quit"
 for _ in $(seq 100); do
-	[ "$(ndevs)" = 0 ] && [ "$(slab vub_dev)" = "$slab_dev0" ] && break
+	[ "$(ndevs)" = "$n0" ] && [ "$(slab vub_dev)" = "$slab_dev0" ] && break
 	sleep 0.1
 done
 echo "slabs after: vub_dev $(slab vub_dev) vub_req $(slab vub_req)"
