@@ -25,14 +25,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vub_chan.h"
 #include "vub_co.h"
 #include "vub_dev.h"
 #include "vub_nl.h"
 #include "vub_notify.h"
+#include "vub_state.h"
 #include "vub_vhost.h"
 
 #define PROG "vhost-user-bridged"
@@ -62,6 +65,10 @@ struct bridge {
 	struct backend *backends;
 	struct vub_chan *ch;
 	struct job jobs[VUB_MAX_TAGS];
+	/* The kernel's fd store (the control file, through a ring of its
+	 * own: its commands complete at once); false on a kernel without. */
+	bool store;
+	struct io_uring store_ring;
 };
 
 static volatile sig_atomic_t stop;
@@ -100,13 +107,11 @@ static struct vub_dev *device_find(struct bridge *br, uint32_t dev_id, size_t *p
 	return NULL;
 }
 
-static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
+static struct vub_dev *device_add(struct bridge *br, uint32_t dev_id, uint32_t vmm_pid)
 {
-	struct vub_dev *dev = device_find(br, req->dev_id, NULL), **n;
+	struct vub_dev *dev, **n;
 	size_t cap;
 
-	if (dev)
-		return dev;
 	if (br->nr_devs == br->cap_devs) {
 		cap = br->cap_devs ? 2 * br->cap_devs : 16;
 		n = realloc(br->devs, cap * sizeof(*n));
@@ -118,9 +123,20 @@ static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
 	dev = malloc(sizeof(*dev));	/* stable address: the front-end logs into it */
 	if (!dev)
 		return NULL;
-	vub_dev_init(dev, &br->cfg, req->dev_id, req->vmm_pid);
+	vub_dev_init(dev, &br->cfg, dev_id, vmm_pid);
 	br->devs[br->nr_devs++] = dev;
-	logmsg("dev %u: new device of VMM pid %u", dev->dev_id, dev->vmm_pid);
+	return dev;
+}
+
+static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
+{
+	struct vub_dev *dev = device_find(br, req->dev_id, NULL);
+
+	if (dev)
+		return dev;
+	dev = device_add(br, req->dev_id, req->vmm_pid);
+	if (dev)
+		logmsg("dev %u: new device of VMM pid %u", dev->dev_id, dev->vmm_pid);
 	return dev;
 }
 
@@ -132,8 +148,277 @@ static void device_forget(struct bridge *br, size_t pos)
 	       (unsigned long long)dev->nr_reqs,
 	       dev->fe ? ", back-end connection closed" : "");
 	vub_dev_release(dev);
+	if (dev->state_fd >= 0)
+		close(dev->state_fd);
 	free(dev);
 	br->devs[pos] = br->devs[--br->nr_devs];
+}
+
+/* --- the fd store: what a daemon started after this one needs ---------- */
+
+static int store_cmd(struct bridge *br, uint32_t op, uint32_t dev_id, uint32_t slot, int fd)
+{
+	struct vub_fd_cmd c = { .dev_id = dev_id, .slot = slot, .fd = fd };
+	int32_t res;
+	int ret;
+
+	ret = vub_chan_raw_cmd(&br->store_ring, br->ch->fd, op, &c, sizeof(c), 5000, &res);
+	return ret ? ret : res;
+}
+
+/* The device cannot be recorded: a daemon after this one fails it (EIO). */
+static void unrecorded(struct bridge *br, struct vub_dev *d, const char *what, int err)
+{
+	logmsg("dev %u: cannot keep its state in the kernel's fd store (%s: %s); after a daemon restart it fails with EIO",
+	       d->dev_id, what, strerror(-err));
+	if (d->stored[VUB_FD_SLOT_STATE])
+		store_cmd(br, VUB_U_CMD_FD_DROP, d->dev_id, VUB_FD_SLOT_STATE, -1);
+	d->stored[VUB_FD_SLOT_STATE] = 0;
+	if (d->state_fd >= 0)
+		close(d->state_fd);
+	d->state_fd = -2;	/* given up until the device is released */
+}
+
+/*
+ * Write @d's record (vub_state.h) to its memfd, into the older of the two
+ * copies; unless @busy (an exchange with the back-end is about to start),
+ * also put every descriptor it names into the store and drop the slots it
+ * no longer uses.  The memfd itself goes into slot VUB_FD_SLOT_STATE last,
+ * once it holds a record.
+ */
+static void persist_one(struct bridge *br, struct vub_dev *d, bool busy, bool files)
+{
+	static struct vub_state st;		/* large: off the coroutines' stacks */
+	static unsigned char buf[VUB_STATE_COPY_SIZE];
+	static int slotfd[VUB_FD_STORE_SLOTS];
+	uint32_t i;
+	int ret;
+
+	if (!br->store || d->state_fd == -2)
+		return;
+	ret = vub_dev_state_save(d, &st, slotfd);
+	if (ret) {
+		unrecorded(br, d, "more rings or memory regions than a record holds", ret);
+		return;
+	}
+	if (d->state_fd < 0) {
+		d->state_fd = memfd_create("vub-state", MFD_CLOEXEC);
+		if (d->state_fd < 0 || ftruncate(d->state_fd, 2 * VUB_STATE_COPY_SIZE)) {
+			unrecorded(br, d, "memfd", -errno);
+			return;
+		}
+	}
+	d->state_gen++;
+	vub_state_encode(&st, d->state_gen, busy ? VUB_STATE_F_BUSY : 0, buf);
+	if (pwrite(d->state_fd, buf, sizeof(buf), (off_t)(d->state_gen % 2) * VUB_STATE_COPY_SIZE) !=
+	    (ssize_t)sizeof(buf)) {
+		unrecorded(br, d, "writing the record", -errno);
+		return;
+	}
+	if (busy)
+		return;
+	if (!files && d->stored[VUB_FD_SLOT_STATE] && d->stored_fe == d->fe &&
+	    d->stored_connects == d->nr_connects && d->stored_reconnects == d->nr_reconnects &&
+	    d->stored_lost == d->lost)
+		return;		/* the stored files are still the right ones */
+	d->stored_fe = d->fe;
+	d->stored_connects = d->nr_connects;
+	d->stored_reconnects = d->nr_reconnects;
+	d->stored_lost = d->lost;
+	for (i = VUB_FD_SLOT_STATE + 1; i < VUB_FD_STORE_SLOTS; i++) {
+		if (slotfd[i] >= 0)
+			ret = store_cmd(br, VUB_U_CMD_FD_STORE, d->dev_id, i, slotfd[i]);
+		else if (d->stored[i])
+			ret = store_cmd(br, VUB_U_CMD_FD_DROP, d->dev_id, i, -1);
+		else
+			continue;
+		if (ret == -ENOENT)	/* closed by its VMM: RELEASE is on its way */
+			return;
+		if (ret) {
+			unrecorded(br, d, "storing its files", ret);
+			return;
+		}
+		d->stored[i] = slotfd[i] >= 0;
+	}
+	if (!d->stored[VUB_FD_SLOT_STATE]) {
+		ret = store_cmd(br, VUB_U_CMD_FD_STORE, d->dev_id, VUB_FD_SLOT_STATE, d->state_fd);
+		if (ret && ret != -ENOENT) {
+			unrecorded(br, d, "storing its record", ret);
+			return;
+		}
+		d->stored[VUB_FD_SLOT_STATE] = !ret;
+	}
+}
+
+/* @d and every device sharing its connection (the queue pairs of its NIC);
+ * @files: the request may have changed which files the device holds. */
+static void persist(struct bridge *br, struct vub_dev *d, bool busy, bool files)
+{
+	unsigned int k;
+
+	if (!d->nic) {
+		persist_one(br, d, busy, files);
+		return;
+	}
+	for (k = 0; k < VUB_NIC_MAX_PAIRS; k++)
+		if (d->nic->pair[k])
+			persist_one(br, (struct vub_dev *)d->nic->pair[k], busy, files);
+}
+
+/* The ioctls after which the front-end may hold other files (a new
+ * connection is seen by persist_one() itself). */
+static bool ioctl_sets_files(uint32_t ioctl)
+{
+	switch (ioctl) {
+	case VHOST_SET_OWNER:
+	case VHOST_RESET_OWNER:
+	case VHOST_SET_MEM_TABLE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+	case VHOST_NET_SET_BACKEND:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_LOG_FD:
+	case VHOST_SET_LOG_BASE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One device's stored files (@slotfd, this daemon's descriptors): rebuild it. */
+static struct vub_dev *restore_one(struct bridge *br, uint32_t dev_id, int *slotfd,
+				   bool *busy)
+{
+	static unsigned char buf[2 * VUB_STATE_COPY_SIZE];
+	static struct vub_state st;
+	struct vub_dev *d = NULL;
+	uint32_t flags = 0, i;
+	uint64_t gen = 0;
+	ssize_t n;
+	int ret;
+
+	if (slotfd[VUB_FD_SLOT_STATE] < 0) {
+		logmsg("dev %u: files in the fd store but no record: not restored (its ioctls fail with EIO)",
+		       dev_id);
+		goto out;
+	}
+	n = pread(slotfd[VUB_FD_SLOT_STATE], buf, sizeof(buf), 0);
+	ret = n < 0 ? -errno : vub_state_pick(buf, (size_t)n, &st, &gen, &flags);
+	if (ret >= 0 && st.dev_id != dev_id)
+		ret = -EINVAL;
+	if (ret < 0) {
+		logmsg("dev %u: its record in the fd store is unusable (%s): not restored (its ioctls fail with EIO)",
+		       dev_id, strerror(-ret));
+		goto out;
+	}
+	d = device_add(br, dev_id, st.vmm_pid);
+	if (!d)
+		goto out;
+	ret = vub_dev_state_restore(d, &st, slotfd);
+	if (ret) {
+		logmsg("dev %u: cannot restore it from the fd store: %s", dev_id, vub_dev_why(d));
+		device_find(br, dev_id, NULL);
+		br->devs[--br->nr_devs] = NULL;
+		vub_dev_release(d);
+		free(d);
+		d = NULL;
+		goto out;
+	}
+	d->state_fd = slotfd[VUB_FD_SLOT_STATE];
+	slotfd[VUB_FD_SLOT_STATE] = -1;
+	d->state_gen = gen;
+	for (i = 0; i < VUB_FD_STORE_SLOTS; i++)
+		d->stored[i] = slotfd[i] >= 0;
+	d->stored[VUB_FD_SLOT_STATE] = 1;
+	*busy = flags & VUB_STATE_F_BUSY;
+	logmsg("dev %u: restored from the fd store (VMM pid %u, record generation %llu, %s%s%s)",
+	       dev_id, d->vmm_pid, (unsigned long long)gen,
+	       !d->fe ? "not connected yet" : d->lost ? "back-end lost" : "back-end connection kept",
+	       d->nic ? ", queue pair of the NIC on tap " : "", d->nic ? d->nic->key.ifname : "");
+out:
+	for (i = 0; i < VUB_FD_STORE_SLOTS; i++) {
+		if (slotfd[i] >= 0)
+			close(slotfd[i]);
+		slotfd[i] = -1;		/* ready for the next device */
+	}
+	return d;
+}
+
+/*
+ * A daemon that attached with VUB_ATTACH_F_RECOVER, before it takes any
+ * request: every device a previous daemon recorded comes back, on the
+ * back-end connection it left, without a message to the back-end; a
+ * device whose record says an exchange was in progress reconnects instead.
+ */
+static void restore_devices(struct bridge *br)
+{
+	static struct vub_fd_entry e[VUB_FD_FETCH_MAX];
+	static int slotfd[VUB_FD_STORE_SLOTS];
+	struct vub_fd_fetch f = { .buf_addr = (uintptr_t)e, .nr = VUB_FD_FETCH_MAX };
+	struct vub_dev *d, **busy_devs = NULL;
+	size_t nr_busy = 0, nr = 0, i;
+	uint32_t cur = 0;
+	bool busy;
+	int32_t res;
+	int ret, k;
+
+	for (i = 0; i < VUB_FD_STORE_SLOTS; i++)
+		slotfd[i] = -1;
+	for (;;) {
+		ret = vub_chan_raw_cmd(&br->store_ring, br->ch->fd, VUB_U_CMD_FD_FETCH, &f,
+				       sizeof(f), 5000, &res);
+		if (ret || res <= 0) {
+			if (ret || res < 0)
+				logmsg("cannot fetch the fd store: %s", strerror(-(ret ? ret : res)));
+			break;
+		}
+		for (k = 0; k < res; k++) {
+			if (cur && e[k].dev_id != cur) {
+				busy = false;
+				d = restore_one(br, cur, slotfd, &busy);
+				nr += !!d;
+				if (d && busy) {
+					void *p = realloc(busy_devs, (nr_busy + 1) * sizeof(*busy_devs));
+
+					if (p) {
+						busy_devs = p;
+						busy_devs[nr_busy++] = d;
+					}
+				}
+			}
+			cur = e[k].dev_id;
+			if (e[k].slot < VUB_FD_STORE_SLOTS && slotfd[e[k].slot] < 0)
+				slotfd[e[k].slot] = e[k].fd;
+			else
+				close(e[k].fd);
+		}
+		f.dev_id = e[res - 1].dev_id;
+		f.slot = e[res - 1].slot + 1;
+	}
+	if (cur) {
+		busy = false;
+		d = restore_one(br, cur, slotfd, &busy);
+		nr += !!d;
+		if (d && busy) {
+			void *p = realloc(busy_devs, (nr_busy + 1) * sizeof(*busy_devs));
+
+			if (p) {
+				busy_devs = p;
+				busy_devs[nr_busy++] = d;
+			}
+		}
+	}
+	for (i = 0; i < nr_busy; i++)
+		vub_dev_desync(busy_devs[i]);
+	free(busy_devs);
+	/* What the store holds is now this daemon's (the closed connections'
+	 * slots dropped: then the back-end sees them close). */
+	for (i = 0; i < br->nr_devs; i++)
+		persist_one(br, br->devs[i], false, true);
+	if (nr || nr_busy)
+		logmsg("restored %zu devices from the kernel's fd store (%zu reconnect: the previous daemon died in an exchange with their back-end)",
+		       nr, nr_busy);
 }
 
 /* --- requests ------------------------------------------------------------ */
@@ -203,6 +488,17 @@ static int on_open(struct bridge *br, const struct vub_req *req, const void *pay
 		return -EINVAL;
 	}
 	memcpy(&oi, payload, sizeof(oi));
+	if (oi.flags & VUB_OPEN_F_STORED) {
+		dev = device_find(br, req->dev_id, NULL);
+		if (dev && dev->restored) {
+			logmsg("dev %u: adopted (restored from the fd store) by its VMM's first ioctl since the restart",
+			       req->dev_id);
+			return 0;
+		}
+		logmsg("dev %u: the kernel says a previous daemon left its state, and none was restored -> ENOENT (the device fails with EIO)",
+		       req->dev_id);
+		return -ENOENT;
+	}
 	dev = device_get(br, req);
 	if (!dev)
 		return -ENOMEM;
@@ -264,7 +560,9 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		l = take_turn(br, req, dev);
 		if (!l)
 			return -ETIMEDOUT;
+		persist(br, dev, true, false);
 		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
+		persist(br, dev, false, ioctl_sets_files(req->ioctl));
 		vub_co_unlock(l);
 		return ret;
 	case VUB_OP_OPEN:
@@ -349,6 +647,8 @@ static void backend_job(void *arg)
 	if (!l || vub_co_lock(l))
 		goto out;
 	d = device_find(br, j->dev_id, NULL);	/* released meanwhile? */
+	if (d)
+		persist(br, d, true, false);
 	if (d && !j->reconnect) {
 		vub_dev_check_backend(d);
 	} else if (d && d->lost && vub_dev_reconnect(d)) {
@@ -363,6 +663,9 @@ static void backend_job(void *arg)
 	} else if (d) {
 		d->nr_reconnect_tries = 0;
 	}
+	d = device_find(br, j->dev_id, NULL);
+	if (d)
+		persist(br, d, false, true);
 	vub_co_unlock(l);
 out:
 	d = device_find(br, j->dev_id, NULL);
@@ -547,8 +850,10 @@ static void usage(FILE *f)
 		"  --verbose       log every request\n"
 		"  --help          this text\n"
 		"\n"
-		"Needs CAP_NET_ADMIN.  SIGTERM or SIGINT: close the back-end connections,\n"
-		"detach and exit 0.\n",
+		"Needs CAP_NET_ADMIN.  SIGTERM or SIGINT: detach and exit 0.  The kernel keeps\n"
+		"every device's back-end connection and state (its fd store) for the next\n"
+		"daemon, which carries on with them; without a daemon, only closing the device\n"
+		"(the VMM) closes its back-end connection.\n",
 		VUB_MAX_TAGS, DEFAULT_TAGS, VU_CONN_DEFAULT_TIMEOUT_MS);
 }
 
@@ -567,6 +872,49 @@ static void raise_nofile(void)
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		logmsg("warning: cannot raise RLIMIT_NOFILE to %llu: %s",
 		       (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+/*
+ * Attach as a daemon that recovers devices (VUB_ATTACH_F_RECOVER; a kernel
+ * without the fd store refuses the flag, and gets a daemon without), bring
+ * back what a previous daemon left in the store, then take requests.
+ */
+static int attach(struct bridge *br, struct vub_chan *ch, uint32_t tags)
+{
+	int ret = vub_chan_open(ch, NULL, tags);
+
+	if (ret)
+		return ret;
+	br->ch = ch;
+	ch->attach_flags = VUB_ATTACH_F_RECOVER;
+	ret = vub_chan_attach(ch, VUB_API_VERSION);
+	if (ret == -EINVAL) {
+		logmsg("the kernel has no fd store: devices will not survive a daemon restart");
+		ch->attach_flags = 0;
+		ret = vub_chan_attach(ch, VUB_API_VERSION);
+	}
+	if (ret == 0)
+		ret = -EPROTO;
+	if (ret > 0 && ch->attach_flags) {
+		ret = io_uring_queue_init(8, &br->store_ring, IORING_SETUP_SQE128);
+		if (!ret) {
+			br->store = true;
+			restore_devices(br);
+		} else {
+			logmsg("no ring for the fd store (%s): devices will not survive a daemon restart",
+			       strerror(-ret));
+		}
+		ret = (int)ch->version;
+	}
+	if (ret > 0) {
+		int r = vub_chan_fetch_all(ch);
+
+		if (r)
+			ret = r;
+	}
+	if (ret < 0)
+		vub_chan_close(ch);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -648,7 +996,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = vub_chan_start(&ch, NULL, tags);
+	ret = attach(&br, &ch, (uint32_t)tags);
 	if (ret < 0) {
 		logmsg("cannot attach to /dev/" VUB_CTRL_DEVICE_NAME ": %s%s", strerror(-ret),
 		       ret == -EBUSY ? " (another daemon is attached)" :
@@ -675,10 +1023,21 @@ int main(int argc, char **argv)
 	ret = serve(&br, &waitmask);
 	vub_notify_stopping();
 	vub_chan_close(&ch);
+	/*
+	 * With the fd store, the devices stay there for the next daemon: no
+	 * word to their back-ends (a NIC's pairs would stop their rings), and
+	 * the connections the store holds stay up; only this process's copies
+	 * of the descriptors go, at exit.
+	 */
 	for (i = 0; i < br.nr_devs; i++) {
-		vub_dev_release(br.devs[i]);
+		if (!br.store)
+			vub_dev_release(br.devs[i]);
+		if (br.devs[i]->state_fd >= 0)
+			close(br.devs[i]->state_fd);
 		free(br.devs[i]);
 	}
+	if (br.store)
+		io_uring_queue_exit(&br.store_ring);
 	free(br.devs);
 	while (br.backends) {
 		struct backend *b = br.backends;

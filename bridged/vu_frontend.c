@@ -461,6 +461,15 @@ int vu_frontend_connect_fd(struct vu_frontend *fe, int fd)
 	return vu_frontend_connect_transport(fe, &t);
 }
 
+void vu_frontend_adopt_fd(struct vu_frontend *fe, int fd)
+{
+	vu_conn_adopt(&fe->conn, fd);
+	fe->conn.timeout_ms = fe->opts.timeout_ms;
+	fe->t = (struct vu_frontend_transport){ .call = conn_call, .opaque = &fe->conn };
+	fe->connected = true;
+	fe->broken = false;
+}
+
 int vu_frontend_connect(struct vu_frontend *fe, const char *path)
 {
 	struct vu_conn c;

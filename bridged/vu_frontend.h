@@ -197,6 +197,13 @@ int vu_frontend_connect_fd(struct vu_frontend *fe, int fd);
 /* Same over a custom transport (unit tests). */
 int vu_frontend_connect_transport(struct vu_frontend *fe,
 				   const struct vu_frontend_transport *t);
+/*
+ * Take over a connection that another front-end (a daemon that died) set
+ * up and left in the kernel's fd store: no handshake, no message; the
+ * caller restores what was negotiated and sent (vub_dev_state_restore).
+ * Ownership of @fd passes to fe.
+ */
+void vu_frontend_adopt_fd(struct vu_frontend *fe, int fd);
 /* Close the connection and drop every cached fd. */
 void vu_frontend_close(struct vu_frontend *fe);
 

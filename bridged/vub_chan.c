@@ -140,7 +140,8 @@ fail:
 
 int vub_chan_attach(struct vub_chan *ch, uint32_t version)
 {
-	struct vub_attach a = { .version = version, .nr_tags = ch->nr_tags };
+	struct vub_attach a = { .version = version, .nr_tags = ch->nr_tags,
+				.flags = ch->attach_flags };
 	uint64_t ud;
 	int32_t res;
 	int ret;

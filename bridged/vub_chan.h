@@ -62,6 +62,7 @@ struct vub_chan {
 	struct io_uring ring;	/* SQE128 */
 	uint32_t nr_tags;
 	uint32_t version;	/* negotiated by ATTACH, 0 before */
+	uint32_t attach_flags;	/* VUB_ATTACH_F_*, set between open and attach */
 	uint32_t nr_live;	/* tags with a command in flight */
 	size_t buf_len;		/* per tag, VUB_REQ_BUF_MIN */
 	unsigned char *bufs;	/* nr_tags * buf_len, page aligned (mmap) */

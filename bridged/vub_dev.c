@@ -6,6 +6,7 @@
 #include "vub_dev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ void vub_dev_init(struct vub_dev *d, const struct vub_dev_cfg *cfg,
 	d->dev_id = dev_id;
 	d->vmm_pid = vmm_pid;
 	d->backend = cfg->backend;
+	d->state_fd = -1;
 }
 
 int vub_dev_open(struct vub_dev *d, const struct vub_open_info *oi)
@@ -384,6 +386,316 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 	dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): joins the NIC's connection as rings %u and %u; its own connection is closed",
 		d->pair, key.ifname, vmm_pid, vring(d, 0), vring(d, 1));
 	return 0;
+}
+
+/* --- the record in the kernel's fd store --------------------------------- */
+
+/*
+ * Each descriptor has a fixed slot by its role (vub_state.h), so that a
+ * record and the files stored next to it agree even while they change:
+ * the connection, the back-end channel, the rings' kick/call/err, the
+ * memory files.
+ */
+#define SLOT_CONN	(VUB_FD_SLOT_STATE + 1)
+#define SLOT_BACKEND	(VUB_FD_SLOT_STATE + 2)
+#define SLOT_RING(i, k)	(VUB_FD_SLOT_STATE + 3 + 3 * (i) + (k))
+#define SLOT_MEM(i)	SLOT_RING(VUB_STATE_MAX_RINGS, i)
+
+_Static_assert(SLOT_MEM(VUB_STATE_MAX_REGIONS) <= VUB_FD_STORE_SLOTS,
+	       "a record's files fit in the fd store");
+
+/* @fd in @slot; VU_FRONTEND_FD_NONE and NOFD take none. */
+static uint32_t put_slot(int *slotfd, uint32_t slot, int fd)
+{
+	if (fd == VU_FRONTEND_FD_NOFD)
+		return VUB_STATE_SLOT_NOFD;
+	if (fd < 0)
+		return VUB_STATE_SLOT_NONE;
+	slotfd[slot] = fd;
+	return slot;
+}
+
+static void save_region(struct vub_state_region *o, const struct vu_frontend_region *r,
+			int *slotfd, uint32_t slot)
+{
+	*o = (struct vub_state_region){ .gpa = r->gpa, .size = r->size, .uaddr = r->uaddr,
+		.fd_offset = r->fd_offset, .file_dev = r->file_dev, .file_ino = r->file_ino,
+		.slot = put_slot(slotfd, slot, r->fd) };
+}
+
+int vub_dev_state_save(const struct vub_dev *d, struct vub_state *s, int *slotfd)
+{
+	const struct vu_frontend *fe = d->fe;
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < VUB_FD_STORE_SLOTS; i++)
+		slotfd[i] = -1;
+	s->dev_id = d->dev_id;
+	s->vmm_pid = d->vmm_pid;
+	s->instance_id = d->instance_id;
+	if (d->backend == d->instance_socket)
+		memcpy(s->instance_socket, d->instance_socket, sizeof(s->instance_socket));
+	s->pair = d->pair;
+	s->lost = d->lost;
+	s->attached[0] = d->attached[0];
+	s->attached[1] = d->attached[1];
+	s->features_set = d->features_set;
+	s->tap_seen = d->tap_seen;
+	s->busyloop[0] = d->busyloop[0];
+	s->busyloop[1] = d->busyloop[1];
+	s->vmm_features = d->vmm_features;
+	s->sent_features = d->sent_features;
+	s->offloads = d->offloads;
+	s->missing = d->missing;
+	s->nr_reqs = d->nr_reqs;
+	s->nr_reconnects = d->nr_reconnects;
+	if (d->nic) {
+		s->in_nic = 1;
+		s->nic_vmm_pid = d->nic->key.vmm_pid;
+		s->nic_netns_dev = d->nic->key.netns_dev;
+		s->nic_netns_ino = d->nic->key.netns_ino;
+		memcpy(s->nic_ifname, d->nic->key.ifname, sizeof(s->nic_ifname));
+		memcpy(s->nic_backend, d->nic->key.backend, sizeof(s->nic_backend));
+	}
+	if (!fe)
+		return 0;
+	s->has_fe = 1;
+	s->connected = fe->connected && !fe->broken;
+	s->has_proto = fe->has_proto;
+	s->fe_features_set = fe->features_set;
+	s->features_sent = fe->features_sent;
+	s->owner_sent = fe->owner_sent;
+	s->replay_owner = fe->replay_owner;
+	s->mem_set = fe->mem_set;
+	s->mem_sent = fe->mem_sent;
+	s->status = fe->status;
+	s->backend_features = fe->backend_features;
+	s->backend_proto = fe->backend_proto;
+	s->proto = fe->proto;
+	s->queue_num = fe->queue_num;
+	s->max_mem_slots = fe->max_mem_slots;
+	s->features = fe->features;
+	s->conn_slot = put_slot(slotfd, SLOT_CONN, s->connected ? fe->conn.fd : -1);
+	s->backend_slot = put_slot(slotfd, SLOT_BACKEND, s->connected ? fe->backend_fd : -1);
+	if (fe->nmem > VUB_STATE_MAX_REGIONS || fe->ninstalled > VUB_STATE_MAX_REGIONS)
+		return -E2BIG;
+	s->nmem = fe->nmem;
+	for (i = 0; i < fe->nmem; i++)
+		save_region(&s->mem[i], &fe->mem[i].r, slotfd, SLOT_MEM(i));
+	s->ninstalled = fe->ninstalled;
+	for (i = 0; i < fe->ninstalled; i++) {
+		struct vu_frontend_region r = fe->installed[i].r;
+
+		r.fd = -1;	/* the front-end keeps none there */
+		save_region(&s->installed[i], &r, slotfd, 0);
+	}
+	s->nr_rings = 2 * (d->pair + 1);
+	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
+		if (fe->ring[i].have || fe->ring[i].started || fe->ring[i].want_started)
+			s->nr_rings = i + 1 > s->nr_rings ? i + 1 : s->nr_rings;
+	s->nr_rings += s->nr_rings % 2;
+	if (s->nr_rings > VUB_STATE_MAX_RINGS)
+		return -E2BIG;
+	for (i = 0; i < s->nr_rings; i++) {
+		const struct vu_frontend_ring *r = &fe->ring[i];
+		struct vub_state_ring *o = &s->ring[i];
+
+		o->num = r->num;
+		o->base = r->base;
+		o->addr = r->addr;
+		o->addr.index = i;
+		o->have = r->have;
+		o->kick_slot = put_slot(slotfd, SLOT_RING(i, 0), r->kick_fd);
+		o->call_slot = put_slot(slotfd, SLOT_RING(i, 1), r->call_fd);
+		o->err_slot = put_slot(slotfd, SLOT_RING(i, 2), r->err_fd);
+		o->want_started = r->want_started;
+		o->started = r->started;
+		o->stale = r->stale;
+		o->enable = r->enable;
+		o->enabled = r->enabled;
+	}
+	return 0;
+}
+
+/* A dup of the stored file in @slot, or the special values; -errno if missing. */
+static int restore_fd(struct vub_dev *d, const int *slotfd, uint32_t slot, int *fd)
+{
+	if (slot == VUB_STATE_SLOT_NONE) {
+		*fd = VU_FRONTEND_FD_NONE;
+		return 0;
+	}
+	if (slot == VUB_STATE_SLOT_NOFD) {
+		*fd = VU_FRONTEND_FD_NOFD;
+		return 0;
+	}
+	if (slotfd[slot] < 0)
+		return fail(d, -ENOENT, "the record names fd-store slot %u, which is empty", slot);
+	*fd = fcntl(slotfd[slot], F_DUPFD_CLOEXEC, 3);
+	if (*fd < 0)
+		return fail(d, -errno, "dup of slot %u: %s", slot, strerror(errno));
+	return 0;
+}
+
+static int restore_fe(struct vub_dev *d, const struct vub_state *s, const int *slotfd,
+		      struct vu_frontend **out)
+{
+	struct vu_frontend_opts o = {
+		.nr_rings = VUB_NET_RINGS,
+		.timeout_ms = d->cfg->timeout_ms,
+		.log = fe_log,
+		.log_opaque = d,
+	};
+	struct vu_frontend *fe = vu_frontend_new(&o);
+	uint32_t i;
+	int fd, ret;
+
+	if (!fe)
+		return fail(d, -ENOMEM, "out of memory");
+	if (s->connected) {
+		ret = restore_fd(d, slotfd, s->conn_slot, &fd);
+		if (ret)
+			goto err;
+		vu_frontend_adopt_fd(fe, fd);
+		ret = restore_fd(d, slotfd, s->backend_slot, &fd);
+		if (ret)
+			goto err;
+		if (fd >= 0) {
+			vu_conn_adopt(&fe->backend_conn, fd);
+			fe->backend_conn.timeout_ms = fe->opts.timeout_ms;
+			fe->backend_fd = fd;
+		}
+	} else {
+		fe->broken = true;	/* lost: the daemon reconnects */
+	}
+	fe->has_proto = s->has_proto;
+	fe->features_set = s->fe_features_set;
+	fe->features_sent = s->features_sent;
+	fe->owner_sent = s->owner_sent;
+	fe->replay_owner = s->replay_owner;
+	fe->mem_set = s->mem_set;
+	fe->mem_sent = s->mem_sent;
+	fe->status = s->status;
+	fe->backend_features = s->backend_features;
+	fe->backend_proto = s->backend_proto;
+	fe->proto = s->proto;
+	fe->queue_num = s->queue_num;
+	fe->max_mem_slots = s->max_mem_slots;
+	fe->features = s->features;
+	for (i = 0; i < s->nmem; i++) {
+		const struct vub_state_region *r = &s->mem[i];
+
+		ret = restore_fd(d, slotfd, r->slot, &fd);
+		if (ret)
+			goto err;
+		fe->mem[i].r = (struct vu_frontend_region){ .gpa = r->gpa, .size = r->size,
+			.uaddr = r->uaddr, .fd_offset = r->fd_offset, .fd = fd,
+			.file_dev = r->file_dev, .file_ino = r->file_ino };
+		fe->nmem = i + 1;
+	}
+	for (i = 0; i < s->ninstalled; i++) {
+		const struct vub_state_region *r = &s->installed[i];
+
+		fe->installed[i].r = (struct vu_frontend_region){ .gpa = r->gpa,
+			.size = r->size, .uaddr = r->uaddr, .fd_offset = r->fd_offset, .fd = -1,
+			.file_dev = r->file_dev, .file_ino = r->file_ino };
+	}
+	fe->ninstalled = s->ninstalled;
+	for (i = 0; i < s->nr_rings; i++) {
+		const struct vub_state_ring *r = &s->ring[i];
+		struct vu_frontend_ring *fr = &fe->ring[i];
+
+		fr->num = r->num;
+		fr->base = r->base;
+		fr->addr = r->addr;
+		fr->have = r->have;
+		fr->want_started = r->want_started;
+		fr->started = r->started;
+		fr->stale = r->stale;
+		fr->enable = r->enable;
+		fr->enabled = r->enabled;
+		if ((ret = restore_fd(d, slotfd, r->kick_slot, &fr->kick_fd)) ||
+		    (ret = restore_fd(d, slotfd, r->call_slot, &fr->call_fd)) ||
+		    (ret = restore_fd(d, slotfd, r->err_slot, &fr->err_fd)))
+			goto err;
+	}
+	*out = fe;
+	return 0;
+err:
+	vu_frontend_free(fe);
+	return ret;
+}
+
+int vub_dev_state_restore(struct vub_dev *d, const struct vub_state *s, const int *slotfd)
+{
+	struct vub_nic_key key = { .vmm_pid = s->nic_vmm_pid, .netns_dev = s->nic_netns_dev,
+				   .netns_ino = s->nic_netns_ino };
+	struct vu_frontend *fe = NULL;
+	struct vub_nic *nic = NULL;
+	int ret;
+
+	d->instance_id = s->instance_id;
+	if (s->instance_socket[0]) {
+		memcpy(d->instance_socket, s->instance_socket, sizeof(d->instance_socket));
+		d->backend = d->instance_socket;
+	}
+	d->lost = s->lost;
+	d->attached[0] = s->attached[0];
+	d->attached[1] = s->attached[1];
+	d->features_set = s->features_set;
+	d->tap_seen = s->tap_seen;
+	d->busyloop[0] = s->busyloop[0];
+	d->busyloop[1] = s->busyloop[1];
+	d->vmm_features = s->vmm_features;
+	d->sent_features = s->sent_features;
+	d->offloads = s->offloads;
+	d->missing = s->missing;
+	d->nr_reqs = s->nr_reqs;
+	d->nr_reconnects = s->nr_reconnects;
+	if (s->in_nic) {
+		memcpy(key.ifname, s->nic_ifname, sizeof(key.ifname));
+		memcpy(key.backend, s->nic_backend, sizeof(key.backend));
+		if (!d->cfg->nics)
+			return fail(d, -EINVAL, "a queue pair, and this daemon has no NICs");
+		nic = vub_nic_find(d->cfg->nics, &key);
+		if (nic && nic->pair[s->pair])
+			return fail(d, -EEXIST, "pair %u of the NIC on tap %s is taken", s->pair,
+				    key.ifname);
+	}
+	if (!nic && s->has_fe) {
+		ret = restore_fe(d, s, slotfd, &fe);
+		if (ret)
+			return ret;
+	}
+	if (s->in_nic && !nic) {
+		if (!fe)
+			return fail(d, -EINVAL, "a queue pair without a connection");
+		nic = vub_nic_new(d->cfg->nics, &key);
+		if (!nic) {
+			vu_frontend_free(fe);
+			return fail(d, -ENOMEM, "out of memory");
+		}
+		nic->fe = fe;
+	}
+	if (nic) {
+		nic->pair[s->pair] = d;
+		nic->nr_members++;
+		d->nic = nic;
+		d->pair = s->pair;
+		fe = nic->fe;
+	}
+	d->fe = fe;
+	if (fe)
+		vu_frontend_set_log(fe, fe_log, d);
+	d->restored = true;
+	return 0;
+}
+
+void vub_dev_desync(struct vub_dev *d)
+{
+	if (!d->fe || d->lost)
+		return;
+	dev_lost(d, "the previous daemon died in the middle of an exchange with the back-end, whose stream cannot be trusted; reconnecting");
 }
 
 /* --- pure helpers -------------------------------------------------------- */

@@ -45,6 +45,7 @@
 
 #include "vu_frontend.h"
 #include "vub_nic.h"
+#include "vub_state.h"
 #include "vub_tap.h"
 #include "vub_vhost.h"
 
@@ -138,6 +139,19 @@ struct vub_dev {
 	unsigned int nr_reconnect_tries;	/* failed in a row */
 	bool busy;
 	char why[224];			/* the last failure, explained */
+	/* The record in the kernel's fd store (vub_state.h; the daemon's
+	 * main.c keeps it): its memfd (-1: none), generation, the slots it
+	 * filled, and whether the device came from a previous daemon. */
+	int state_fd;
+	uint64_t state_gen;
+	uint8_t stored[VUB_FD_STORE_SLOTS];
+	bool restored;
+	/* What the stored files were taken from: when none of it changed
+	 * (and no request that sets files ran), they are still right. */
+	const struct vu_frontend *stored_fe;
+	uint64_t stored_connects;
+	uint32_t stored_reconnects;
+	bool stored_lost;
 };
 
 /* A device seen for the first time.  Does not connect yet. */
@@ -178,6 +192,30 @@ const char *vub_dev_why(const struct vub_dev *d);
 int vub_dev_watch_fds(const struct vub_dev *d, int fds[2]);
 int vub_dev_check_backend(struct vub_dev *d);
 int vub_dev_reconnect(struct vub_dev *d);
+
+/*
+ * The device's record for the fd store (vub_state.h): @s, and in
+ * @slotfd[VUB_FD_STORE_SLOTS] the descriptor each slot must hold (-1:
+ * none; slot VUB_FD_SLOT_STATE is the caller's).  The connection is the
+ * NIC's when the device is a queue pair of one.  Returns 0, or -E2BIG
+ * when the device has more rings, regions or files than a record holds.
+ */
+int vub_dev_state_save(const struct vub_dev *d, struct vub_state *s, int *slotfd);
+/*
+ * Build @d (vub_dev_init'ed) from a record that vub_state_decode() accepted,
+ * @slotfd[slot] being this daemon's descriptors of the stored files (-1:
+ * none); what it keeps is dup'ed.  The connection is taken over as it is,
+ * without a message to the back-end; a queue pair joins (or founds) its NIC
+ * by key.  Returns 0 or -errno with vub_dev_why() (a slot the record names
+ * is missing, a pair already taken, out of memory).
+ */
+int vub_dev_state_restore(struct vub_dev *d, const struct vub_state *s, const int *slotfd);
+/*
+ * The previous daemon was talking to the back-end when it died: the
+ * connection's byte stream may be cut in a message.  Close it (every queue
+ * pair of the NIC is lost) so that the daemon reconnects and replays.
+ */
+void vub_dev_desync(struct vub_dev *d);
 
 /*
  * Sizes of a request as the kernel must send them: payload and reply size

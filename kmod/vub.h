@@ -41,6 +41,7 @@
  * @vmm_pid: thread group of the issuer, initial pid namespace.
  * @payload_len: bytes at @payload.
  * @reply_len: bytes the daemon must return on success.
+ * @need_recover: only for a daemon that attached with VUB_ATTACH_F_RECOVER.
  * @result: 0 or -errno for the VMM.
  * @nr_files: entries of @files.
  * @files: files (referenced) to install in the daemon, in payload order.
@@ -63,6 +64,7 @@ struct vub_request {
 	u32			vmm_pid;
 	u32			payload_len;
 	u32			reply_len;
+	bool			need_recover;
 	int			result;
 	unsigned int		nr_files;
 	struct file		**files;
@@ -109,9 +111,12 @@ struct vub_instance {
  * @seen: generation of the bridge daemon that was told about the device
  *	(VUB_OP_OPEN), 0 if none.
  * @stateful: that daemon got one of its ioctls: it holds vhost-user state
- *	for it, which a daemon attached later does not have.
+ *	for it, which a daemon attached later has only if it was left in the
+ *	fd store (@stash).
  * @broken: the daemon failed to answer in time, or the one that held its
  *	state is gone; every further ioctl fails with EIO.
+ * @no_daemon: the last request found no daemon attached (its ENOTCONN is
+ *	not a daemon's answer); under @mutex.
  * @have_mem: a memory table was accepted (or reset to an empty one).
  * @pid: the opener, then the owner.
  * @comm: its command name.
@@ -125,6 +130,8 @@ struct vub_instance {
  * @ioctls: ioctls issued.
  * @errors: ioctls that failed.
  * @latency: round trips through the daemon, by log2 of microseconds.
+ * @stash: the fd store's VUB_FD_STORE_SLOTS slots (referenced files), or
+ *	NULL before the first STORE; under the xa_lock of vub_devs.
  */
 struct vub_dev {
 	u32			id;
@@ -134,6 +141,7 @@ struct vub_dev {
 	u64			seen;
 	bool			stateful;
 	bool			broken;
+	bool			no_daemon;
 	bool			have_mem;
 	pid_t			pid;
 	char			comm[TASK_COMM_LEN];
@@ -147,6 +155,7 @@ struct vub_dev {
 	u64			ioctls;
 	u64			errors;
 	u64			latency[VUB_LATENCY_BUCKETS];
+	struct file		**stash;
 };
 
 /* All open devices, by id; readers of a device hold the xa_lock. */
@@ -167,9 +176,10 @@ void vub_request_put(struct vub_request *req);
  * Hand @req to the attached daemon, if its generation is @gen (0: any).
  * Returns 0 once it is queued (the channel then holds its own reference;
  * *@queued_gen tells to which daemon), -ENOTCONN when no daemon is attached,
- * -ESTALE when the attached one is not @gen, -EAGAIN when the process of
- * @req->vmm_pid already has max_queued_per_process requests waiting for a
- * slot (never for a RELEASE), -ENOMEM.
+ * -ESTALE when the attached one is not @gen, -ENOPROTOOPT when @req needs a
+ * daemon that recovers devices and the attached one does not, -EAGAIN when
+ * the process of @req->vmm_pid already has max_queued_per_process requests
+ * waiting for a slot (never for a RELEASE), -ENOMEM.
  */
 int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen);
 
@@ -213,6 +223,15 @@ void vub_chan_count_timeout(void);
 int vub_chan_wait_attached(unsigned long timeout);
 
 int vub_mem_resolve(struct vub_request *req);
+
+/* The fd store (vub_fdstore.c); see struct vub_fd_cmd. */
+int vub_fd_store(u32 dev_id, u32 slot, int fd);
+int vub_fd_drop(u32 dev_id, u32 slot);
+int vub_fd_fetch(const struct vub_fd_fetch *f);
+/* The device's state slot (VUB_FD_SLOT_STATE) holds a file. */
+bool vub_fd_has_state(struct vub_dev *dev);
+/* Drop every stored file of @dev, which is no longer in vub_devs. */
+void vub_fd_release(struct vub_dev *dev);
 
 int vub_chan_init(void);
 void vub_chan_exit(void);

@@ -68,6 +68,7 @@ struct vub_bridge {
 	char			comm[TASK_COMM_LEN];
 	u64			gen;	/* attachment number, from 1 */
 	bool			dead;	/* detached: fails everything */
+	bool			recover; /* VUB_ATTACH_F_RECOVER */
 	u32			nr_tags;
 	u32			nr_queued;	/* requests waiting for a slot */
 	u32			nr_owners;	/* processes they belong to */
@@ -464,6 +465,9 @@ int vub_chan_submit(struct vub_request *req, u64 gen, u64 *queued_gen)
 	ret = -ESTALE;
 	if (gen && gen != b->gen)
 		goto out_unlock;
+	ret = -ENOPROTOOPT;
+	if (req->need_recover && !b->recover)
+		goto out_unlock;
 	/* A parked slot means that nothing is queued. */
 	for (i = 0; i < b->nr_tags; i++) {
 		struct vub_tag *t = &b->tags[i];
@@ -697,7 +701,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	memcpy(&ua, vub_cmd_area(cmd), sizeof(ua));
 	if (!capable(CAP_NET_ADMIN))
 		return -EPERM;
-	if (!ua.version || ua.flags || ua.reserved0 ||
+	if (!ua.version || (ua.flags & ~VUB_ATTACH_F_RECOVER) || ua.reserved0 ||
 	    !vub_mem_is_zero(ua.reserved, sizeof(ua.reserved)) ||
 	    !ua.nr_tags || ua.nr_tags > VUB_MAX_TAGS)
 		return -EINVAL;
@@ -706,6 +710,7 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 	if (!b)
 		return -ENOMEM;
 	b->nr_tags = ua.nr_tags;
+	b->recover = ua.flags & VUB_ATTACH_F_RECOVER;
 	INIT_LIST_HEAD(&b->owners);
 	hash_init(b->owner_hash);
 	for (i = 0; i < b->nr_tags; i++)
@@ -730,6 +735,49 @@ static int vub_ctrl_attach(struct io_uring_cmd *cmd)
 		b->comm, pid_nr(b->tgid), b->nr_tags);
 	vub_bridge_event(VUB_CMD_EVT_BRIDGE_ATTACHED, b);
 	return min_t(u32, ua.version, VUB_API_VERSION);
+}
+
+/*
+ * The fd store's commands: from the attached daemon only, which may use
+ * them at any time (a recovering one fetches before its first FETCH).
+ */
+static int vub_ctrl_fd(struct io_uring_cmd *cmd)
+{
+	const void *area = vub_cmd_area(cmd);
+	struct vub_fd_fetch uf;
+	struct vub_fd_cmd uc;
+	struct vub_bridge *b;
+	int ret = 0;
+
+	/* Both fill the SQE128 command area, as struct vub_io_cmd does. */
+	BUILD_BUG_ON(sizeof(uf) != sizeof(struct vub_io_cmd) ||
+		     sizeof(uc) != sizeof(struct vub_io_cmd));
+	spin_lock(&vub_lock);
+	b = cmd->file->private_data;
+	if (!b)
+		ret = -EINVAL;
+	else if (task_tgid(current) != b->tgid)
+		ret = -EPERM;
+	else if (b->dead)
+		ret = -ECANCELED;
+	spin_unlock(&vub_lock);
+	if (ret)
+		return ret;
+
+	if (cmd->cmd_op == VUB_U_CMD_FD_FETCH) {
+		memcpy(&uf, area, sizeof(uf));
+		if (uf.flags || !vub_mem_is_zero(uf.reserved, sizeof(uf.reserved)))
+			return -EINVAL;
+		return vub_fd_fetch(&uf);
+	}
+	memcpy(&uc, area, sizeof(uc));
+	if (uc.flags || !vub_mem_is_zero(uc.reserved, sizeof(uc.reserved)))
+		return -EINVAL;
+	if (cmd->cmd_op == VUB_U_CMD_FD_STORE)
+		return vub_fd_store(uc.dev_id, uc.slot, uc.fd);
+	if (uc.fd != -1)
+		return -EINVAL;
+	return vub_fd_drop(uc.dev_id, uc.slot);
 }
 
 /* The ring of a parked command is going away (kernels with cancellation). */
@@ -768,6 +816,10 @@ static int vub_ctrl_uring_cmd(struct io_uring_cmd *cmd,
 	case VUB_U_IO_FETCH:
 	case VUB_U_IO_COMMIT_AND_FETCH:
 		return vub_ctrl_io(cmd, issue_flags);
+	case VUB_U_CMD_FD_STORE:
+	case VUB_U_CMD_FD_DROP:
+	case VUB_U_CMD_FD_FETCH:
+		return vub_ctrl_fd(cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

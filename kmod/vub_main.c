@@ -335,6 +335,7 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 	int ret;
 
 	ret = vub_chan_submit(req, gen, queued_gen);
+	dev->no_daemon = ret == -ENOTCONN;
 	if (ret)
 		return ret;
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &end);
@@ -380,11 +381,58 @@ static int vub_announce(struct vub_dev *dev)
 	oi->owner_pid = dev->pid;
 	strscpy(oi->name, inst->name, sizeof(oi->name));
 	strscpy(oi->socket, inst->socket, sizeof(oi->socket));
+	if (dev->stateful) {
+		oi->flags = VUB_OPEN_F_STORED;
+		req->need_recover = true;
+	}
 	ret = vub_roundtrip(dev, req, 0, &gen);
 	if (!ret)
 		dev->seen = gen;
 	vub_request_put(req);
 	return ret;
+}
+
+/*
+ * @dev was served by a daemon that is gone and the attached one cannot
+ * take it over: its vhost-user state is lost.  Adopting it with empty state
+ * would answer its ioctls wrongly, so it fails loudly.
+ */
+static int vub_lost_state(struct vub_dev *dev, const char *why)
+{
+	WRITE_ONCE(dev->broken, true);
+	pr_warn_ratelimited("device %u of %s[%d]: the bridge daemon that held its vhost-user state is gone (%s); the device fails with EIO until closed\n",
+			    dev->id, current->comm, task_tgid_nr(current), why);
+	return -EIO;
+}
+
+/*
+ * Introduce @dev to the attached daemon.  One that a previous daemon served
+ * is recoverable only through the fd store: its state slot must be filled
+ * and the daemon must recover devices (VUB_ATTACH_F_RECOVER), and it must
+ * say yes to VUB_OPEN_F_STORED.  A daemon that went away meanwhile is not
+ * the device's fault.
+ */
+static int vub_reintroduce(struct vub_dev *dev)
+{
+	int ret;
+
+	if (!dev->stateful)
+		return vub_announce(dev);
+	if (!vub_fd_has_state(dev))
+		return vub_lost_state(dev, "nothing in the fd store");
+	ret = vub_announce(dev);
+	switch (ret) {
+	case 0:
+	case -ENOTCONN:
+	case -ECONNRESET:
+	case -EINTR:
+	case -ETIMEDOUT:
+		return ret;
+	case -ENOPROTOOPT:
+		return vub_lost_state(dev, "the new daemon does not recover devices");
+	default:
+		return vub_lost_state(dev, "the new daemon did not restore it");
+	}
 }
 
 /*
@@ -394,19 +442,26 @@ static int vub_announce(struct vub_dev *dev)
  */
 static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 {
+	unsigned long deadline = jiffies +
+		msecs_to_jiffies(min(READ_ONCE(recovery_ms), 3600U * MSEC_PER_SEC));
 	int tries, ret = -ECONNRESET;
 	u64 gen;
 
 	if (dev->broken)
 		return -EIO;
-	ret = vub_chan_wait_attached(msecs_to_jiffies(min(READ_ONCE(recovery_ms),
-							  3600U * MSEC_PER_SEC)));
+again:
+	/*
+	 * Within the recovery window, a daemon that is gone again by the
+	 * time the request is handed over (restarting) is waited for again.
+	 */
+	ret = vub_chan_wait_attached(time_before(jiffies, deadline) ?
+				     deadline - jiffies : 0);
 	if (ret)
 		return ret;
 	ret = -ECONNRESET;
 	for (tries = 0; tries < 3; tries++) {
 		if (!dev->seen) {
-			ret = vub_announce(dev);
+			ret = vub_reintroduce(dev);
 			if (ret)
 				break;
 		}
@@ -414,20 +469,16 @@ static long vub_forward(struct vub_dev *dev, struct vub_request *req)
 		if (ret != -ESTALE)
 			break;
 		/*
-		 * Another daemon: a device that only was announced is
-		 * introduced again; one whose ioctls the old daemon served
-		 * had vhost-user state there, which is gone with it.
+		 * Another daemon: the device is introduced to it again, as
+		 * one to recover from the fd store if the old daemon served
+		 * its ioctls (vub_reintroduce()).
 		 */
-		if (dev->stateful) {
-			WRITE_ONCE(dev->broken, true);
-			pr_warn_ratelimited("device %u of %s[%d]: the bridge daemon that held its vhost-user state is gone; the device fails with EIO until closed\n",
-					    dev->id, current->comm, task_tgid_nr(current));
-			return -EIO;
-		}
 		dev->seen = 0;
 		ret = -ECONNRESET;
 	}
-	if (ret == -ENOTCONN)
+	if (ret == -ENOTCONN && dev->no_daemon && time_before(jiffies, deadline))
+		goto again;
+	if (ret == -ENOTCONN && dev->no_daemon)
 		pr_warn_ratelimited("no bridge daemon attached: ioctl 0x%x of %s[%d] fails with ENOTCONN; start vhost-user-bridged\n",
 				    req->ioctl, current->comm,
 				    task_tgid_nr(current));
@@ -624,13 +675,18 @@ static int vub_release(struct inode *inode, struct file *file)
 {
 	struct vub_dev *dev = file->private_data;
 	struct vub_request *req;
+	bool stored = vub_fd_has_state(dev);
 	u64 gen;
 
-	/* Tell the daemon that knows it, without waiting. */
-	if (dev->seen) {
+	/*
+	 * Tell the daemon that knows it, without waiting; a device with
+	 * stored state may have been restored by whichever daemon is attached
+	 * now, without a request since.
+	 */
+	if (dev->seen || stored) {
 		req = vub_dev_request(dev, VUB_OP_RELEASE, 0);
 		if (req) {
-			vub_chan_submit(req, dev->seen, &gen);
+			vub_chan_submit(req, stored ? 0 : dev->seen, &gen);
 			vub_request_put(req);
 		}
 	}
@@ -638,6 +694,8 @@ static int vub_release(struct inode *inode, struct file *file)
 	if (dev->owner)
 		mmdrop(dev->owner);
 	xa_erase(&vub_devs, dev->id);
+	/* After the daemon was told: it closes its own copies. */
+	vub_fd_release(dev);
 	atomic_dec(&dev->inst->nr_devices);
 	vub_instance_put(dev->inst);
 	mutex_destroy(&dev->mutex);

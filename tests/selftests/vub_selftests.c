@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
@@ -2343,7 +2344,7 @@ TEST(ctrl_attach_bad_fields)
 		struct vub_attach a;
 	} bad[] = {
 		{ "version 0",		{ .version = 0, .nr_tags = 1 } },
-		{ "flags 1",		{ .version = 1, .flags = 1, .nr_tags = 1 } },
+		{ "flags 2",		{ .version = 1, .flags = 2, .nr_tags = 1 } },
 		{ "flags bit 31",	{ .version = 1, .flags = 1u << 31, .nr_tags = 1 } },
 		{ "nr_tags 0",		{ .version = 1, .nr_tags = 0 } },
 		{ "nr_tags > max",	{ .version = 1, .nr_tags = VUB_MAX_TAGS + 1 } },
@@ -2421,7 +2422,7 @@ TEST(ctrl_io_cmd_bad_fields)
 	/* Unknown commands, including a known number with another size. */
 	io = io_cmd(&c, 0);
 	EXPECT_EQ(ctl_io(&c, 0, &io), -EOPNOTSUPP);
-	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xE3, struct vub_io_cmd), &io), -EOPNOTSUPP);
+	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
 	res = ctl_cmd(&c, _IOWR(0xAF, 0xE1, struct vub_attach), &io, sizeof(io));
 	if (res != -EOPNOTSUPP && res != -EINVAL)
 		TH_LOG("FETCH encoded with a 64-byte size: res %d", res);
@@ -2764,6 +2765,387 @@ TEST(max_devices_per_user_emfile)
 	for (i = 0; i < 3; i++)
 		close(fds[i]);
 	ASSERT_OK(param_write("max_devices_per_user", saved));
+
+/* ---- i. the fd store ------------------------------------------------------ */
+
+static int32_t ctl_attach_flags(struct ctl *c, uint32_t flags)
+{
+	struct vub_attach a = { .version = 1, .nr_tags = 1, .flags = flags };
+
+	return ctl_cmd(c, VUB_U_CMD_ATTACH, &a, sizeof(a));
+}
+
+static int32_t fd_cmd(struct ctl *c, uint32_t op, uint32_t dev_id, uint32_t slot, int fd)
+{
+	struct vub_fd_cmd f = { .dev_id = dev_id, .slot = slot, .fd = fd };
+
+	return ctl_cmd(c, op, &f, sizeof(f));
+}
+
+static int32_t fd_fetch(struct ctl *c, uint32_t dev_id, uint32_t slot,
+			struct vub_fd_entry *e, uint32_t nr)
+{
+	struct vub_fd_fetch f = { .buf_addr = (uintptr_t)e, .nr = nr, .dev_id = dev_id,
+				  .slot = slot };
+
+	return ctl_cmd(c, VUB_U_CMD_FD_FETCH, &f, sizeof(f));
+}
+
+/* Attach @c (with @flags), post tag 0 and learn the dev_id of @vfd from one
+ * GET_FEATURES answered with @value: the device is then stateful. */
+static uint32_t ctl_serve_attached(struct ctl *c, int vfd, uint64_t value);
+
+static uint32_t ctl_serve_one(struct ctl *c, uint32_t flags, int vfd, uint64_t value)
+{
+	ASSERT_EQ(ctl_attach_flags(c, flags), 1);
+	return ctl_serve_attached(c, vfd, value);
+}
+
+static uint32_t ctl_serve_attached(struct ctl *c, int vfd, uint64_t value)
+{
+	struct vmm_async a;
+	struct vub_io_cmd io;
+	struct vub_req req;
+
+	io = io_cmd(c, 0);
+	ASSERT_EQ(ctl_io(c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	req = ctl_vmm_get_features(c, vfd, &a);
+	EXPECT_EQ(req.ioctl, VHOST_GET_FEATURES);
+	ASSERT_EQ(ctl_commit(c, 0, req.seq, 0, 8, value), NOT_COMPLETED);
+	expect_vmm(&a, 0);
+	return req.dev_id;
+}
+
+/* The peer of a stored socket: still open (0), or closed by everyone (1). */
+static int peer_closed(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char ch;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return 0;
+	return recv(fd, &ch, 1, MSG_DONTWAIT) == 0;
+}
+
+static struct vub_chan_msg ctl_next(struct ctl *c);
+
+/* The attached file, used by another process (through its own ring). */
+static int store_child(void *arg)
+{
+	struct ctl *parent = arg, c;
+
+	ctl_open(&c, IORING_SETUP_SQE128);
+	close(c.fd);
+	c.fd = parent->fd;
+	return fd_cmd(&c, VUB_U_CMD_FD_STORE, 1, 0, 0);
+}
+
+/*
+ * Every malformed fd-store command is refused with its errno and stores
+ * nothing: before an attach, from another process, reserved fields and
+ * flags, slots past VUB_FD_STORE_SLOTS, devices that are not open, closed
+ * descriptors and files of the wrong kind.
+ */
+TEST(fdstore_rejects_malformed)
+{
+	struct vub_fd_cmd bad = { .slot = 0, .fd = 0 };
+	struct vub_fd_fetch fb = { 0 };
+	struct vub_fd_entry e[2];
+	int vfd, efd, pfd[2];
+	uint32_t dev;
+	struct ctl c;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	vfd = vmm_open();
+	ASSERT_GE(vfd, 0);
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	ASSERT_OK(pipe2(pfd, O_CLOEXEC));
+	/* not attached */
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, 1, 0, efd), -EINVAL);
+	EXPECT_EQ(fd_fetch(&c, 0, 0, e, 2), -EINVAL);
+	dev = ctl_serve_one(&c, 0, vfd, 1);
+	EXPECT_EQ(in_child(store_child, &c), -EPERM);
+
+	bad.dev_id = dev;
+	bad.fd = efd;
+	bad.flags = 1;
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
+	bad.flags = 0;
+	bad.reserved[7] = 1;
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_DROP, &bad, sizeof(bad)), -EINVAL);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, UINT32_MAX, efd), -ENOSPC);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, VUB_FD_STORE_SLOTS, -1), -ENOSPC);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev + 1000000, 0, efd), -ENOENT);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, 0, 0, efd), -ENOENT);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, closed_fd()), -EBADF);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, -1), -EBADF);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, pfd[0]), -EINVAL);	/* a pipe */
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, vfd), -EINVAL);	/* ours */
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.ring.ring_fd), -EINVAL);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 0, efd), -EINVAL);	/* fd must be -1 */
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 0, -1), 0);	/* empty: fine */
+	/* fetch: nr, flags, reserved, alignment */
+	EXPECT_EQ(fd_fetch(&c, 0, 0, e, 0), -EINVAL);
+	EXPECT_EQ(fd_fetch(&c, 0, 0, e, VUB_FD_FETCH_MAX + 1), -EINVAL);
+	fb = (struct vub_fd_fetch){ .buf_addr = (uintptr_t)e, .nr = 1, .flags = 1 };
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	fb.flags = 0;
+	fb.reserved[6] = 1;
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	fb.reserved[6] = 0;
+	fb.buf_addr = (uintptr_t)e + 1;
+	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	/* nothing was stored */
+	EXPECT_EQ(fd_fetch(&c, dev, 0, e, 2), 0);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(efd);
+	ctl_close(&c);
+	close(vfd);
+}
+
+/*
+ * The store holds a reference: a stored socket stays open after the daemon
+ * closes its own descriptor, until it is dropped, replaced, or its device
+ * is closed by the VMM; FETCH installs working descriptors in (dev_id,
+ * slot) order, page by page; the limit is VUB_FD_STORE_SLOTS per device;
+ * the daemon's descriptors and the files come back.
+ */
+TEST(fdstore_holds_files_until_drop_or_release)
+{
+	struct vub_fd_entry e[VUB_FD_FETCH_MAX];
+	int vfd, sp[2], sp2[2], efd, base, i, n;
+	struct vub_chan_msg m;
+	struct ctl c;
+	uint32_t dev;
+	char ch = 0;
+
+	require_bridge();
+	ctl_open(&c, IORING_SETUP_SQE128);
+	vfd = vmm_open();
+	ASSERT_GE(vfd, 0);
+	dev = ctl_serve_one(&c, 0, vfd, 1);
+	base = count_fds(getpid());
+
+	/* stored: our copy closed, the peer sees no hang-up */
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 5, sp[0]), 0);
+	close(sp[0]);
+	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);
+	/* fetched: a new descriptor of the same socket */
+	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 4), 1);
+	EXPECT_EQ(e[0].dev_id, dev);
+	EXPECT_EQ(e[0].slot, 5);
+	EXPECT_EQ(e[0].flags, 0);
+	EXPECT_TRUE(fcntl(e[0].fd, F_GETFD) & FD_CLOEXEC);
+	ASSERT_EQ(write(e[0].fd, "x", 1), 1);
+	ASSERT_EQ(read(sp[1], &ch, 1), 1);
+	EXPECT_EQ(ch, 'x');
+	close(e[0].fd);
+	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);
+	/* dropped: the last reference goes */
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 5, -1), 0);
+	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
+	close(sp[1]);
+
+	/* replaced: the old file goes */
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp2));
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), 0);
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp2[0]), 0);
+	close(sp[0]);
+	close(sp2[0]);
+	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
+	EXPECT_EQ(peer_closed(sp2[1], QUIET_MS), 0);
+	close(sp[1]);
+
+	/* every slot of the device, then one too many */
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	for (i = 1; i < VUB_FD_STORE_SLOTS; i++)
+		ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, i, efd), 0);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
+	close(efd);
+	/* fetched in pages, in slot order */
+	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 100), 100);
+	for (i = 0; i < 100; i++) {
+		EXPECT_EQ(e[i].dev_id, dev);
+		EXPECT_EQ(e[i].slot, (uint32_t)i);
+		close(e[i].fd);
+	}
+	n = fd_fetch(&c, dev, 100, e, VUB_FD_FETCH_MAX);
+	ASSERT_GE(n, VUB_FD_STORE_SLOTS - 100);
+	for (i = 0; i < n; i++) {
+		if (i < VUB_FD_STORE_SLOTS - 100) {
+			EXPECT_EQ(e[i].dev_id, dev);
+			EXPECT_EQ(e[i].slot, (uint32_t)(100 + i));
+		} else {
+			EXPECT_GT(e[i].dev_id, dev);	/* another device's */
+		}
+		close(e[i].fd);
+	}
+	EXPECT_EQ(count_fds(getpid()), base + 1);	/* sp2[1] */
+
+	/* the VMM closes the device: everything stored goes with it */
+	close(vfd);
+	m = ctl_next(&c);
+	EXPECT_EQ(m.req->op, VUB_OP_RELEASE);
+	EXPECT_EQ(peer_closed(sp2[1], WAIT_MS), 1);
+	close(sp2[1]);
+	EXPECT_EQ(fd_fetch(&c, dev, 0, e, 4), 0);
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), -ENOENT);
+	close(sp[0]);
+	close(sp[1]);
+	EXPECT_EQ(count_fds(getpid()), base - 1);	/* vfd */
+	ctl_close(&c);
+}
+
+/* The request in tag 0's buffer (its CQE already consumed). */
+static struct vub_chan_msg ctl_decode(struct ctl *c)
+{
+	struct vub_chan_msg m;
+
+	ASSERT_OK(vub_chan_decode(c->bufs, VUB_REQ_BUF_MIN, &m));
+	return m;
+}
+
+/* Wait for the next request on tag 0, an OPEN included. */
+static struct vub_chan_msg ctl_next(struct ctl *c)
+{
+	uint64_t ud = ~0ULL;
+	int32_t res = 1;
+
+	ASSERT_OK(vub_chan_raw_wait(&c->ring, WAIT_MS, &ud, &res));
+	ASSERT_EQ(res, 0);
+	ASSERT_EQ(ud, 0);
+	return ctl_decode(c);
+}
+
+/*
+ * A daemon restart with the device's state in the store: a daemon attached
+ * with VUB_ATTACH_F_RECOVER fetches the stored files, is introduced to the
+ * device with VUB_OPEN_F_STORED and serves it on; a daemon without the flag
+ * never is (the device fails with EIO, as without a store), and neither is
+ * a recovering daemon that refuses the device.  The VMM's ioctl that the
+ * dead daemon held fails with ECONNRESET.  A restored device's release
+ * reaches the daemon attached at the time, even with no request since.
+ */
+TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
+{
+	struct vub_fd_entry e[4];
+	struct vmm_async a;
+	struct vub_chan_msg m;
+	struct vub_io_cmd io;
+	struct vub_open_info oi;
+	struct vub_req req;
+	int vfd, vfd2, vfd3, sp[2];
+	uint32_t dev, dev2, dev3;
+	struct ctl c;
+	uint64_t u;
+
+	require_bridge();
+	vfd = vmm_open();
+	vfd2 = vmm_open();
+	vfd3 = vmm_open();
+	ASSERT_GE(vfd3, 0);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+
+	/* daemon 1 serves all three; stores state for dev and dev2 */
+	ctl_open(&c, IORING_SETUP_SQE128);
+	dev = ctl_serve_one(&c, 0, vfd, 1);
+	req = ctl_vmm_get_features(&c, vfd2, &a);
+	dev2 = req.dev_id;
+	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 2), NOT_COMPLETED);
+	expect_vmm(&a, 0);
+	req = ctl_vmm_get_features(&c, vfd3, &a);
+	dev3 = req.dev_id;
+	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 3), NOT_COMPLETED);
+	expect_vmm(&a, 0);
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev2, VUB_FD_SLOT_STATE, sp[0]), 0);
+	close(sp[0]);
+	/* it dies holding an ioctl of dev: ECONNRESET */
+	req = ctl_vmm_get_features(&c, vfd, &a);
+	ctl_close(&c);
+	expect_vmm(&a, ECONNRESET);
+	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);	/* the store holds it */
+
+	/* daemon 2 recovers: fetch, then STORED introductions */
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(&c, VUB_ATTACH_F_RECOVER), 1);
+	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 4), 2);
+	EXPECT_EQ(e[0].dev_id, dev);
+	EXPECT_EQ(e[1].dev_id, dev2);
+	EXPECT_EQ(e[0].slot, VUB_FD_SLOT_STATE);
+	close(e[0].fd);
+	close(e[1].fd);
+	io = io_cmd(&c, 0);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	u = 0;
+	ASSERT_OK(vmm_async_start(&a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
+	m = ctl_next(&c);
+	ASSERT_EQ(m.req->op, VUB_OP_OPEN);
+	ASSERT_EQ(m.req->dev_id, dev);
+	memcpy(&oi, m.payload, sizeof(oi));
+	EXPECT_EQ(oi.flags, VUB_OPEN_F_STORED);
+	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 0, 0), 0);	/* adopted */
+	m = ctl_decode(&c);	/* the commit's CQE brought the ioctl */
+	ASSERT_EQ(m.req->op, VUB_OP_IOCTL);
+	ASSERT_EQ(m.req->ioctl, VHOST_GET_FEATURES);
+	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 8, 0x55), NOT_COMPLETED);
+	expect_vmm(&a, 0);
+	/* a device with no stored state: EIO, without a word to the daemon */
+	EXPECT_ERRNO(ioctl(vfd3, VHOST_GET_FEATURES, &u), EIO);
+	/* one the daemon refuses: EIO from then on */
+	ASSERT_OK(vmm_async_start(&a, vfd2, VHOST_GET_FEATURES, &u, sizeof(u)));
+	m = ctl_next(&c);
+	ASSERT_EQ(m.req->op, VUB_OP_OPEN);
+	ASSERT_EQ(m.req->dev_id, dev2);
+	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, -ENOENT, 0, 0), NOT_COMPLETED);
+	expect_vmm(&a, EIO);
+	EXPECT_ERRNO(ioctl(vfd2, VHOST_GET_FEATURES, &u), EIO);
+	ctl_close(&c);
+
+	/* daemon 3 recovers too; dev's release reaches it without any ioctl */
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(&c, VUB_ATTACH_F_RECOVER), 1);
+	io = io_cmd(&c, 0);
+	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	close(vfd);
+	m = ctl_next(&c);
+	EXPECT_EQ(m.req->op, VUB_OP_RELEASE);
+	EXPECT_EQ(m.req->dev_id, dev);
+	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 0, 0), NOT_COMPLETED);
+	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 0);	/* dev2 still holds it */
+	close(vfd2);
+	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
+	close(sp[1]);
+	ctl_close(&c);
+
+	/* a daemon that does not recover: the stored device fails with EIO */
+	vfd = vmm_open();
+	ASSERT_GE(vfd, 0);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+	ctl_open(&c, IORING_SETUP_SQE128);
+	dev = ctl_serve_one(&c, 0, vfd, 1);
+	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
+	ctl_close(&c);
+	ctl_open(&c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(&c, 0), 1);
+	EXPECT_ERRNO(ioctl(vfd, VHOST_GET_FEATURES, &u), EIO);
+	ctl_close(&c);
+	close(vfd);
+	close(vfd3);
+	close(sp[0]);
+	close(sp[1]);
+	(void)dev3;
 }
 
 int main(int argc, char **argv)

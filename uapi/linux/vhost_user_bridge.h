@@ -61,6 +61,9 @@ enum vub_instance_type {
 #define VUB_U_CMD_ATTACH		_IOWR(0xAF, 0xE0, struct vub_attach)
 #define VUB_U_IO_FETCH			_IOWR(0xAF, 0xE1, struct vub_io_cmd)
 #define VUB_U_IO_COMMIT_AND_FETCH	_IOWR(0xAF, 0xE2, struct vub_io_cmd)
+#define VUB_U_CMD_FD_STORE		_IOWR(0xAF, 0xE3, struct vub_fd_cmd)
+#define VUB_U_CMD_FD_DROP		_IOWR(0xAF, 0xE4, struct vub_fd_cmd)
+#define VUB_U_CMD_FD_FETCH		_IOWR(0xAF, 0xE5, struct vub_fd_fetch)
 
 /**
  * struct vub_attach - VUB_U_CMD_ATTACH: become the bridge daemon
@@ -68,7 +71,7 @@ enum vub_instance_type {
  *	is the version both sides will use (the smaller of the two), or -errno:
  *	-EPERM without CAP_NET_ADMIN, -EBUSY if a daemon is already attached
  *	(or this file already attached once), -EINVAL on bad fields.
- * @flags: VUB_ATTACH_F_* (none defined in version 1; must be 0).
+ * @flags: VUB_ATTACH_F_*; undefined bits must be 0.
  * @nr_tags: number of FETCH slots the daemon will post, 1..VUB_MAX_TAGS.
  * @reserved0: must be 0.
  * @reserved: must be 0.
@@ -84,6 +87,96 @@ struct vub_attach {
 	__u32	nr_tags;
 	__u32	reserved0;
 	__u64	reserved[6];
+};
+
+/*
+ * VUB_ATTACH_F_RECOVER: the daemon recovers devices from the fd store (see
+ * struct vub_fd_cmd): it fetches the store (VUB_U_CMD_FD_FETCH) before it
+ * posts its first FETCH, and it answers a VUB_OP_OPEN that carries
+ * VUB_OPEN_F_STORED either by adopting the device it restored from the
+ * store or with an error.  Without this flag a device that a previous
+ * daemon served fails with EIO, whatever the store holds.
+ */
+#define VUB_ATTACH_F_RECOVER	0x1U
+
+/*
+ * The fd store: files the daemon must not lose when it exits (its vhost-user
+ * connection to the back-end, a memfd with its record of the device's
+ * state, the eventfds and memory files it forwarded), held by the kernel
+ * per device and handed to the next daemon.  Entries are keyed by (dev_id,
+ * slot); a device has VUB_FD_STORE_SLOTS slots.  The kernel keeps a
+ * reference to each stored file until the daemon drops or replaces it, or
+ * the VMM closes the device (then the back-end sees its socket close, as it
+ * should).  Slot VUB_FD_SLOT_STATE holds the daemon's record of the device's
+ * state: a device with that slot filled is recoverable (VUB_OPEN_F_STORED);
+ * the kernel never looks inside any stored file.
+ */
+#define VUB_FD_STORE_SLOTS	128
+#define VUB_FD_SLOT_STATE	0
+/* Most entries one VUB_U_CMD_FD_FETCH returns. */
+#define VUB_FD_FETCH_MAX	256
+
+/**
+ * struct vub_fd_cmd - VUB_U_CMD_FD_STORE and VUB_U_CMD_FD_DROP
+ * @dev_id: an open device (struct vub_req.dev_id).
+ * @slot: below VUB_FD_STORE_SLOTS.
+ * @fd: STORE: a descriptor of the daemon, which keeps its own (the kernel
+ *	takes a new reference to the file).  It must be a socket, a regular
+ *	file (memfd, shmem, hugetlbfs) or an eventfd, and not a file of this
+ *	module.  DROP: must be -1.
+ * @flags: none defined; must be 0.
+ * @reserved: must be 0.
+ *
+ * Only the attached daemon may use these (-EPERM otherwise; -EINVAL before
+ * an attach on this file).  STORE replaces what the slot held.  CQE res: 0,
+ * or -ENOENT for a device that is not open, -ENOSPC for a slot at or above
+ * VUB_FD_STORE_SLOTS, -EBADF for a closed @fd, -EINVAL for another kind of
+ * file or a malformed command, -ENOMEM.  DROP of an empty slot is 0.
+ */
+struct vub_fd_cmd {
+	__u32	dev_id;
+	__u32	slot;
+	__s32	fd;
+	__u32	flags;
+	__u64	reserved[8];
+};
+
+/**
+ * struct vub_fd_entry - one stored file, as VUB_U_CMD_FD_FETCH returns it
+ * @dev_id: its device.
+ * @slot: its slot.
+ * @fd: a new descriptor of the file in the daemon (O_CLOEXEC), which owns
+ *	it; the store keeps its own reference.
+ * @flags: 0.
+ */
+struct vub_fd_entry {
+	__u32	dev_id;
+	__u32	slot;
+	__s32	fd;
+	__u32	flags;
+};
+
+/**
+ * struct vub_fd_fetch - VUB_U_CMD_FD_FETCH: the stored files, installed
+ * @buf_addr: where to write struct vub_fd_entry[@nr] (4-byte aligned).
+ * @nr: room in @buf_addr, 1..VUB_FD_FETCH_MAX.
+ * @flags: none defined; must be 0.
+ * @dev_id: start at this device ...
+ * @slot: ... and this slot: entries come in (dev_id, slot) order; to go on,
+ *	pass the last entry's dev_id and slot + 1.
+ * @reserved: must be 0.
+ *
+ * Only the attached daemon may fetch.  CQE res: the number of entries
+ * written (0: none left), or -EPERM, -EINVAL, -EFAULT, -EMFILE (nothing is
+ * installed then), -ENOMEM.
+ */
+struct vub_fd_fetch {
+	__u64	buf_addr;
+	__u32	nr;
+	__u32	flags;
+	__u32	dev_id;
+	__u32	slot;
+	__u64	reserved[7];
 };
 
 /**
@@ -151,13 +244,21 @@ enum vub_op {
 	VUB_OP_OPEN	= 3,
 };
 
+/*
+ * VUB_OPEN_F_STORED: the device was served by a previous daemon, which left
+ * its state in the fd store (slot VUB_FD_SLOT_STATE); sent only to a daemon
+ * that attached with VUB_ATTACH_F_RECOVER.  Answer 0 only if the device was
+ * restored from the store; an error marks the device broken (EIO).
+ */
+#define VUB_OPEN_F_STORED	0x1U
+
 /**
  * struct vub_open_info - payload of VUB_OP_OPEN
  * @instance_id: the instance whose node the VMM opened; 0 is the default
  *	node /dev/vhost-user-bridge, served by the daemon's own back-end.
  * @type: enum vub_instance_type.
  * @owner_pid: thread group that opened the device.
- * @reserved0: 0.
+ * @flags: VUB_OPEN_F_*.
  * @name: the instance's name, NUL-terminated ("" for instance 0).
  * @socket: the back-end socket the administrator bound the instance to,
  *	NUL-terminated ("" for instance 0).
@@ -167,7 +268,7 @@ struct vub_open_info {
 	__u32	instance_id;
 	__u32	type;
 	__u32	owner_pid;
-	__u32	reserved0;
+	__u32	flags;
 	char	name[VUB_NAME_MAX];
 	char	socket[VUB_SOCKET_MAX];
 	__u64	reserved[4];
