@@ -2765,6 +2765,7 @@ TEST(max_devices_per_user_emfile)
 	for (i = 0; i < 3; i++)
 		close(fds[i]);
 	ASSERT_OK(param_write("max_devices_per_user", saved));
+}
 
 /* ---- i. the fd store ------------------------------------------------------ */
 
