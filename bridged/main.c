@@ -346,6 +346,32 @@ out:
 }
 
 /*
+ * restore_one(), and a device whose record says an exchange was in progress
+ * joins @busy_devs, to reconnect once every device is back (the queue pairs
+ * of a NIC share the connection).  Returns 1 when the device came back.
+ */
+static size_t restore_dev(struct bridge *br, uint32_t dev_id, int *slotfd,
+			  struct vub_dev ***busy_devs, size_t *nr_busy)
+{
+	bool busy = false;
+	struct vub_dev *d = restore_one(br, dev_id, slotfd, &busy);
+	void *p;
+
+	if (!d)
+		return 0;
+	if (busy) {
+		p = realloc(*busy_devs, (*nr_busy + 1) * sizeof(**busy_devs));
+		if (p) {
+			*busy_devs = p;
+			(*busy_devs)[(*nr_busy)++] = d;
+		} else {
+			vub_dev_desync(d);	/* at once, rather than not at all */
+		}
+	}
+	return 1;
+}
+
+/*
  * A daemon that attached with VUB_ATTACH_F_RECOVER, before it takes any
  * request: every device a previous daemon recorded comes back, on the
  * back-end connection it left, without a message to the back-end; a
@@ -356,10 +382,9 @@ static void restore_devices(struct bridge *br)
 	static struct vub_fd_entry e[VUB_FD_FETCH_MAX];
 	static int slotfd[VUB_FD_STORE_SLOTS];
 	struct vub_fd_fetch f = { .buf_addr = (uintptr_t)e, .nr = VUB_FD_FETCH_MAX };
-	struct vub_dev *d, **busy_devs = NULL;
+	struct vub_dev **busy_devs = NULL;
 	size_t nr_busy = 0, nr = 0, i;
 	uint32_t cur = 0;
-	bool busy;
 	int32_t res;
 	int ret, k;
 
@@ -374,19 +399,8 @@ static void restore_devices(struct bridge *br)
 			break;
 		}
 		for (k = 0; k < res; k++) {
-			if (cur && e[k].dev_id != cur) {
-				busy = false;
-				d = restore_one(br, cur, slotfd, &busy);
-				nr += !!d;
-				if (d && busy) {
-					void *p = realloc(busy_devs, (nr_busy + 1) * sizeof(*busy_devs));
-
-					if (p) {
-						busy_devs = p;
-						busy_devs[nr_busy++] = d;
-					}
-				}
-			}
+			if (cur && e[k].dev_id != cur)
+				nr += restore_dev(br, cur, slotfd, &busy_devs, &nr_busy);
 			cur = e[k].dev_id;
 			if (e[k].slot < VUB_FD_STORE_SLOTS && slotfd[e[k].slot] < 0)
 				slotfd[e[k].slot] = e[k].fd;
@@ -396,19 +410,8 @@ static void restore_devices(struct bridge *br)
 		f.dev_id = e[res - 1].dev_id;
 		f.slot = e[res - 1].slot + 1;
 	}
-	if (cur) {
-		busy = false;
-		d = restore_one(br, cur, slotfd, &busy);
-		nr += !!d;
-		if (d && busy) {
-			void *p = realloc(busy_devs, (nr_busy + 1) * sizeof(*busy_devs));
-
-			if (p) {
-				busy_devs = p;
-				busy_devs[nr_busy++] = d;
-			}
-		}
-	}
+	if (cur)
+		nr += restore_dev(br, cur, slotfd, &busy_devs, &nr_busy);
 	for (i = 0; i < nr_busy; i++)
 		vub_dev_desync(busy_devs[i]);
 	free(busy_devs);
