@@ -88,6 +88,8 @@ boot() {
 		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
 		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" >"$out/env"
+	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...)
+	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e LG_) >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
