@@ -382,7 +382,8 @@ lg_boot() {
 		if [ "$lg_attempt" = 1 ]; then
 			mv "$lg_log/guest.serial" "$lg_log/guest.serial.crash"
 			i=$(tr -d '\r' <"$lg_log/guest.serial.crash" | grep -o '^VUBL [1-9]' | tail -1)
-			say "WARNING: the nested guest's kernel panicked $(lg_since "$t0") s after QEMU started, ${i:+on path ${i#VUBL }}${i:-before its first path} ($(grep -m1 -o 'RIP: .*' "$lg_log/guest.serial.crash"); console: guest.serial.crash): booting once more"
+			if [ -n "$i" ]; then i="on path ${i#VUBL }"; else i="before its first path"; fi
+			say "WARNING: the nested guest's kernel panicked $(lg_since "$t0") s after QEMU started, $i ($(grep -m1 -o 'RIP: 0010:.*' "$lg_log/guest.serial.crash"); console: guest.serial.crash): booting once more"
 			# The peer's servers of the paths already run have exited: new ones.
 			kill "${lg_peer[@]}" 2>/dev/null
 			wait "${lg_peer[@]}" 2>/dev/null
@@ -498,6 +499,11 @@ lg_check() {
 	fi
 	lg_res[p]="${bad[*]}"
 	for l in "${bad[@]}"; do say "  FAILED: $l"; done
+	# testpmd's drops and mbuf shortages since it last started forwarding, every port.
+	[ "$(lg_kind "$p")" = 1 ] || [ "$(lg_tp "$p")" != "$lg_fwd" ] || ! tp_stop "$lg_fwd" ||
+		awk '/Forward statistics for port/ { port = $6 } /RX-dropped|RX-nombufs|RX-error/ { print "port " port ":" $0 }' \
+			"${e2e_log[$lg_fwd]}" | tail -8 | tr -s ' ' | sed 's/^/    testpmd /'
+	lg_fwd=
 	return 1
 }
 
