@@ -377,20 +377,14 @@ lg_boot() {
 		# Nested TCG (QEMU's TCG inside a TCG VM) has crashed Debian's kernel with
 		# impossible register state: before init (apparmor_init, entropy) and once in
 		# net_rx_action with EFLAGS c244e483 (reserved bits set, which no CPU pushes).
-		# So a panic gets one more boot, which runs every path again; the first
-		# console is kept and the path it was on is named.  Two panics fail.
+		# So a panic gets one more boot (lg_main, on a clean slate), which runs every
+		# path again; the first console is kept and the path it was on is named.
 		if [ "$lg_attempt" = 1 ]; then
 			mv "$lg_log/guest.serial" "$lg_log/guest.serial.crash"
 			i=$(tr -d '\r' <"$lg_log/guest.serial.crash" | grep -o '^VUBL [1-9]' | tail -1)
 			if [ -n "$i" ]; then i="on path ${i#VUBL }"; else i="before its first path"; fi
-			say "WARNING: the nested guest's kernel panicked $(lg_since "$t0") s after QEMU started, $i ($(grep -m1 -o 'RIP: 0010:.*' "$lg_log/guest.serial.crash"); console: guest.serial.crash): booting once more"
-			# The peer's servers of the paths already run have exited: new ones.
-			kill "${lg_peer[@]}" 2>/dev/null
-			wait "${lg_peer[@]}" 2>/dev/null
-			lg_peer=()
-			lg_serve || { lg_fail "cannot restart the peer's servers"; return; }
-			lg_boot
-			return
+			say "WARNING: the nested guest's kernel panicked $(lg_since "$t0") s after QEMU started, $i ($(grep -m1 -o 'RIP: 0010:[^ ]*' "$lg_log/guest.serial.crash"); console: guest.serial.crash): booting once more"
+			return 3
 		fi
 		lg_fail "the nested guest's kernel panicked again, $(lg_since "$t0") s after QEMU started"
 		return
@@ -507,8 +501,9 @@ lg_check() {
 	return 1
 }
 
+# lg_keep [SUBDIR]: the peer's and testpmds' logs into $VUB_OUT/linux-guest[/SUBDIR].
 lg_keep() {
-	local dst=${VUB_OUT:-}/linux-guest f
+	local dst=${VUB_OUT:-}/linux-guest${1:+/$1} f
 	[ -n "${VUB_OUT:-}" ] && [ -n "$lg_dir" ] || return 0
 	mkdir -p "$dst"
 	for f in "$lg_dir"/srv.* "$lg_dir"/qemu.cmd "$lg_dir"/tp/*.log; do
@@ -542,7 +537,23 @@ lg_main() {
 	t0=$(lg_now)
 	lg_backend || { lg_keep; e2e_dump; return 1; }
 	lg_serve || { lg_fail "cannot start the peer's servers"; lg_keep; return 1; }
-	lg_boot || { lg_keep; tail -20 "$lg_log/guest.serial" 2>/dev/null | sed 's/^/    guest: /'; return 1; }
+	lg_boot
+	rc=$?
+	if [ "$rc" = 3 ]; then
+		# The second boot starts from nothing: new testpmds, daemon, taps and servers,
+		# as the first did (a retry on the old ones failed the bridge path's guest ->
+		# peer TCP twice, on the back-end's first reconnection after the kill).
+		lg_keep attempt1
+		lg_cleanup
+		lg_fwd=
+		lg_dir=$(mktemp -d /tmp/vub-linux.XXXXXX)
+		[ -n "${VUB_OUT:-}" ] || lg_log=$lg_dir
+		lg_backend || { lg_keep; e2e_dump; return 1; }
+		lg_serve || { lg_fail "cannot start the peer's servers"; lg_keep; return 1; }
+		lg_boot
+		rc=$?
+	fi
+	[ "$rc" = 0 ] || { lg_keep; tail -20 "$lg_log/guest.serial" 2>/dev/null | sed 's/^/    guest: /'; return 1; }
 	for p in $lg_paths; do
 		lg_check "$p" || rc=1
 	done
