@@ -131,9 +131,9 @@ tp_stats() {
 	tp_wait "$1" 'NIC statistics for port 0' $((n + 1)) 20 || return 1
 	tp_wait "$1" 'Tx-pps:' $((n + 1)) 10 || return 1
 	awk -v n=$((n + 1)) '
-		/NIC statistics for port 0/ { k++ }
-		k == n && /RX-packets:/ { rxp = $2; rxb = $6 }
-		k == n && /TX-packets:/ { txp = $2; txb = $6 }
+		/NIC statistics for port / { p0 = / port 0 /; k += p0 }
+		k == n && p0 && /RX-packets:/ { rxp = $2; rxb = $6 }
+		k == n && p0 && /TX-packets:/ { txp = $2; txb = $6 }
 		END { print rxp + 0, rxb + 0, txp + 0, txb + 0 }' "${e2e_log[$1]}"
 }
 

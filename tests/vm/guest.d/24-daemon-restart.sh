@@ -43,9 +43,8 @@ slab() {
 	echo 1 >"/sys/kernel/slab/$1/shrink" 2>/dev/null
 	awk -v c="$1" '$1 == c { print $2 }' /proc/slabinfo
 }
-# The back-end's RX-packets on port 0, into $rx0 (tp_stats reads the last port's
-# block).  Builtins only, reading the log from where the last call stopped
-# (fd $lfd): every fork costs under TCG.
+# The back-end's RX-packets on port 0, into $rx0.  Builtins only, reading the log
+# from where the last call stopped (fd $lfd): every fork costs under TCG.
 be_rx0() {
 	local line k inblock=0
 	rx0=
