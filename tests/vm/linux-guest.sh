@@ -495,8 +495,8 @@ lg_check() {
 	for l in "${bad[@]}"; do say "  FAILED: $l"; done
 	# testpmd's drops and mbuf shortages since it last started forwarding, every port.
 	[ "$(lg_kind "$p")" = 1 ] || [ "$(lg_tp "$p")" != "$lg_fwd" ] || ! tp_stop "$lg_fwd" ||
-		awk '/Forward statistics for port/ { port = $6 } /RX-dropped|RX-nombufs|RX-error/ { print "port " port ":" $0 }' \
-			"${e2e_log[$lg_fwd]}" | tail -8 | tr -s ' ' | sed 's/^/    testpmd /'
+		awk '/Forward statistics for port/ { port = $6 } /-dropped|-nombufs|-error/ { print "port " port ":" $0 }' \
+			"${e2e_log[$lg_fwd]}" | tail -12 | tr -s ' ' | sed 's/^/    testpmd /'
 	lg_fwd=
 	return 1
 }
