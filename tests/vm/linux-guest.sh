@@ -498,6 +498,8 @@ lg_check() {
 		awk '/Forward statistics for port/ { port = $6 } /-dropped|-nombufs|-error/ { print "port " port ":" $0 }' \
 			"${e2e_log[$lg_fwd]}" | tail -12 | tr -s ' ' | sed 's/^/    testpmd /'
 	lg_fwd=
+	l=/sys/class/net/vubl$p/statistics
+	[ -d "$l" ] && detail "peer's tap vubl$p: rx $(cat "$l/rx_packets") packets $(cat "$l/rx_bytes") bytes, $(cat "$l/rx_dropped") dropped; tx $(cat "$l/tx_packets") packets, $(cat "$l/tx_dropped") dropped; peer's $(grep -A1 '^Ip:' /proc/net/snmp | awk 'NR == 1 { for (i = 2; i <= NF; i++) k[i] = $i } NR == 2 { for (i = 2; i <= NF; i++) if ((k[i] ~ /Discards|Errors/) && $i) printf "Ip %s %s ", k[i], $i }')"
 	return 1
 }
 
