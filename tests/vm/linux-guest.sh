@@ -542,9 +542,8 @@ lg_main() {
 	lg_boot
 	rc=$?
 	if [ "$rc" = 3 ]; then
-		# The second boot starts from nothing: new testpmds, daemon, taps and servers,
-		# as the first did (a retry on the old ones failed the bridge path's guest ->
-		# peer TCP twice, on the back-end's first reconnection after the kill).
+		# The second boot starts from nothing, as the first did: new testpmds,
+		# daemon, taps and servers, none of them carrying what the killed QEMU left.
 		lg_keep attempt1
 		lg_cleanup
 		lg_fwd=
