@@ -196,8 +196,10 @@ static int dev_connect(struct vub_dev *d)
 		d->backend ? d->backend : "(test)",
 		(unsigned long long)vu_frontend_backend_features(fe),
 		(unsigned long long)vu_frontend_protocol_features(fe),
-		(unsigned long long)vub_dev_net_features(vu_frontend_backend_features(fe) &
-						     ~VU_FRONTEND_HIDDEN_FEATURES));
+		(unsigned long long)(vub_dev_net_features(vu_frontend_backend_features(fe) &
+							  ~VU_FRONTEND_HIDDEN_FEATURES) |
+				     vub_dev_log_features(vu_frontend_backend_features(fe),
+							  vu_frontend_protocol_features(fe))));
 	return 0;
 }
 

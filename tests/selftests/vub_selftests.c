@@ -493,8 +493,48 @@ TEST(roundtrip_every_ioctl)
 	fill_regions(&mem.m, 3, &g);
 	e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 1);
 	expect_pieces(e, 3, &g);
+	/* the log must be the VMM's memory: a non-canonical base is EFAULT */
 	u = 0xfeedface00001000ULL;
-	roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 0);
+	ASSERT_EQ(ioctl(fd, VHOST_SET_LOG_BASE, &u), -1);
+	ASSERT_EQ(errno, EFAULT);
+	/*
+	 * A log of the VMM's private memory, 24 bytes into a page: the daemon
+	 * gets a file mapping those pages, sized by the memory table (the
+	 * highest guest address 0x300001fff / 32768 + 1, rounded up to 8), and
+	 * the bits it sets are in the VMM's log.
+	 */
+	{
+		const struct vub_log_info *li;
+		size_t need = (0x300001fffULL / 32768 + 1 + 7) / 8 * 8;
+		size_t maplen = (need + 24 + 4095) / 4096 * 4096 + 4096, j;
+		uint8_t *logmap = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint8_t *log = logmap + 24;
+
+		ASSERT_TRUE(logmap != MAP_FAILED);
+		memset(logmap, 0x5a, maplen);
+		memset(log, 0, need);
+		u = (uintptr_t)log;
+		e = roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 1);
+		ASSERT_EQ(strcmp(e->fd_link, "anon_inode:[vub-log]"), 0);
+		ASSERT_EQ(e->ext_len, sizeof(*li));
+		li = (const void *)e->ext;
+		ASSERT_EQ(li->mmap_size, need);
+		ASSERT_EQ(li->mmap_offset, 24);
+		ASSERT_EQ(li->flags, 0);
+		ASSERT_EQ(e->log_map_err, 0);
+		ASSERT_EQ(e->log_private_err, EINVAL);
+		ASSERT_EQ(e->log_beyond_err, EINVAL);
+		ASSERT_EQ(log[0], 0x01);
+		ASSERT_EQ(log[need - 1], 0x80);
+		for (j = 1; j < need - 1; j++)
+			ASSERT_EQ(log[j], 0);
+		for (j = 0; j < 24; j++)
+			ASSERT_EQ(logmap[j], 0x5a);
+		for (j = 24 + need; j < maplen; j++)
+			ASSERT_EQ(logmap[j], 0x5a);
+		munmap(logmap, maplen);
+	}
 
 	/* SET_LOG_FD's argument is a bare int */
 	e = roundtrip(&td, fd, VHOST_SET_LOG_FD, &efd, 4, 0, 1);
