@@ -135,8 +135,8 @@ struct vub_instance {
  * @log_base: the VMM's dirty log (VHOST_SET_LOG_BASE), valid if @log_set.
  * @log_set: a log base was accepted (and not reset since).
  * @log_need: bytes of log the memory table in force needs (vub_log_need()).
- * @log: the log file the back-end has (vub_log_pin(), referenced), or NULL
- *	(no log sent yet: no memory table, or none since RESET_OWNER).
+ * @log: the log the back-end has (vub_log_create(), the device's reference),
+ *	or NULL (no log sent yet: no memory table, or none since RESET_OWNER).
  */
 struct vub_dev {
 	u32			id;
@@ -164,7 +164,7 @@ struct vub_dev {
 	u64			log_base;
 	bool			log_set;
 	u64			log_need;
-	struct file		*log;
+	struct vub_log		*log;
 };
 
 /* All open devices, by id; readers of a device hold the xa_lock. */
@@ -235,9 +235,13 @@ int vub_mem_resolve(struct vub_request *req);
 
 /* The dirty log (vub_log.c). */
 struct vhost_memory;
+struct vub_log;
 u64 vub_log_need(const struct vhost_memory *mem);
-struct file *vub_log_pin(u64 base, u64 size);
-u64 vub_log_size(struct file *file);
+struct vub_log *vub_log_create(u64 base, u64 size);
+struct file *vub_log_file(struct vub_log *log);
+void vub_log_fold(struct vub_log *log);
+void vub_log_put(struct vub_log *log);
+u64 vub_log_size(const struct vub_log *log);
 
 /* The fd store (vub_fdstore.c); see struct vub_fd_cmd. */
 int vub_fd_store(u32 dev_id, u32 slot, int fd);

@@ -510,21 +510,27 @@ static int vub_check(struct vub_dev *dev, const struct vub_ioctl_desc *d,
 }
 
 /*
- * Give the back-end the VMM's log at @base, @size bytes of it: pinned here,
- * in the VMM's context, and sent as VHOST_SET_LOG_BASE with the log file
- * (struct vub_log_info).  The back-end's previous log stays pinned until it
- * lets go of it.
+ * Give the back-end a log for the VMM's at @base, @size bytes of it: the
+ * VMM's pinned here, in its context, and a shadow the back-end maps, sent as
+ * VHOST_SET_LOG_BASE with the shadow's file (struct vub_log_info).  Once the
+ * back-end has switched, the old log is folded one last time and let go.
  */
 static int vub_log_send(struct vub_dev *dev, u64 base, u64 size)
 {
 	struct vub_log_info *li;
 	struct vub_request *req;
-	struct file *log;
+	struct vub_log *log;
+	struct file *file;
 	int ret;
 
-	log = vub_log_pin(base, size);
+	log = vub_log_create(base, size);
 	if (IS_ERR(log))
 		return PTR_ERR(log);
+	file = vub_log_file(log);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto out_log;
+	}
 	ret = -ENOMEM;
 	req = vub_dev_request(dev, VUB_OP_IOCTL, sizeof(base));
 	if (!req)
@@ -535,24 +541,25 @@ static int vub_log_send(struct vub_dev *dev, u64 base, u64 size)
 	if (!li)
 		goto out_put;
 	li->mmap_size = size;
-	li->mmap_offset = offset_in_page(base);
+	li->mmap_offset = 0;
 	req->ext = li;
 	req->ext_len = sizeof(*li);
-	req->files[req->nr_files++] = get_file(log);
+	req->files[req->nr_files++] = file;
+	file = NULL;	/* the request's now */
 	ret = vub_forward(dev, req);
 	if (ret)
 		goto out_put;
-	if (dev->log)
-		fput(dev->log);
-	dev->log = log;
-	log = NULL;
+	swap(dev->log, log);
 	dev->log_base = base;
 	dev->log_set = true;
 out_put:
 	vub_request_put(req);
 out_fput:
+	if (file)
+		fput(file);
+out_log:
 	if (log)
-		fput(log);
+		vub_log_put(log);
 	return ret;
 }
 
@@ -571,7 +578,7 @@ static int vub_set_log_base(struct vub_dev *dev, void __user *argp)
 	if (dev->log_need)
 		return vub_log_send(dev, base, dev->log_need);
 	if (dev->log)
-		fput(dev->log);
+		vub_log_put(dev->log);
 	dev->log = NULL;
 	dev->log_base = base;
 	dev->log_set = true;
@@ -620,7 +627,7 @@ static int vub_log_prepare(struct vub_dev *dev, struct vub_request *req)
 static void vub_log_drop(struct vub_dev *dev)
 {
 	if (dev->log)
-		fput(dev->log);
+		vub_log_put(dev->log);
 	dev->log = NULL;
 	dev->log_set = false;
 	dev->log_base = 0;
@@ -735,6 +742,13 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		ret = vub_forward(dev, req);
 	if (!ret)
 		vub_accepted(dev, req);
+	/*
+	 * The back-end stopped a ring: whatever it logged is in the VMM's log
+	 * when the ioctl returns (QEMU reads the log after GET_VRING_BASE).
+	 */
+	if (!ret && dev->log && (cmd == VHOST_GET_VRING_BASE ||
+				 cmd == VHOST_NET_SET_BACKEND))
+		vub_log_fold(dev->log);
 	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
 		ret = -EFAULT;
 	vub_request_put(req);

@@ -366,19 +366,19 @@ struct vub_mem_piece {
  * @mmap_size: bytes of log the back-end may write: one bit per 4 KiB page of
  *	guest physical memory from address 0, enough for the highest address
  *	of the memory table in force, rounded up to a multiple of 8.  Never 0.
- * @mmap_offset: offset of the log's first byte in the file, below the page
- *	size (the offset of the VMM's log base in its page).  These two are
- *	vhost-user's VHOST_USER_SET_LOG_BASE payload, as they are.
+ * @mmap_offset: offset of the log's first byte in the file: 0 (DPDK cannot
+ *	use another).  These two are vhost-user's VHOST_USER_SET_LOG_BASE
+ *	payload, as they are.
  * @flags: 0 (no flag is defined).
  * @reserved: 0.
  *
  * The request's payload is the __u64 log base as the VMM passed it (its own
  * address, for logs only); its extension is this struct, and its one file
- * (nr_fds 1) is the log: a file of the kernel's whose shared mappings map
- * the VMM's own log pages, pinned while the file or any mapping of it lives
- * (so bits the back-end sets are in the log the VMM reads, with no copy).
- * Map [0, @mmap_offset + @mmap_size) of it with MAP_SHARED from file offset
- * 0; a private mapping, or one beyond the pages, fails with EINVAL.
+ * (nr_fds 1) is the log the back-end writes: zeroed memory of the kernel's,
+ * which the kernel folds into the VMM's own log (the VMM reads that one
+ * without telling anyone) every log_fold_ms and before VHOST_GET_VRING_BASE
+ * returns.  Map [0, @mmap_size) of it with MAP_SHARED; a private mapping,
+ * or one beyond the page-rounded size, fails with EINVAL.
  *
  * The kernel sends the request for the VMM's VHOST_SET_LOG_BASE, and again
  * by itself (payload: the same base) when a memory table or VHOST_F_LOG_ALL
