@@ -10,8 +10,7 @@
  * Guest memory: one shared memfd of 4 MiB at guest physical address 1 GiB,
  * so that the log (one bit per 4 KiB page from address 0) is 32896 bytes,
  * ten pages of the VMM's private anonymous memory, starting 40 bytes before
- * a page boundary (mmap_offset 4056 for the bridge), with guard bytes before
- * and after it in the same pages.  Rings of 256 entries; K (--post, 128)
+ * a page boundary, with guard bytes before and after it in the same pages.  Rings of 256 entries; K (--post, 128)
  * receive buffers of 2 KiB posted, each on a page of its own, on every other
  * page; the rest of memory is a known pattern.  Features: VERSION_1 and
  * VHOST_F_LOG_ALL, rings with VHOST_VRING_F_LOG and the used ring's guest
