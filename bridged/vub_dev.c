@@ -1138,9 +1138,9 @@ static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
 }
 
 /*
- * The kernel pinned the VMM's log and sends a file that maps it (struct
- * vub_log_info): it goes to the back-end as it is, and is kept for a
- * reconnect.  Bits the back-end sets are in the VMM's own log.
+ * The kernel pinned the VMM's log and sends the file of a shadow log it
+ * folds into the VMM's (struct vub_log_info): it goes to the back-end as it
+ * is, and is kept for a reconnect.
  */
 static int h_log_base(struct vub_dev *d, const struct vub_req *req,
 		      const void *payload, const int *fds, void *reply,
