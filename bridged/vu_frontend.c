@@ -64,6 +64,8 @@ static void close_fd(int *fd)
 	*fd = VU_FRONTEND_FD_NONE;
 }
 
+static int send_log_base(struct vu_frontend *fe);
+
 /* --- pure helpers ------------------------------------------------------ */
 
 static bool same_file(const struct vu_frontend_region *a,
@@ -311,6 +313,8 @@ static void fe_reset_state(struct vu_frontend *fe)
 	fe->nmem = 0;
 	fe->ninstalled = 0;
 	fe->mem_set = fe->mem_sent = false;
+	close_fd(&fe->log_fd);
+	fe->log_size = fe->log_offset = 0;
 	if (fe->backend_fd >= 0)
 		vu_conn_close(&fe->backend_conn);
 	fe->backend_fd = -1;
@@ -340,6 +344,7 @@ struct vu_frontend *vu_frontend_new(const struct vu_frontend_opts *opts)
 	fe->conn.fd = -1;
 	fe->backend_fd = -1;
 	fe->backend_conn.fd = -1;
+	fe->log_fd = -1;
 	for (i = 0; i < VU_FRONTEND_MAX_RINGS; i++)
 		fe->ring[i].kick_fd = fe->ring[i].call_fd =
 			fe->ring[i].err_fd = VU_FRONTEND_FD_NONE;
@@ -555,6 +560,9 @@ int vu_frontend_replay(struct vu_frontend *fe)
 		}
 	if (!ret && fe->replay_owner)
 		ret = vu_frontend_set_owner(fe);
+	/* the log before the rings start (SET_FEATURES starts them) */
+	if (!ret && fe->log_fd >= 0 && (fe->proto & PF(VU_PF_LOG_SHMFD)))
+		ret = send_log_base(fe);
 	if (!ret && fe->features_set)
 		ret = vu_frontend_set_features(fe, fe->features);
 	/* A back-end that sleeps until kicked looks at its rings now. */
@@ -893,20 +901,55 @@ int vu_frontend_get_status(struct vu_frontend *fe, uint8_t *status)
 	return ret;
 }
 
-int vu_frontend_set_log_base(struct vu_frontend *fe, int fd, uint64_t size,
-			      uint64_t offset)
+static int send_log_base(struct vu_frontend *fe)
 {
 	struct vu_msg m, r;
 
-	if (!(fe->proto & PF(VU_PF_LOG_SHMFD)))
-		return fe_fail(fe, -EOPNOTSUPP, "SET_LOG_BASE: LOG_SHMFD not negotiated");
 	vu_msg_init(&m, VU_SET_LOG_BASE);
 	m.size = sizeof(struct vu_log);
-	m.p.log.size = size;
-	m.p.log.offset = offset;
-	m.fds[0] = fd;
+	m.p.log.size = fe->log_size;
+	m.p.log.offset = fe->log_offset;
+	m.fds[0] = fe->log_fd;
 	m.nfds = 1;
 	return fe_call(fe, &m, &r);
+}
+
+int vu_frontend_set_log_base(struct vu_frontend *fe, int fd, uint64_t size,
+			      uint64_t offset)
+{
+	uint64_t old_size = fe->log_size, old_offset = fe->log_offset;
+	int old = fe->log_fd, d, ret;
+
+	if (!(fe->proto & PF(VU_PF_LOG_SHMFD)))
+		return fe_fail(fe, -EOPNOTSUPP, "SET_LOG_BASE: LOG_SHMFD not negotiated");
+	d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (d < 0)
+		return fe_fail(fe, -EBADF, "SET_LOG_BASE: bad fd %d", fd);
+	fe->log_fd = d;
+	fe->log_size = size;
+	fe->log_offset = offset;
+	ret = send_log_base(fe);
+	if (ret) {
+		/* the back-end keeps the log it had */
+		fe->log_fd = old;
+		fe->log_size = old_size;
+		fe->log_offset = old_offset;
+		old = d;
+	}
+	close_fd(&old);
+	return ret;
+}
+
+int vu_frontend_set_log_fd(struct vu_frontend *fe, int fd)
+{
+	struct vu_msg m;
+
+	if (!(fe->proto & PF(VU_PF_LOG_SHMFD)))
+		return fe_fail(fe, -EOPNOTSUPP, "SET_LOG_FD: LOG_SHMFD not negotiated");
+	vu_msg_init(&m, VU_SET_LOG_FD);
+	m.fds[0] = fd;
+	m.nfds = 1;
+	return fe_call(fe, &m, NULL);
 }
 
 int vu_frontend_get_config(struct vu_frontend *fe, uint32_t offset,

@@ -174,6 +174,11 @@ struct vu_frontend {
 
 	struct vu_frontend_ring ring[VU_FRONTEND_MAX_RINGS];
 
+	/* dirty log (SET_LOG_BASE): an owned dup, replayed after a reconnect */
+	int log_fd;			/* -1: none */
+	uint64_t log_size;
+	uint64_t log_offset;
+
 	int backend_fd;			/* our end of BACKEND_REQ, or -1 */
 	struct vu_conn backend_conn;
 
@@ -265,8 +270,14 @@ int vu_frontend_set_mem_table(struct vu_frontend *fe,
 int vu_frontend_set_status(struct vu_frontend *fe, uint8_t status);
 int vu_frontend_get_status(struct vu_frontend *fe, uint8_t *status);
 
+/*
+ * Dirty log (needs LOG_SHMFD): SET_LOG_BASE with @fd (dup'ed and kept, so
+ * that a reconnect sends it again), @size bytes of log at @offset in it.
+ * SET_LOG_FD with an eventfd the back-end may signal when it logged.
+ */
 int vu_frontend_set_log_base(struct vu_frontend *fe, int fd, uint64_t size,
 			      uint64_t offset);
+int vu_frontend_set_log_fd(struct vu_frontend *fe, int fd);
 int vu_frontend_get_config(struct vu_frontend *fe, uint32_t offset,
 			    void *buf, uint32_t size);
 int vu_frontend_set_config(struct vu_frontend *fe, uint32_t offset,

@@ -196,8 +196,10 @@ static int dev_connect(struct vub_dev *d)
 		d->backend ? d->backend : "(test)",
 		(unsigned long long)vu_frontend_backend_features(fe),
 		(unsigned long long)vu_frontend_protocol_features(fe),
-		(unsigned long long)vub_dev_net_features(vu_frontend_backend_features(fe) &
-						     ~VU_FRONTEND_HIDDEN_FEATURES));
+		(unsigned long long)(vub_dev_net_features(vu_frontend_backend_features(fe) &
+							  ~VU_FRONTEND_HIDDEN_FEATURES) |
+				     vub_dev_log_features(vu_frontend_backend_features(fe),
+							  vu_frontend_protocol_features(fe))));
 	return 0;
 }
 
@@ -705,6 +707,13 @@ uint64_t vub_dev_net_features(uint64_t backend_features)
 	return backend_features & VUB_NET_FEATURES;
 }
 
+uint64_t vub_dev_log_features(uint64_t backend_features, uint64_t proto)
+{
+	if ((backend_features & BIT(VU_F_LOG_ALL)) && (proto & BIT(VU_PF_LOG_SHMFD)))
+		return BIT(VU_F_LOG_ALL);
+	return 0;
+}
+
 uint64_t vub_dev_tap_offloads(const struct vub_tap_info *ti)
 {
 	static const struct {
@@ -849,6 +858,17 @@ static int check_request(const struct vub_vhost_ioctl *d, const struct vub_req *
 			 d->arg == VUB_ARG_MEM ? " + 32 * nregions" : "", d->out_len);
 		return -EINVAL;
 	}
+	if (d->ioctl == VHOST_SET_LOG_BASE) {
+		if (req->ext_len != sizeof(struct vub_log_info) || req->nr_fds != 1 ||
+		    req->ext_offset < req->hdr_len + req->payload_len || req->ext_offset % 8) {
+			snprintf(why, why_len,
+				 "%u fds and %u bytes of extension at %u, expected the log (1 fd) and a struct vub_log_info (%zu) after the payload (module too old?)",
+				 req->nr_fds, req->ext_len, req->ext_offset,
+				 sizeof(struct vub_log_info));
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (d->arg != VUB_ARG_MEM) {
 		if (req->ext_len || req->nr_fds != vub_vhost_nr_fds(d, payload)) {
 			snprintf(why, why_len, "%u fds and %u bytes of extension, expected %u and 0",
@@ -907,6 +927,14 @@ static int ring_index(struct vub_dev *d, const void *payload, uint32_t *idx)
 	return 0;
 }
 
+/* What GET_FEATURES shows: the vhost-net allowlist, and VHOST_F_LOG_ALL
+ * when the back-end logs into a shared log (LOG_ALL and LOG_SHMFD). */
+static uint64_t dev_features(const struct vub_dev *d, uint64_t backend)
+{
+	return vub_dev_net_features(backend) |
+	       vub_dev_log_features(backend, vu_frontend_protocol_features(d->fe));
+}
+
 static int h_get_features(struct vub_dev *d, const struct vub_req *req,
 			  const void *payload, const int *fds, void *reply,
 			  uint32_t *reply_len)
@@ -918,7 +946,7 @@ static int h_get_features(struct vub_dev *d, const struct vub_req *req,
 	ret = vu_frontend_get_features(d->fe, &f);
 	if (ret)
 		return ret;
-	reply_u64(reply, reply_len, vub_dev_net_features(f));
+	reply_u64(reply, reply_len, dev_features(d, f));
 	return 0;
 }
 
@@ -1040,7 +1068,7 @@ static int h_set_features(struct vub_dev *d, const struct vub_req *req,
 	ret = vu_frontend_get_features(d->fe, &offered);
 	if (ret)
 		return ret;
-	offered = vub_dev_net_features(offered);
+	offered = dev_features(d, offered);
 	if (f & ~offered)
 		return fail(d, -EOPNOTSUPP,
 			    "features %#llx: bits %#llx are not offered (GET_FEATURES: %#llx)",
@@ -1109,13 +1137,52 @@ static int h_set_mem_table(struct vub_dev *d, const struct vub_req *req,
 	return ret;
 }
 
-static int h_log(struct vub_dev *d, const struct vub_req *req,
-		 const void *payload, const int *fds, void *reply,
-		 uint32_t *reply_len)
+/*
+ * The kernel pinned the VMM's log and sends the file of a shadow log it
+ * folds into the VMM's (struct vub_log_info): it goes to the back-end as it
+ * is, and is kept for a reconnect.
+ */
+static int h_log_base(struct vub_dev *d, const struct vub_req *req,
+		      const void *payload, const int *fds, void *reply,
+		      uint32_t *reply_len)
 {
-	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
-	return fail(d, -EOPNOTSUPP,
-		    "dirty logging (live migration) is not supported yet; GET_FEATURES does not offer VHOST_F_LOG_ALL");
+	struct vub_log_info li;
+	uint64_t base;
+
+	(void)reply; (void)reply_len;
+	memcpy(&base, payload, sizeof(base));
+	memcpy(&li, (const char *)req + req->ext_offset, sizeof(li));
+	if (li.flags || li.reserved[0] || li.reserved[1] || li.reserved[2] ||
+	    !li.mmap_size || li.mmap_size % 8 || li.mmap_offset >= 4096)
+		return fail(d, -EINVAL,
+			    "log at %#llx: malformed struct vub_log_info (size %#llx offset %#llx flags %#x)",
+			    (unsigned long long)base, (unsigned long long)li.mmap_size,
+			    (unsigned long long)li.mmap_offset, li.flags);
+	if (!(vu_frontend_protocol_features(d->fe) & (1ull << VU_PF_LOG_SHMFD)))
+		return fail(d, -EOPNOTSUPP,
+			    "dirty log: the back-end has no LOG_SHMFD (GET_FEATURES did not offer VHOST_F_LOG_ALL)");
+	dev_log(d, "dirty log of the VMM at %#llx: %llu bytes (guest memory up to %llu MiB), to the back-end",
+		(unsigned long long)base, (unsigned long long)li.mmap_size,
+		(unsigned long long)(li.mmap_size * 8 * 4096) >> 20);
+	return vu_frontend_set_log_base(d->fe, fds[0], li.mmap_size, li.mmap_offset);
+}
+
+/* SET_LOG_FD: an eventfd the back-end may signal after it logged; -1 unbinds
+ * (vhost-user has no unbind: nothing is sent, the back-end keeps the old). */
+static int h_log_fd(struct vub_dev *d, const struct vub_req *req,
+		    const void *payload, const int *fds, void *reply,
+		    uint32_t *reply_len)
+{
+	int32_t fd;
+
+	(void)req; (void)reply; (void)reply_len;
+	memcpy(&fd, payload, sizeof(fd));
+	if (fd == VHOST_FILE_UNBIND)
+		return 0;
+	if (!(vu_frontend_protocol_features(d->fe) & (1ull << VU_PF_LOG_SHMFD)))
+		return fail(d, -EOPNOTSUPP,
+			    "dirty log: the back-end has no LOG_SHMFD (GET_FEATURES did not offer VHOST_F_LOG_ALL)");
+	return vu_frontend_set_log_fd(d->fe, fds[0]);
 }
 
 /* The vring_state of a ring that may change: not started (vhost: EBUSY). */
@@ -1169,9 +1236,8 @@ static int h_set_vring_addr(struct vub_dev *d, const struct vub_req *req,
 	memcpy(&a, payload, sizeof(a));
 	if (a.flags & ~(1u << VHOST_VRING_F_LOG))
 		return fail(d, -EOPNOTSUPP, "ring %u: address flags %#x", a.index, a.flags);
-	if (a.flags)
-		return fail(d, -EOPNOTSUPP,
-			    "ring %u: VHOST_VRING_F_LOG: dirty logging is not supported yet", a.index);
+	/* VHOST_VRING_F_LOG and log_guest_addr (a guest physical address) pass
+	 * through: the back-end logs the used ring there. */
 	v = (struct vu_vring_addr){
 		.index = vring(d, a.index),
 		.flags = a.flags,
@@ -1382,8 +1448,8 @@ static const struct {
 	[VUB_IDX_VHOST_SET_OWNER]		= { h_set_owner, true },
 	[VUB_IDX_VHOST_RESET_OWNER]		= { h_reset_owner, false },
 	[VUB_IDX_VHOST_SET_MEM_TABLE]		= { h_set_mem_table, true },
-	[VUB_IDX_VHOST_SET_LOG_BASE]		= { h_log, false },
-	[VUB_IDX_VHOST_SET_LOG_FD]		= { h_log, false },
+	[VUB_IDX_VHOST_SET_LOG_BASE]		= { h_log_base, true },
+	[VUB_IDX_VHOST_SET_LOG_FD]		= { h_log_fd, true },
 	[VUB_IDX_VHOST_SET_VRING_NUM]		= { h_set_vring_num, true },
 	[VUB_IDX_VHOST_SET_VRING_BASE]		= { h_set_vring_base, true },
 	[VUB_IDX_VHOST_SET_VRING_ENDIAN]	= { h_endian, false },

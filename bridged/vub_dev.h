@@ -23,8 +23,9 @@
  *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
  *     the ring stopped, or stop + read + restart while it runs;
  *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
- *     builds it); busyloop timeout: stored and returned; dirty log ioctls:
- *     EOPNOTSUPP (not implemented); backend features: 0;
+ *     builds it); busyloop timeout: stored and returned; dirty log: the
+ *     kernel's log file (the VMM's pinned log) goes to the back-end with
+ *     SET_LOG_BASE, VHOST_VRING_F_LOG passes through; backend features: 0;
  *   - a back-end refusal is the ioctl's errno; once the connection itself
  *     fails, every ioctl that needs the back-end is ENOTCONN until the VMM
  *     closes the device or issues VHOST_RESET_OWNER.
@@ -61,10 +62,11 @@
  * The features GET_FEATURES may show: vhost-net's VHOST_NET_FEATURES
  * (MRG_RXBUF 15, NOTIFY_ON_EMPTY 24, ANY_LAYOUT = VHOST_NET_F_VIRTIO_NET_HDR
  * 27, INDIRECT_DESC 28, EVENT_IDX 29, VERSION_1 32), without
- *   LOG_ALL (26)         dirty logging is not implemented yet,
  *   ACCESS_PLATFORM (33) no IOTLB forwarding yet,
  *   RING_RESET (40)      DPDK stops the whole device on a one-ring stop.
- * Each bit is shown only if the back-end offers it.
+ * Each bit is shown only if the back-end offers it.  LOG_ALL (26) is added
+ * when the back-end offers it and the protocol feature LOG_SHMFD
+ * (vub_dev_log_features): the dirty log is then shared with it.
  */
 #define VUB_NET_FEATURES	((1ull << 15) | (1ull << 24) | (1ull << 27) | \
 				 (1ull << 28) | (1ull << 29) | (1ull << 32))
@@ -231,6 +233,9 @@ int vub_dev_check_request(const struct vub_req *req, const void *payload,
 /* What VHOST_GET_FEATURES shows for these back-end features (as
  * vu_frontend_get_features returns them: bit 30 already hidden). */
 uint64_t vub_dev_net_features(uint64_t backend_features);
+/* VHOST_F_LOG_ALL (bit 26) if the back-end offers it with the protocol
+ * feature LOG_SHMFD in @proto (its log is then the VMM's, shared), else 0. */
+uint64_t vub_dev_log_features(uint64_t backend_features, uint64_t proto);
 
 /*
  * The virtio-net offloads a VMM on vhost-kernel agreed on with its guest, as

@@ -132,6 +132,11 @@ struct vub_instance {
  * @latency: round trips through the daemon, by log2 of microseconds.
  * @stash: the fd store's VUB_FD_STORE_SLOTS slots (referenced files), or
  *	NULL before the first STORE; under the xa_lock of vub_devs.
+ * @log_base: the VMM's dirty log (VHOST_SET_LOG_BASE), valid if @log_set.
+ * @log_set: a log base was accepted (and not reset since).
+ * @log_need: bytes of log the memory table in force needs (vub_log_need()).
+ * @log: the log the back-end has (vub_log_create(), the device's reference),
+ *	or NULL (no log sent yet: no memory table, or none since RESET_OWNER).
  */
 struct vub_dev {
 	u32			id;
@@ -156,6 +161,10 @@ struct vub_dev {
 	u64			errors;
 	u64			latency[VUB_LATENCY_BUCKETS];
 	struct file		**stash;
+	u64			log_base;
+	bool			log_set;
+	u64			log_need;
+	struct vub_log		*log;
 };
 
 /* All open devices, by id; readers of a device hold the xa_lock. */
@@ -223,6 +232,16 @@ void vub_chan_count_timeout(void);
 int vub_chan_wait_attached(unsigned long timeout);
 
 int vub_mem_resolve(struct vub_request *req);
+
+/* The dirty log (vub_log.c). */
+struct vhost_memory;
+struct vub_log;
+u64 vub_log_need(const struct vhost_memory *mem);
+struct vub_log *vub_log_create(u64 base, u64 size);
+struct file *vub_log_file(struct vub_log *log);
+void vub_log_fold(struct vub_log *log);
+void vub_log_put(struct vub_log *log);
+u64 vub_log_size(const struct vub_log *log);
 
 /* The fd store (vub_fdstore.c); see struct vub_fd_cmd. */
 int vub_fd_store(u32 dev_id, u32 slot, int fd);

@@ -510,6 +510,131 @@ static int vub_check(struct vub_dev *dev, const struct vub_ioctl_desc *d,
 }
 
 /*
+ * Give the back-end a log for the VMM's at @base, @size bytes of it: the
+ * VMM's pinned here, in its context, and a shadow the back-end maps, sent as
+ * VHOST_SET_LOG_BASE with the shadow's file (struct vub_log_info).  Once the
+ * back-end has switched, the old log is folded one last time and let go.
+ */
+static int vub_log_send(struct vub_dev *dev, u64 base, u64 size)
+{
+	struct vub_log_info *li;
+	struct vub_request *req;
+	struct vub_log *log;
+	struct file *file;
+	int ret;
+
+	log = vub_log_create(base, size);
+	if (IS_ERR(log))
+		return PTR_ERR(log);
+	file = vub_log_file(log);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto out_log;
+	}
+	ret = -ENOMEM;
+	req = vub_dev_request(dev, VUB_OP_IOCTL, sizeof(base));
+	if (!req)
+		goto out_fput;
+	req->ioctl = VHOST_SET_LOG_BASE;
+	memcpy(req->payload, &base, sizeof(base));
+	li = kzalloc(sizeof(*li), GFP_KERNEL_ACCOUNT);
+	if (!li)
+		goto out_put;
+	li->mmap_size = size;
+	li->mmap_offset = 0;
+	req->ext = li;
+	req->ext_len = sizeof(*li);
+	req->files[req->nr_files++] = file;
+	file = NULL;	/* the request's now */
+	ret = vub_forward(dev, req);
+	if (ret)
+		goto out_put;
+	swap(dev->log, log);
+	dev->log_base = base;
+	dev->log_set = true;
+out_put:
+	vub_request_put(req);
+out_fput:
+	if (file)
+		fput(file);
+out_log:
+	if (log)
+		vub_log_put(log);
+	return ret;
+}
+
+/*
+ * VHOST_SET_LOG_BASE.  The log is sized by the memory table (vhost-kernel
+ * passes no size); without one there is nothing to size it by, so the base
+ * is kept and the log goes to the back-end with the first table that needs
+ * it (vub_log_prepare()).
+ */
+static int vub_set_log_base(struct vub_dev *dev, void __user *argp)
+{
+	u64 base;
+
+	if (copy_from_user(&base, argp, sizeof(base)))
+		return -EFAULT;
+	if (dev->log_need)
+		return vub_log_send(dev, base, dev->log_need);
+	if (dev->log)
+		vub_log_put(dev->log);
+	dev->log = NULL;
+	dev->log_base = base;
+	dev->log_set = true;
+	return 0;
+}
+
+/*
+ * Before @req goes out: when logging is on (VHOST_F_LOG_ALL, or a ring's
+ * VHOST_VRING_F_LOG) and the memory needs more log than the back-end has,
+ * it gets a larger log first, so that no write goes unlogged for want of
+ * room (the back-end drops bits beyond its log).  The log is the owner's
+ * memory: only the owner's calls pin it.
+ */
+static int vub_log_prepare(struct vub_dev *dev, struct vub_request *req)
+{
+	const struct vhost_vring_addr *a = req->payload;
+	bool log_all = dev->features & BIT_ULL(VHOST_F_LOG_ALL);
+	u64 need = dev->log_need, features;
+
+	if (!dev->log_set || dev->owner != current->mm)
+		return 0;
+	switch (req->ioctl) {
+	case VHOST_SET_MEM_TABLE:
+		if (!log_all)
+			return 0;
+		need = vub_log_need(req->payload);
+		break;
+	case VHOST_SET_FEATURES:
+		memcpy(&features, req->payload, sizeof(features));
+		if (!(features & BIT_ULL(VHOST_F_LOG_ALL)))
+			return 0;
+		break;
+	case VHOST_SET_VRING_ADDR:
+		if (!(a->flags & BIT(VHOST_VRING_F_LOG)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if (!need || (dev->log && need <= vub_log_size(dev->log)))
+		return 0;
+	return vub_log_send(dev, dev->log_base, need);
+}
+
+/* Forget the log (VHOST_RESET_OWNER, close). */
+static void vub_log_drop(struct vub_dev *dev)
+{
+	if (dev->log)
+		vub_log_put(dev->log);
+	dev->log = NULL;
+	dev->log_set = false;
+	dev->log_base = 0;
+	dev->log_need = 0;
+}
+
+/*
  * The daemon accepted @req: ownership follows, as in vhost, and so does the
  * state administrators see.
  */
@@ -530,6 +655,7 @@ static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 		WRITE_ONCE(dev->mem_regions, 0);
 		WRITE_ONCE(dev->rings, 0);
 		dev->have_mem = true;	/* vhost: an empty table, not none */
+		vub_log_drop(dev);
 		break;
 	case VHOST_SET_FEATURES:
 		WRITE_ONCE(dev->features, *(u64 *)req->payload);
@@ -538,6 +664,7 @@ static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 		dev->have_mem = true;
 		WRITE_ONCE(dev->mem_regions,
 			   ((struct vhost_memory *)req->payload)->nregions);
+		dev->log_need = vub_log_need(req->payload);
 		break;
 	case VHOST_NET_SET_BACKEND:
 		WRITE_ONCE(dev->rings, f->fd == VHOST_FILE_UNBIND ?
@@ -597,6 +724,10 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	ret = vub_check(dev, d, argp);
 	if (ret)
 		goto out_unlock;
+	if (cmd == VHOST_SET_LOG_BASE) {
+		ret = vub_set_log_base(dev, argp);
+		goto out_unlock;
+	}
 	req = vub_ioctl_request(dev, d, argp);
 	if (IS_ERR(req)) {
 		ret = PTR_ERR(req);
@@ -606,9 +737,18 @@ static long vub_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (d->check == VUB_VRING && *(u32 *)req->payload >= VUB_NET_NVQS)
 		ret = -ENOBUFS;
 	else
+		ret = vub_log_prepare(dev, req);
+	if (!ret)
 		ret = vub_forward(dev, req);
 	if (!ret)
 		vub_accepted(dev, req);
+	/*
+	 * The back-end stopped a ring: whatever it logged is in the VMM's log
+	 * when the ioctl returns (QEMU reads the log after GET_VRING_BASE).
+	 */
+	if (!ret && dev->log && (cmd == VHOST_GET_VRING_BASE ||
+				 cmd == VHOST_NET_SET_BACKEND))
+		vub_log_fold(dev->log);
 	if (!ret && d->out_len && copy_to_user(argp, req->reply, d->out_len))
 		ret = -EFAULT;
 	vub_request_put(req);
@@ -693,6 +833,7 @@ static int vub_release(struct inode *inode, struct file *file)
 	vub_genl_dev_event(VUB_CMD_EVT_DEVICE_CLOSED, dev);
 	if (dev->owner)
 		mmdrop(dev->owner);
+	vub_log_drop(dev);
 	xa_erase(&vub_devs, dev->id);
 	/* After the daemon was told: it closes its own copies. */
 	vub_fd_release(dev);

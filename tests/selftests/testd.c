@@ -27,6 +27,43 @@ static uint64_t now_ms(void)
 }
 
 /* Fill the next log entry (not yet published). */
+/*
+ * A log file (VHOST_SET_LOG_BASE) mapped as DPDK 22.11 maps it: [0, offset +
+ * size) shared from file offset 0; the log's first and last bits are set,
+ * as a back-end's writes.  A private mapping and one a page longer than the
+ * pages must fail.
+ */
+static void td_probe_log(struct td_entry *e, const struct vub_req *req, int fd)
+{
+	struct vub_log_info li;
+	size_t len, pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *m;
+
+	if (req->ext_len != sizeof(li) || fd < 0) {
+		e->log_map_err = EINVAL;
+		return;
+	}
+	memcpy(&li, vub_chan_ext(req), sizeof(li));
+	len = li.mmap_offset + li.mmap_size;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		e->log_map_err = errno;
+	} else {
+		m[li.mmap_offset] |= 0x01;
+		m[len - 1] |= 0x80;
+		munmap(m, len);
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	e->log_private_err = m == MAP_FAILED ? errno : 0;
+	if (m != MAP_FAILED)
+		munmap(m, len);
+	len = (len + pg - 1) / pg * pg + pg;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	e->log_beyond_err = m == MAP_FAILED ? errno : 0;
+	if (m != MAP_FAILED)
+		munmap(m, len);
+}
+
 static struct td_entry *td_record(struct td_shared *sh, const struct vub_req *req,
 				  const void *payload, const int *fds)
 {
@@ -64,6 +101,8 @@ static struct td_entry *td_record(struct td_shared *sh, const struct vub_req *re
 		len = readlink(path, e->fd_link, sizeof(e->fd_link) - 1);
 		e->fd_link[len > 0 ? len : 0] = 0;
 	}
+	if (req->op == VUB_OP_IOCTL && req->ioctl == VHOST_SET_LOG_BASE)
+		td_probe_log(e, req, req->nr_fds ? fds[0] : -1);
 	return e;
 }
 

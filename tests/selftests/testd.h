@@ -56,6 +56,10 @@ struct td_entry {
 	char fd_link[64];	/* readlink of /proc/self/fd/<fds[0]> */
 	int64_t kick_value;	/* VHOST_SET_VRING_CALL only */
 	uint64_t fd_inos[TD_FDS_MAX];	/* fstat(fds[i]).st_ino */
+	/* VHOST_SET_LOG_BASE: what mapping the log file as DPDK does gave
+	 * (0 or errno; the daemon then set the log's first and last bit), and
+	 * a private mapping and one a page beyond the log (errnos) */
+	int log_map_err, log_private_err, log_beyond_err;
 	uint32_t ext_len;
 	uint8_t ext[TD_EXT_MAX];	/* the request's extension */
 	uint8_t payload[TD_PAYLOAD_MAX];

@@ -493,8 +493,51 @@ TEST(roundtrip_every_ioctl)
 	fill_regions(&mem.m, 3, &g);
 	e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 1);
 	expect_pieces(e, 3, &g);
+	/* the log must be the VMM's memory: a non-canonical base is EFAULT */
 	u = 0xfeedface00001000ULL;
-	roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 0);
+	ASSERT_EQ(ioctl(fd, VHOST_SET_LOG_BASE, &u), -1);
+	ASSERT_EQ(errno, EFAULT);
+	/*
+	 * A log of the VMM's private memory, 24 bytes into a page: the daemon
+	 * gets a file it maps from offset 0, sized by the memory table (the
+	 * highest guest address 0x300001fff / 32768 + 1, rounded up to 8), and
+	 * the bits it sets there reach the VMM's log, and nothing else.
+	 */
+	{
+		const struct vub_log_info *li;
+		size_t need = (0x300001fffULL / 32768 + 1 + 7) / 8 * 8;
+		size_t maplen = (need + 24 + 4095) / 4096 * 4096 + 4096, j;
+		uint8_t *logmap = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint8_t *log = logmap + 24;
+
+		ASSERT_TRUE(logmap != MAP_FAILED);
+		memset(logmap, 0x5a, maplen);
+		memset(log, 0, need);
+		u = (uintptr_t)log;
+		e = roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 1);
+		ASSERT_EQ(strcmp(e->fd_link, "anon_inode:[vub-log]"), 0);
+		ASSERT_EQ(e->ext_len, sizeof(*li));
+		li = (const void *)e->ext;
+		ASSERT_EQ(li->mmap_size, need);
+		ASSERT_EQ(li->mmap_offset, 0);
+		ASSERT_EQ(li->flags, 0);
+		ASSERT_EQ(e->log_map_err, 0);
+		ASSERT_EQ(e->log_private_err, EINVAL);
+		ASSERT_EQ(e->log_beyond_err, EINVAL);
+		/* folded into the VMM's log within log_fold_ms (50 ms) */
+		for (j = 0; j < 200 && !(log[0] && log[need - 1]); j++)
+			usleep(10000);
+		ASSERT_EQ(log[0], 0x01);
+		ASSERT_EQ(log[need - 1], 0x80);
+		for (j = 1; j < need - 1; j++)
+			ASSERT_EQ(log[j], 0);
+		for (j = 0; j < 24; j++)
+			ASSERT_EQ(logmap[j], 0x5a);
+		for (j = 24 + need; j < maplen; j++)
+			ASSERT_EQ(logmap[j], 0x5a);
+		munmap(logmap, maplen);
+	}
 
 	/* SET_LOG_FD's argument is a bare int */
 	e = roundtrip(&td, fd, VHOST_SET_LOG_FD, &efd, 4, 0, 1);
@@ -2689,6 +2732,119 @@ static int attach_without_net_admin(void *arg)
 		return INT32_MIN;
 	ctl_open(&c, IORING_SETUP_SQE128);	/* uid 0 still owns the node */
 	return ctl_attach(&c, 1, 1);
+}
+
+/* In a child without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0: its own device's
+ * VHOST_SET_LOG_BASE must fail with ENOMEM (the log's pins are charged). */
+static int log_over_memlock(void *arg)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	uint32_t bit = 1u << (CAP_IPC_LOCK % 32);
+	const struct vhost_memory *m = arg;
+	struct rlimit rl = { 0, 0 };
+	uint64_t u;
+	uint8_t *log;
+	int fd;
+
+	log = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fd = vmm_open();
+	if (log == MAP_FAILED || fd < 0 || ioctl(fd, VHOST_SET_OWNER) ||
+	    ioctl(fd, VHOST_SET_MEM_TABLE, m))
+		return INT32_MIN;
+	if (syscall(SYS_capget, &h, d))
+		return INT32_MIN;
+	d[CAP_IPC_LOCK / 32].effective &= ~bit;
+	d[CAP_IPC_LOCK / 32].permitted &= ~bit;
+	d[CAP_IPC_LOCK / 32].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d) || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return INT32_MIN;
+	u = (uintptr_t)log;
+	return ioctl(fd, VHOST_SET_LOG_BASE, &u) ? -errno : 0;
+}
+
+/*
+ * The log is sized by the memory table: a base before any table is only
+ * noted, and sent with the first table, before it; a larger table gets a
+ * larger log first (LOG_ALL is on); unmapped and read-only logs are EFAULT,
+ * a log beyond RLIMIT_MEMLOCK ENOMEM.
+ */
+TEST(log_sized_by_memory_table)
+{
+	union {
+		struct vhost_memory m;
+		uint8_t b[512];
+	} mem;
+	const struct td_entry *lb, *mt;
+	const struct vub_log_info *li;
+	uint64_t u, need1 = (0x100001fffULL / 32768 + 1 + 7) / 8 * 8;
+	uint64_t need3 = (0x300001fffULL / 32768 + 1 + 7) / 8 * 8;
+	size_t maplen = need3 + 8192;
+	struct guest_mem g;
+	struct td td;
+	uint32_t from;
+	uint8_t *logmap;
+	int fd;
+
+	require_bridge();
+	guest_mem_map(&g, 3);
+	start_daemon(&td, TD_SERVE, 4);
+	fd = vmm_open();
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
+	u = 1ULL << VHOST_F_LOG_ALL;
+	ASSERT_OK(ioctl(fd, VHOST_SET_FEATURES, &u));
+	logmap = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(logmap != MAP_FAILED);
+
+	from = td_count(&td);
+	u = (uintptr_t)logmap + 8;
+	ASSERT_OK(ioctl(fd, VHOST_SET_LOG_BASE, &u));
+	ASSERT_EQ(td_count(&td), from);		/* no table: only noted */
+
+	fill_regions(&mem.m, 1, &g);
+	ASSERT_OK(ioctl(fd, VHOST_SET_MEM_TABLE, &mem));
+	lb = td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_LOG_BASE, 0, 0);
+	mt = td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_MEM_TABLE, 0, 0);
+	ASSERT_TRUE(lb && mt);
+	ASSERT_LT(lb->seq, mt->seq);
+	li = (const void *)lb->ext;
+	ASSERT_EQ(li->mmap_size, need1);
+	ASSERT_EQ(lb->nr_fds, 1);
+	ASSERT_MEMEQ(lb->payload, &u, sizeof(u));
+
+	from = td_count(&td);
+	fill_regions(&mem.m, 3, &g);
+	ASSERT_OK(ioctl(fd, VHOST_SET_MEM_TABLE, &mem));
+	lb = td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_LOG_BASE, 0, 0);
+	mt = td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_MEM_TABLE, 0, 0);
+	ASSERT_TRUE(lb && mt);
+	ASSERT_LT(lb->seq, mt->seq);
+	li = (const void *)lb->ext;
+	ASSERT_EQ(li->mmap_size, need3);
+
+	/* the same table again: the log is large enough, nothing more */
+	from = td_count(&td);
+	ASSERT_OK(ioctl(fd, VHOST_SET_MEM_TABLE, &mem));
+	ASSERT_TRUE(!td_wait(&td, from, VUB_OP_IOCTL, VHOST_SET_LOG_BASE, 0, 0));
+
+	u = 0x1000;
+	ASSERT_EQ(ioctl(fd, VHOST_SET_LOG_BASE, &u), -1);
+	ASSERT_EQ(errno, EFAULT);
+	ASSERT_OK(mprotect(logmap, maplen, PROT_READ));
+	u = (uintptr_t)logmap;
+	ASSERT_EQ(ioctl(fd, VHOST_SET_LOG_BASE, &u), -1);
+	ASSERT_EQ(errno, EFAULT);
+	ASSERT_OK(mprotect(logmap, maplen, PROT_READ | PROT_WRITE));
+	ASSERT_OK(ioctl(fd, VHOST_SET_LOG_BASE, &u));
+
+	fill_regions(&mem.m, 1, &g);
+	EXPECT_EQ(in_child(log_over_memlock, &mem.m), -ENOMEM);
+
+	close(fd);
+	munmap(logmap, maplen);
+	td_stop(&td);
+	guest_mem_unmap(&g);
 }
 
 TEST(ctrl_attach_needs_cap_net_admin)

@@ -80,6 +80,9 @@ static int mock_call(void *opaque, const struct vu_msg *req,
 		vu_msg_state(reply, req->request, req->p.state.index,
 			     mk->vring_base[req->p.state.index & 1]);
 		break;
+	case VU_SET_LOG_BASE:	/* a reply of its own, of no payload */
+		reply->request = req->request;
+		break;
 	case VU_SET_STATUS:
 		mk->status = req->p.u64;
 		/* fall through */
@@ -654,10 +657,6 @@ static void test_local_ioctls(void)
 	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_ENDIAN, 0, 1) == -ENOTTY &&
 	       ioc_state(&e.d, VHOST_GET_VRING_ENDIAN, 0, 0) == -ENOTTY,
 	       "endian ioctls: ENOTTY, as vhost-net without CROSS_ENDIAN_LEGACY");
-	TAP_OK(ioc_u64(&e.d, VHOST_SET_LOG_BASE, 0x1000) == -EOPNOTSUPP &&
-	       ioc(&e.d, VHOST_SET_LOG_FD, &e.kick[0], sizeof(int), &e.kick[0], 1, NULL) ==
-	       -EOPNOTSUPP,
-	       "log ioctls: EOPNOTSUPP (%s)", vub_dev_why(&e.d));
 	TAP_OK(e.mk.connects == 0, "local ioctls: no back-end connection made");
 	{
 		struct vub_open_info oi = { .instance_id = 3, .type = VUB_TYPE_NET,
@@ -675,6 +674,100 @@ static void test_local_ioctls(void)
 	env_fini(&e);
 }
 
+/*
+ * Dirty logging: LOG_ALL shown with the back-end's LOG_ALL and LOG_SHMFD,
+ * the kernel's log file sent with SET_LOG_BASE as struct vub_log_info says,
+ * VHOST_VRING_F_LOG passed through, SET_LOG_FD, malformed requests refused,
+ * and the log sent again after a reconnect.
+ */
+static void test_log(void)
+{
+	struct vub_log_info li = { .mmap_size = 32896, .mmap_offset = 4056 };
+	struct env e;
+	unsigned int mark, i;
+	uint64_t f = 0;
+	int found;
+
+	env_init(&e);
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 &&
+	       ioc(&e.d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f) == 0 &&
+	       f == (DPDK_VISIBLE | 1ull << 26),
+	       "GET_FEATURES: LOG_ALL shown with the back-end's LOG_ALL and LOG_SHMFD (%#llx)",
+	       (unsigned long long)f);
+	TAP_OK(vub_dev_log_features(DPDK_FEATURES, DPDK_PROTO & ~2ull) == 0 &&
+	       vub_dev_log_features(DPDK_FEATURES & ~(1ull << 26), DPDK_PROTO) == 0 &&
+	       vub_dev_log_features(DPDK_FEATURES, DPDK_PROTO) == 1ull << 26,
+	       "LOG_ALL needs both LOG_ALL and the protocol feature LOG_SHMFD");
+	mark = e.mk.n;
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 32 | 1ull << 26) == 0 &&
+	       e.mk.log[mark].request == VU_SET_FEATURES &&
+	       (e.mk.log[mark].p.u64 & (1ull << 26)),
+	       "SET_FEATURES with LOG_ALL: forwarded");
+	mark = e.mk.n;
+	TAP_OK(vmm_log_base(&e.d, 0x7f0000000fd8ull, &li, e.memfd) == 0 &&
+	       e.mk.n == mark + 1 && e.mk.log[mark].request == VU_SET_LOG_BASE &&
+	       e.mk.log[mark].nfds == 1 && e.mk.log[mark].p.log.size == 32896 &&
+	       e.mk.log[mark].p.log.offset == 4056,
+	       "SET_LOG_BASE: the kernel's log file, mmap_size and mmap_offset as it says (%s)",
+	       vub_dev_why(&e.d));
+	TAP_OK(strstr(last_log, "dirty log of the VMM at 0x7f0000000fd8: 32896 bytes") != NULL,
+	       "SET_LOG_BASE: logged (%s)", last_log);
+	mark = e.mk.n;
+	TAP_OK(vmm_log_base(&e.d, 0x1000, NULL, e.memfd) == -EINVAL && e.mk.n == mark,
+	       "SET_LOG_BASE without struct vub_log_info (an old kernel): EINVAL, nothing sent");
+	li.reserved[1] = 1;
+	TAP_OK(vmm_log_base(&e.d, 0x1000, &li, e.memfd) == -EINVAL && e.mk.n == mark,
+	       "SET_LOG_BASE with a reserved field set: EINVAL (%s)", vub_dev_why(&e.d));
+	li.reserved[1] = 0;
+	li.mmap_offset = 4096;
+	TAP_OK(vmm_log_base(&e.d, 0x1000, &li, e.memfd) == -EINVAL && e.mk.n == mark,
+	       "SET_LOG_BASE with mmap_offset 4096: EINVAL");
+	li.mmap_offset = 4056;
+	li.mmap_size = 0;
+	TAP_OK(vmm_log_base(&e.d, 0x1000, &li, e.memfd) == -EINVAL && e.mk.n == mark,
+	       "SET_LOG_BASE of 0 bytes: EINVAL");
+	li.mmap_size = 32896;
+	TAP_OK(ring_addr(&e.d, 0, 1) == 0, "SET_VRING_ADDR with VHOST_VRING_F_LOG: accepted");
+	mark = e.mk.n;
+	TAP_OK(ioc(&e.d, VHOST_SET_LOG_FD, &e.kick[0], sizeof(int), &e.kick[0], 1, NULL) == 0 &&
+	       e.mk.n == mark + 1 && e.mk.log[mark].request == VU_SET_LOG_FD &&
+	       e.mk.log[mark].nfds == 1,
+	       "SET_LOG_FD: forwarded with the eventfd");
+	{
+		int unbind = -1;
+
+		mark = e.mk.n;
+		TAP_OK(ioc(&e.d, VHOST_SET_LOG_FD, &unbind, sizeof(int), NULL, 0, NULL) == 0 &&
+		       e.mk.n == mark, "SET_LOG_FD -1: accepted, nothing sent");
+	}
+	/* a reconnect sends the log again, before the features */
+	vu_frontend_disconnect(e.d.fe);
+	mark = e.mk.n;
+	found = -1;
+	if (vu_frontend_connect_transport(e.d.fe, &(struct vu_frontend_transport){
+			.call = mock_call, .opaque = &e.mk }) == 0 &&
+	    vu_frontend_replay(e.d.fe) == 0)
+		for (i = mark; i < e.mk.n && found < 0; i++)
+			if (e.mk.log[i].request == VU_SET_LOG_BASE)
+				found = (int)i;
+	TAP_OK(found >= 0 && e.mk.log[found].p.log.size == 32896 &&
+	       e.mk.log[found].p.log.offset == 4056 && e.mk.log[found].nfds == 1,
+	       "replay after a reconnect: SET_LOG_BASE again with the same log");
+	env_fini(&e);
+
+	env_init(&e);
+	e.mk.proto = DPDK_PROTO & ~2ull;	/* no LOG_SHMFD */
+	TAP_OK(ioc(&e.d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f) == 0 && f == DPDK_VISIBLE,
+	       "without LOG_SHMFD: no LOG_ALL shown (%#llx)", (unsigned long long)f);
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 26) == -EOPNOTSUPP,
+	       "without LOG_SHMFD: SET_FEATURES LOG_ALL is EOPNOTSUPP");
+	mark = e.mk.n;
+	TAP_OK(vmm_log_base(&e.d, 0x1000, &li, e.memfd) == -EOPNOTSUPP && e.mk.n == mark,
+	       "without LOG_SHMFD: SET_LOG_BASE is EOPNOTSUPP, nothing sent (%s)",
+	       vub_dev_why(&e.d));
+	env_fini(&e);
+}
+
 static void test_errors(void)
 {
 	struct env e;
@@ -689,8 +782,8 @@ static void test_errors(void)
 	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 && e.mk.connects == 1,
 	       "connect failure: the next request connects");
 	mark = e.mk.n;
-	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 26) == -EOPNOTSUPP && e.mk.n == mark,
-	       "SET_FEATURES LOG_ALL (offered by DPDK, not shown): EOPNOTSUPP, nothing sent (%s)",
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 40) == -EOPNOTSUPP && e.mk.n == mark,
+	       "SET_FEATURES RING_RESET (offered by the back-end, not shown): EOPNOTSUPP, nothing sent (%s)",
 	       vub_dev_why(&e.d));
 	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 30) == -EOPNOTSUPP,
 	       "SET_FEATURES bit 30: EOPNOTSUPP");
@@ -706,8 +799,8 @@ static void test_errors(void)
 	       "SET_VRING_BASE > 0xffff on a split ring: EINVAL");
 	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_NUM, 2, 256) == -ENOBUFS,
 	       "ring index 2: ENOBUFS");
-	TAP_OK(ring_addr(&e.d, 0, 1) == -EOPNOTSUPP && ring_addr(&e.d, 0, 2) == -EOPNOTSUPP,
-	       "SET_VRING_ADDR with VHOST_VRING_F_LOG or unknown flags: EOPNOTSUPP");
+	TAP_OK(ring_addr(&e.d, 0, 2) == -EOPNOTSUPP && ring_addr(&e.d, 0, 0x80000000u) == -EOPNOTSUPP,
+	       "SET_VRING_ADDR with unknown flags: EOPNOTSUPP");
 	{
 		struct vhost_vring_addr a = { .index = 0, .desc_user_addr = RAM_UADDR + 8,
 					      .avail_user_addr = RAM_UADDR + 0x1000,
@@ -1282,6 +1375,7 @@ int main(void)
 	test_crosvm_order();
 	test_local_ioctls();
 	test_errors();
+	test_log();
 	test_multiqueue();
 	test_not_grouped();
 	return tap_done();

@@ -15,8 +15,8 @@ static uint64_t seq;
 
 /* Lay out a request as the kernel does; returns the payload. */
 static const void *build(void *buf, uint32_t ioctl, const void *payload,
-			 uint32_t len, const struct vub_mem_piece *pieces,
-			 uint32_t npieces, const int *fds, uint32_t nfds)
+			 uint32_t len, const void *ext, uint32_t ext_len,
+			 const int *fds, uint32_t nfds)
 {
 	const struct vub_vhost_ioctl *d = vub_vhost_find(ioctl);
 	struct vub_req *r = buf;
@@ -30,10 +30,10 @@ static const void *build(void *buf, uint32_t ioctl, const void *payload,
 	};
 	if (len)
 		memcpy((char *)buf + sizeof(*r), payload, len);
-	if (npieces) {
+	if (ext_len) {
 		r->ext_offset = off;
-		r->ext_len = npieces * sizeof(*pieces);
-		memcpy((char *)buf + off, pieces, r->ext_len);
+		r->ext_len = ext_len;
+		memcpy((char *)buf + off, ext, r->ext_len);
 		off = (off + r->ext_len + 7) & ~7u;
 	}
 	if (nfds) {
@@ -44,8 +44,8 @@ static const void *build(void *buf, uint32_t ioctl, const void *payload,
 }
 
 static int submit(struct vub_dev *d, uint32_t ioctl, const void *arg,
-		  uint32_t len, const struct vub_mem_piece *pieces,
-		  uint32_t npieces, const int *fds, uint32_t nfds, void *out)
+		  uint32_t len, const void *ext, uint32_t ext_len,
+		  const int *fds, uint32_t nfds, void *out)
 {
 	unsigned char reply[VUB_REPLY_MAX] = { 0 };
 	uint32_t reply_len = 0;
@@ -58,7 +58,7 @@ static int submit(struct vub_dev *d, uint32_t ioctl, const void *arg,
 	buf = aligned_alloc(8, REQ_BUF);
 	if (!buf)
 		return -ENOMEM;
-	p = build(buf, ioctl, arg, len, pieces, npieces, fds, nfds);
+	p = build(buf, ioctl, arg, len, ext, ext_len, fds, nfds);
 	r = buf;
 	if (vub_dev_check_request(r, p, why, sizeof(why))) {
 		printf("# request rejected: %s\n", why);
@@ -134,8 +134,14 @@ int vmm_mem_table(struct vub_dev *d, const struct vhost_memory_region *regions,
 		return -ENOMEM;
 	m->nregions = nregions;
 	memcpy(m->regions, regions, nregions * sizeof(*regions));
-	ret = submit(d, VHOST_SET_MEM_TABLE, m, (uint32_t)len, pieces, npieces,
-		     fds, nfds, NULL);
+	ret = submit(d, VHOST_SET_MEM_TABLE, m, (uint32_t)len, pieces,
+		     npieces * (uint32_t)sizeof(*pieces), fds, nfds, NULL);
 	free(m);
 	return ret;
+}
+
+int vmm_log_base(struct vub_dev *d, uint64_t base, const struct vub_log_info *li, int fd)
+{
+	return submit(d, VHOST_SET_LOG_BASE, &base, sizeof(base), li,
+		      li ? (uint32_t)sizeof(*li) : 0, fd >= 0 ? &fd : NULL, fd >= 0, NULL);
 }

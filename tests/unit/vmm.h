@@ -35,4 +35,8 @@ int vmm_mem_table(struct vub_dev *d, const struct vhost_memory_region *regions,
 		  uint32_t nregions, const struct vub_mem_piece *pieces,
 		  uint32_t npieces, const int *fds, uint32_t nfds);
 
+/* SET_LOG_BASE as the kernel sends it: the log file @fd and @li (NULL:
+ * none, as a kernel without dirty logging would send it). */
+int vmm_log_base(struct vub_dev *d, uint64_t base, const struct vub_log_info *li, int fd);
+
 #endif

@@ -290,6 +290,7 @@ struct vub_open_info {
  * @nr_fds: number of file descriptors installed in the daemon for this
  *	request.  For an fd field of the payload (kick, call, err, log, net
  *	backend) that is not VHOST_FILE_UNBIND: that file.  For
+ *	VHOST_SET_LOG_BASE: the log (struct vub_log_info).  For
  *	VHOST_SET_MEM_TABLE: each distinct file backing guest memory, named by
  *	the pieces' fd_index.  The daemon owns them and must close them.
  * @fd_offset: offset from the start of this struct of __s32 fds[nr_fds]:
@@ -302,7 +303,8 @@ struct vub_open_info {
  *	there is none.
  * @ext_len: its length; 0 when there is none.  For VHOST_SET_MEM_TABLE: an
  *	array of struct vub_mem_piece describing all of guest memory a
- *	back-end can reach (at least one piece when there are regions).
+ *	back-end can reach (at least one piece when there are regions).  For
+ *	VHOST_SET_LOG_BASE: a struct vub_log_info.
  * @instance_id: the instance of the device, in every request (0: the
  *	default node; see VUB_OP_OPEN).
  * @reserved: 0.
@@ -357,6 +359,37 @@ struct vub_mem_piece {
 	__u64	file_offset;
 	__u32	fd_index;
 	__u32	flags;
+};
+
+/**
+ * struct vub_log_info - the dirty log of a VHOST_SET_LOG_BASE request
+ * @mmap_size: bytes of log the back-end may write: one bit per 4 KiB page of
+ *	guest physical memory from address 0, enough for the highest address
+ *	of the memory table in force, rounded up to a multiple of 8.  Never 0.
+ * @mmap_offset: offset of the log's first byte in the file: 0 (DPDK cannot
+ *	use another).  These two are vhost-user's VHOST_USER_SET_LOG_BASE
+ *	payload, as they are.
+ * @flags: 0 (no flag is defined).
+ * @reserved: 0.
+ *
+ * The request's payload is the __u64 log base as the VMM passed it (its own
+ * address, for logs only); its extension is this struct, and its one file
+ * (nr_fds 1) is the log the back-end writes: zeroed memory of the kernel's,
+ * which the kernel folds into the VMM's own log (the VMM reads that one
+ * without telling anyone) every log_fold_ms and before VHOST_GET_VRING_BASE
+ * returns.  Map [0, @mmap_size) of it with MAP_SHARED; a private mapping,
+ * or one beyond the page-rounded size, fails with EINVAL.
+ *
+ * The kernel sends the request for the VMM's VHOST_SET_LOG_BASE, and again
+ * by itself (payload: the same base) when a memory table or VHOST_F_LOG_ALL
+ * needs a larger log than the back-end has; it holds VHOST_SET_LOG_BASE
+ * back while there is no memory table (nothing to size the log by).
+ */
+struct vub_log_info {
+	__u64	mmap_size;
+	__u64	mmap_offset;
+	__u32	flags;
+	__u32	reserved[3];
 };
 
 /*
