@@ -703,7 +703,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* sealable, as QEMU's memory-backend-memfd: the module seals it against
-	 * shrinking (otherwise it logs, per table, that it cannot) */
+	 * shrinking (otherwise it logs, once per device, that it cannot) */
 	mem_fd = memfd_create("vub_ctlbench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
