@@ -28,12 +28,12 @@
  *   ctl NAME BRIDGE_MEDIAN BRIDGE_P99 BRIDGE_N DIRECT_MEDIAN DIRECT_P99 DIRECT_N
  * (a side that was not measured prints - - 0).
  *
- *   vub_ctlbench --backend SOCK --procs P [-r ROUNDS] [-n TOTAL]
+ *   vub_ctlbench --backend SOCK --procs P [--side bridge|direct] [-r ROUNDS] [-n TOTAL]
  *
  * Concurrency: P processes, each with its own device (bridge) or connection
  * (direct), set up first, then released at once, each issuing TOTAL/P (at
  * least 20) SET_VRING_CALLs on ring 0, one vhost-user message each way on
- * both sides.  Per round and side:
+ * both sides (--side bridge|direct: only that one).  Per round and side:
  *   conc P SIDE OPS_PER_S MEDIAN_US P99_US N
  *
  *   vub_ctlbench --backend SOCK --scale N [--daemon PID] [-w WORKERS]
@@ -111,6 +111,7 @@ static const char *dev = "/dev/vhost-user-bridge", *backend;
 static int mem_fd = -1, kick_fd = -1, call_fd = -1;
 static void *mem;
 static int rounds = 5, reps = 200;
+static int only = -1;	/* --side: 0 bridge, 1 direct, -1 both */
 /* the bring-up and scale devices' memory (64 KiB), their VHOST_NET_SET_BACKEND socket */
 #define SCALE_MEM	(64u << 10)
 static int scale_fd = -1, pkt_fd = -1;
@@ -829,6 +830,8 @@ int main(int argc, char **argv)
 			workers = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--memtable"))
 			memt = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--side"))
+			only = !strcmp(argv[i + 1], "direct");
 		else if (!strcmp(argv[i], "--huge"))
 			huge = !strcmp(argv[i + 1], "1");
 		else
@@ -837,7 +840,7 @@ int main(int argc, char **argv)
 	if (i != argc || !backend || rounds < 1 || reps < 10 || procs < 0 || scale < 0 || workers < 1 ||
 	    memt < 0 || memt % 64) {
 		fprintf(stderr, "usage: vub_ctlbench --backend SOCK [--dev PATH] [-r ROUNDS] [-n N>=10]\n"
-			"       [--procs P | --scale N [--daemon PID] [-w WORKERS] |\n"
+			"       [--procs P [--side bridge|direct] | --scale N [--daemon PID] [-w WORKERS] |\n"
 			"        --memtable MIB (a multiple of 64) [--huge 0|1]]\n");
 		return 2;
 	}
@@ -862,7 +865,8 @@ int main(int argc, char **argv)
 	if (procs) {
 		for (i = 0; i < rounds; i++)
 			for (opt = 0; opt < 2; opt++)
-				if (conc_run((opt + i) % 2, procs, reps))
+				if ((only < 0 || only == (opt + i) % 2) &&
+				    conc_run((opt + i) % 2, procs, reps))
 					fails++;
 		return fails ? 1 : 0;
 	}
