@@ -30,10 +30,12 @@
 #   3c. Large memory tables (mem): vub_ctlbench --memtable BENCH_MEM_MIB (memfd, never
 #      touched) and BENCH_MEM_HUGE_MIB of 2 MiB hugepages (if the pool can have them):
 #      SET_MEM_TABLE with 8 regions (8 files) and 64 regions (one file), bridge vs direct.
-#   6. Profile (prof): P=1 and P=BENCH_PROF_PROCS SET_VRING_CALL processes, each side
+#   6. Profile (prof): P SET_VRING_CALL processes for P in BENCH_PROF_PROCS, each side
 #      alone: per request, the daemon's and the back-end's CPU time and context
 #      switches (/proc), the daemon's system calls (strace -c, a pass of its own), and
-#      perf record's top symbols of the daemon when perf works in the VM.
+#      perf record's top symbols of the daemon when perf works in the VM.  Then the
+#      same for each daemon binary in BENCH_PROF_DAEMONS (e.g. an older build), in
+#      the same boot.
 # BENCH_SECTIONS picks what runs (default: all, "0 1 3 qemu 2 mem 4 5 prof").
 # The daemon runs with the limits of the packaged unit under systemd (RLIMIT_NOFILE
 # 1024 soft, 524288 hard: it raises the soft limit itself); the back-end testpmd and
@@ -58,7 +60,8 @@ BENCH_SECTIONS=${BENCH_SECTIONS:-0 1 3 qemu 2 mem 4 5 prof}
 BENCH_QEMU_REPS=${BENCH_QEMU_REPS:-2}
 BENCH_MEM_MIB=${BENCH_MEM_MIB:-4096}
 BENCH_MEM_HUGE_MIB=${BENCH_MEM_HUGE_MIB:-256}
-BENCH_PROF_PROCS=${BENCH_PROF_PROCS:-16}
+BENCH_PROF_PROCS=${BENCH_PROF_PROCS:-1 8 64}
+BENCH_PROF_DAEMONS=${BENCH_PROF_DAEMONS:-}
 out=${VUB_OUT:-/tmp}
 runs=$out/bench-runs.tsv	# section key value...: every sample
 
@@ -104,15 +107,20 @@ tp_start be 0 1 384 --vdev "net_vhost0,iface=$sockb,queues=1,client=0" \
 	-i --forward-mode=io --port-topology=loop --total-num-mbufs=16384 --nb-cores=1 --no-mlockall
 tp_wait be 'testpmd> ' 1 120 || { fail "$e2e_why"; exit 1; }
 tp_cmd be start
-# shellcheck disable=SC2016 # for the inner shell
-bash -c 'ulimit -Sn 1024 && exec "$@"' - "$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$sockb" \
-	>"$e2e_dir/bridged.log" 2>&1 &
-e2e_daemon_pid=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q 'attached: API version' "$e2e_dir/bridged.log" && break
-	sleep 0.1
-done
-grep -q 'attached: API version' "$e2e_dir/bridged.log" || { fail "the daemon did not attach"; exit 1; }
+# start_daemon BINARY: the daemon, with the packaged unit's file limit.
+start_daemon() {
+	local i
+	# shellcheck disable=SC2016 # for the inner shell
+	bash -c 'ulimit -Sn 1024 && exec "$@"' - "$1" --timeout 25000 --backend "$sockb" \
+		>"$e2e_dir/bridged.log" 2>&1 &
+	e2e_daemon_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'attached: API version' "$e2e_dir/bridged.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_daemon "$e2e_build/vhost-user-bridged" || { fail "the daemon did not attach"; exit 1; }
 
 # bench_vmm NAME: start VMM testpmd NAME (b: the bridge, n: native) and time its
 # launch to its prompt, which testpmd prints once its port started: EAL set-up,
@@ -233,6 +241,11 @@ bench_qemu() {
 		echo "    QEMU $name, run $rep: no packet: $(tail -3 "$e2e_dir/q$name.log" | tr '\n' ' ')"
 	fi
 	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { echo "    QEMU $name did not exit 30 s after SIGTERM: killed"; kill -KILL "$pid"; }
 	wait "$pid" 2>/dev/null
 	ip link del tapqb 2>/dev/null
 	[ "$n" -gt "$n0" ]
@@ -248,9 +261,9 @@ if want qemu; then
 			bench_qemu "$name" "$rep" || { fail "QEMU $name: no packet"; break 2; }
 		done
 	done
-	tp_stop be >/dev/null
 	tp_cmd be "set verbose 0"
 fi
+echo "    (stopping the back-end's forwarding)"
 tp_stop be >/dev/null
 
 # --- 2. per-ioctl cost --------------------------------------------------------
@@ -264,15 +277,16 @@ fi
 # --- 3c. large memory tables --------------------------------------------------
 if want mem; then
 	echo "== 3c. large memory tables: SET_MEM_TABLE of $BENCH_MEM_MIB MiB of memfd, 8 and 64 regions, bridge vs direct"
-	"$e2e_build/vub_ctlbench" --backend "$sockb" --memtable "$BENCH_MEM_MIB" -r 4 -n 10 >"$e2e_dir/memt.log" 2>&1 ||
+	timeout 600 "$e2e_build/vub_ctlbench" --backend "$sockb" --memtable "$BENCH_MEM_MIB" -r 4 -n 10 >"$e2e_dir/memt.log" 2>&1 ||
 		fail "vub_ctlbench --memtable"
 	sed 's/^/    /' "$e2e_dir/memt.log"
 	hp=$(cat /proc/sys/vm/nr_hugepages)
-	echo $((hp + BENCH_MEM_HUGE_MIB / 2)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	echo "    growing the hugepage pool by $((BENCH_MEM_HUGE_MIB / 2)) pages"
+	timeout 120 sh -c "echo $((hp + BENCH_MEM_HUGE_MIB / 2)) >/proc/sys/vm/nr_hugepages" 2>/dev/null
 	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
 	if [ "${free:-0}" -ge $((BENCH_MEM_HUGE_MIB / 2)) ]; then
 		echo "    the same with $BENCH_MEM_HUGE_MIB MiB of 2 MiB hugepages (memfd MFD_HUGETLB; $free pages free)"
-		"$e2e_build/vub_ctlbench" --backend "$sockb" --memtable "$BENCH_MEM_HUGE_MIB" --huge 1 -r 4 -n 10 \
+		timeout 600 "$e2e_build/vub_ctlbench" --backend "$sockb" --memtable "$BENCH_MEM_HUGE_MIB" --huge 1 -r 4 -n 10 \
 			>"$e2e_dir/memth.log" 2>&1 || fail "vub_ctlbench --memtable --huge 1"
 		sed 's/^/    /' "$e2e_dir/memth.log"
 		cat "$e2e_dir/memth.log" >>"$e2e_dir/memt.log"
@@ -313,60 +327,73 @@ ctx() {
 	done
 	echo "$ticks $sw"
 }
-if want prof; then
-	echo "== 6. profile: SET_VRING_CALL, each side alone; per request: CPU and context switches of the daemon and the back-end"
-	for p in 1 "$BENCH_PROF_PROCS"; do
+# prof_pass DAEMON: each P of BENCH_PROF_PROCS, each side alone, with the counters.
+prof_pass() {
+	local dn=$1 p side dc0 dv0 bc0 bv0 dc1 dv1 bc1 bv1 n ops spid
+	for p in $BENCH_PROF_PROCS; do
 		for side in bridge direct; do
 			read -r dc0 dv0 <<<"$(ctx "$e2e_daemon_pid")"
 			read -r bc0 bv0 <<<"$(ctx "${e2e_pid[be]}")"
-			"$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" --side "$side" -r 1 -n 400 \
+			timeout 600 "$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" --side "$side" -r 1 -n 400 \
 				>"$e2e_dir/prof.log" 2>&1 || fail "vub_ctlbench --procs $p --side $side"
 			read -r dc1 dv1 <<<"$(ctx "$e2e_daemon_pid")"
 			read -r bc1 bv1 <<<"$(ctx "${e2e_pid[be]}")"
 			n=$(awk '$1 == "conc" { print $7 }' "$e2e_dir/prof.log")
 			ops=$(awk '$1 == "conc" { print $4 }' "$e2e_dir/prof.log")
 			[ -n "$n" ] || continue
-			printf 'prof\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$side" "$ops" \
+			printf 'prof\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$side" "$ops" \
 				"$(awk -v a=$((dc1 - dc0)) -v n="$n" 'BEGIN { printf "%.0f", a * 10000 / n }')" \
 				"$(awk -v a=$((dv1 - dv0)) -v n="$n" 'BEGIN { printf "%.2f", a / n }')" \
 				"$(awk -v a=$((bc1 - bc0)) -v n="$n" 'BEGIN { printf "%.0f", a * 10000 / n }')" \
-				"$(awk -v a=$((bv1 - bv0)) -v n="$n" 'BEGIN { printf "%.2f", a / n }')" >>"$runs"
-			echo "    P=$p $side: $ops ops/s; per request: daemon $(((dc1 - dc0) * 10000 / n)) us CPU, $(((dv1 - dv0) * 100 / n))/100 context switches; back-end $(((bc1 - bc0) * 10000 / n)) us CPU, $(((bv1 - bv0) * 100 / n))/100 context switches"
+				"$(awk -v a=$((bv1 - bv0)) -v n="$n" 'BEGIN { printf "%.2f", a / n }')" \
+				"$dn" "$(awk '$1 == "conc" { print $6 }' "$e2e_dir/prof.log")" >>"$runs"
+			echo "    $dn, P=$p $side: $ops ops/s; per request: daemon $(((dc1 - dc0) * 10000 / n)) us CPU, $(((dv1 - dv0) * 100 / n))/100 context switches; back-end $(((bc1 - bc0) * 10000 / n)) us CPU, $(((bv1 - bv0) * 100 / n))/100 context switches"
 		done
 	done
-	if command -v strace >/dev/null; then
-		for p in 1 "$BENCH_PROF_PROCS"; do
-			strace -c -f -q -p "$e2e_daemon_pid" -o "$e2e_dir/strace.txt" &
-			spid=$!
-			sleep 1
-			"$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" --side bridge -r 1 -n 400 \
-				>"$e2e_dir/prof.log" 2>&1
-			kill -INT "$spid"
-			wait "$spid"
-			n=$(awk '$1 == "conc" { print $7 }' "$e2e_dir/prof.log")
-			echo "    the daemon's system calls per request (strace -c, P=$p, $n requests; strace slows it: counts only):"
-			awk -v n="${n:-1}" '$1 ~ /^[0-9.]+$/ && NF >= 5 { c = $4; sc = $NF
-				printf "      %-20s %6.2f\n", sc, c / n; if (sc != "total") tot += c / n }' "$e2e_dir/strace.txt" | sort -k2 -gr | head -12
-			awk -v n="${n:-1}" -v p="$p" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "sys\t%s\t%s\t%.2f\n", p, $NF, $4 / n }' \
-				"$e2e_dir/strace.txt" >>"$runs"
-		done
-	fi
+	command -v strace >/dev/null || return 0
+	for p in $BENCH_PROF_PROCS; do
+		strace -c -f -q -p "$e2e_daemon_pid" -o "$e2e_dir/strace.txt" &
+		spid=$!
+		sleep 1
+		timeout 600 "$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" --side bridge -r 1 -n 400 \
+			>"$e2e_dir/prof.log" 2>&1
+		kill -INT "$spid"
+		wait "$spid"
+		n=$(awk '$1 == "conc" { print $7 }' "$e2e_dir/prof.log")
+		echo "    $dn: the daemon's system calls per request (strace -c, P=$p, $n requests; strace slows it: counts only):"
+		awk -v n="${n:-1}" '$1 ~ /^[0-9.]+$/ && NF >= 5 { printf "      %-20s %6.2f\n", $NF, $4 / n }' \
+			"$e2e_dir/strace.txt" | sort -k2 -gr | head -12
+		awk -v n="${n:-1}" -v p="$p" -v d="$dn" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+			printf "sys\t%s\t%s\t%.2f\t%s\n", p, $NF, $4 / n, d }' "$e2e_dir/strace.txt" >>"$runs"
+	done
+}
+if want prof; then
+	echo "== 6. profile: SET_VRING_CALL, each side alone; per request: CPU and context switches of the daemon and the back-end"
+	prof_pass "${e2e_build##*/}/vhost-user-bridged"
 	perf=
 	for f in /usr/bin/perf_*; do [ -x "$f" ] && perf=$f; done
-	if [ -n "$perf" ] && "$perf" record -e cpu-clock -F 2000 -g -o "$e2e_dir/perf.data" -p "$e2e_daemon_pid" -- sleep 0.1 >/dev/null 2>&1; then
+	if [ -n "$perf" ] && "$perf" record -e cpu-clock -o "$e2e_dir/perf.probe" -p "$e2e_daemon_pid" -- sleep 0.1 >/dev/null 2>&1; then
+		p=${BENCH_PROF_PROCS##* }
 		"$perf" record -e cpu-clock -F 2000 -g -o "$e2e_dir/perf.data" -p "$e2e_daemon_pid" >/dev/null 2>&1 &
-		ppid_=$!
+		spid=$!
 		sleep 1
-		"$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$BENCH_PROF_PROCS" --side bridge -r 1 -n 400 >/dev/null 2>&1
-		kill -INT "$ppid_"
-		wait "$ppid_"
-		echo "    perf record of the daemon (cpu-clock, P=$BENCH_PROF_PROCS): top symbols, self time"
-		"$perf" report -i "$e2e_dir/perf.data" --stdio --no-children --sort sym 2>/dev/null |
+		timeout 600 "$e2e_build/vub_ctlbench" --backend "$sockb" --procs "$p" --side bridge -r 1 -n 400 >/dev/null 2>&1
+		kill -INT "$spid"
+		wait "$spid"
+		echo "    perf record of the daemon (cpu-clock, P=$p): top symbols, self time"
+		"$perf" report -i "$e2e_dir/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null |
 			awk '/^ +[0-9.]+%/ { print "      " $0; if (++k == 15) exit }'
-		cp "$e2e_dir/perf.data" "$out/perf-bridged.data" 2>/dev/null
 	else
 		echo "    perf: not usable in this VM (${perf:-no /usr/bin/perf_*}): the counters above stand in for it"
 	fi
+	# Other daemon builds (e.g. the branch point's), profiled in the same boot for a fair comparison.
+	for dbin in $BENCH_PROF_DAEMONS; do
+		[ -x "$dbin" ] || { echo "    no $dbin"; continue; }
+		kill -TERM "$e2e_daemon_pid"
+		wait "$e2e_daemon_pid"
+		start_daemon "$dbin" || { fail "$dbin did not attach"; break; }
+		prof_pass "$(basename "$(dirname "$dbin")")/${dbin##*/}"
+	done
 fi
 
 # --- the table ----------------------------------------------------------------
@@ -465,15 +492,15 @@ report() {
 		echo
 		echo "#### 6. Profile: 400 SET_VRING_CALL by P processes, each side alone; per request"
 		echo
-		echo "| P | side | ops/s | daemon CPU us | daemon context switches | back-end CPU us | back-end context switches |"
-		echo "|---|---|---|---|---|---|---|"
-		awk -F'\t' '$1 == "prof" { printf "| %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7, $8 }' "$runs"
+		echo "| daemon | P | side | ops/s | p99 us | daemon CPU us | daemon context switches | back-end CPU us | back-end context switches |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		awk -F'\t' '$1 == "prof" { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $9, $2, $3, $4, $10, $5, $6, $7, $8 }' "$runs"
 		echo
 		echo "The daemon's system calls per request through the bridge (strace -c; the most frequent):"
 		echo
-		echo "| P | system calls per request |"
-		echo "|---|---|"
-		awk -F'\t' '$1 == "sys" { l[$2] = l[$2] (l[$2] ? ", " : "") $3 " " $4; if (!seen[$2]++) order[++n] = $2 }
+		echo "| daemon | P | system calls per request |"
+		echo "|---|---|---|"
+		awk -F'\t' '$1 == "sys" { k = $5 " | " $2; l[k] = l[k] (l[k] ? ", " : "") $3 " " $4; if (!seen[k]++) order[++n] = k }
 			END { for (i = 1; i <= n; i++) printf "| %s | %s |\n", order[i], l[order[i]] }' "$runs"
 	} >"$md"
 
@@ -505,9 +532,10 @@ report() {
 			median: (.[3] | tonumber? // null), p99: (.[4] | tonumber? // null), n: (.[5] | tonumber) } ],
 		profile: [ $r[] | select(.[0] == "prof") | { procs: (.[1] | tonumber), side: .[2],
 			ops_per_s: (.[3] | tonumber? // null), daemon_cpu_us: (.[4] | tonumber), daemon_switches: (.[5] | tonumber),
-			backend_cpu_us: (.[6] | tonumber), backend_switches: (.[7] | tonumber) } ],
+			backend_cpu_us: (.[6] | tonumber), backend_switches: (.[7] | tonumber), daemon: .[8],
+			p99_us: (.[9] | tonumber? // null) } ],
 		daemon_syscalls_per_request: [ $r[] | select(.[0] == "sys") | { procs: (.[1] | tonumber), syscall: .[2],
-			per_request: (.[3] | tonumber) } ]
+			per_request: (.[3] | tonumber), daemon: .[4] } ]
 		}' "$runs" >"$out/bench.json" || fail "bench.json"
 	echo "== results ($out/bench.md, bench.json; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	cat "$md"
