@@ -553,11 +553,22 @@ out:
 	return ret;
 }
 
+/* One layout at a time: the hugepage pool need only hold one. */
+static void memt_free(struct memt *t, uint64_t mib)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nfiles; i++) {
+		munmap((void *)(uintptr_t)t->r[i].uaddr, (mib << 20) / t->nfiles);
+		close(t->r[i].fd);
+	}
+}
+
 static int memt_main(uint64_t mib, bool huge, uint64_t want)
 {
-	static struct memt t[2];
+	static struct memt t;
 	static const unsigned int nr[2] = { 8, 64 }, nfiles[2] = { 8, 1 };
-	char name[2][64];
+	char name[64];
 	int i, k, opt, fails = 0;
 
 	if (huge && mib % 128) {
@@ -565,27 +576,26 @@ static int memt_main(uint64_t mib, bool huge, uint64_t want)
 		return 2;
 	}
 	for (k = 0; k < 2; k++) {
-		int r = memt_layout(&t[k], nr[k], nfiles[k], mib, huge);
+		int r = memt_layout(&t, nr[k], nfiles[k], mib, huge);
 
-		snprintf(name[k], sizeof(name[k]), "%ux%lluMiB%s/%ufile%s", nr[k],
+		snprintf(name, sizeof(name), "%ux%lluMiB%s/%ufile%s", nr[k],
 			 (unsigned long long)(mib / nr[k]), huge ? "-2MiBpages" : "", nfiles[k],
 			 nfiles[k] > 1 ? "s" : "");
 		if (r) {
-			printf("# memt %s: %s\n", name[k], strerror(-r));
+			printf("# memt %s: %s\n", name, strerror(-r));
 			return 1;
 		}
-	}
-	for (k = 0; k < 2; k++) {
 		S[0][OP_NR].n = S[1][OP_NR].n = 0;
 		for (i = 0; i < rounds; i++)
 			for (opt = 0; opt < 2; opt++)
-				if (memt_run((opt + i) % 2, &t[k], name[k], want))
+				if (memt_run((opt + i) % 2, &t, name, want))
 					fails++;
 		for (opt = 0; opt < 2; opt++) {
-			printf("memt %s %s", name[k], opt ? "direct" : "bridge");
+			printf("memt %s %s", name, opt ? "direct" : "bridge");
 			stat_print(&S[opt][OP_NR]);
 			printf("\n");
 		}
+		memt_free(&t, mib);
 	}
 	return fails ? 1 : 0;
 }
