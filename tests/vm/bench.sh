@@ -370,8 +370,7 @@ prof_pass() {
 if want prof; then
 	echo "== 6. profile: SET_VRING_CALL, each side alone; per request: CPU and context switches of the daemon and the back-end"
 	prof_pass "${e2e_build##*/}/vhost-user-bridged"
-	perf=
-	for f in /usr/bin/perf_*; do [ -x "$f" ] && perf=$f; done
+	perf=$(command -v perf)	# Debian's linux-perf (6.1 on the host) runs on the 6.12 guest
 	if [ -n "$perf" ] && "$perf" record -e cpu-clock -o "$e2e_dir/perf.probe" -p "$e2e_daemon_pid" -- sleep 0.1 >/dev/null 2>&1; then
 		p=${BENCH_PROF_PROCS##* }
 		"$perf" record -e cpu-clock -F 2000 -g -o "$e2e_dir/perf.data" -p "$e2e_daemon_pid" >/dev/null 2>&1 &
@@ -384,7 +383,7 @@ if want prof; then
 		"$perf" report -i "$e2e_dir/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null |
 			awk '/^ +[0-9.]+%/ { print "      " $0; if (++k == 15) exit }'
 	else
-		echo "    perf: not usable in this VM (${perf:-no /usr/bin/perf_*}): the counters above stand in for it"
+		echo "    perf: not usable in this VM (${perf:-no perf}): the counters above stand in for it"
 	fi
 	# Other daemon builds (e.g. the branch point's), profiled in the same boot for a fair comparison.
 	for dbin in $BENCH_PROF_DAEMONS; do
