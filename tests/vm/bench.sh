@@ -294,7 +294,7 @@ if want mem; then
 		echo "    no hugepages: the pool could not grow to $((BENCH_MEM_HUGE_MIB / 2)) free 2 MiB pages (HugePages_Free $free)"
 	fi
 	echo "$hp" >/proc/sys/vm/nr_hugepages 2>/dev/null
-	awk '$1 == "memt" { OFS = "\t"; print }' "$e2e_dir/memt.log" >>"$runs"
+	awk '$1 == "memt" { OFS = "\t"; $1 = "memt"; print }' "$e2e_dir/memt.log" >>"$runs"
 fi
 
 # --- 4. concurrency -----------------------------------------------------------
