@@ -31,7 +31,7 @@ jq -r '
 			[ .[] | select(.side == "bridge") | .ops_per_s ] | max) ] )
 	| select(length == 2) | "\"\(.[0])\" \(.[1])"' "$json" >"$dat"
 [ -s "$dat" ] || { echo "bench-plot.sh: no ratios in $json"; exit 1; }
-title="make bench: bridge cost relative to native vhost-user ($(jq -r '"kernel \(.kernel), \(.cpus) vCPUs, load \(.loadavg_at_end)"' "$json"))"
+title="make bench: bridge cost relative to native vhost-user ($(jq -r '"guest \(.kernel), \(.cpus) vCPUs under TCG, guest load at the end \(.loadavg_at_end)"' "$json"))"
 gnuplot <<GP
 set terminal pngcairo size 1200,600 font ",10" noenhanced
 set output "$png"
