@@ -759,10 +759,8 @@ static int watch_backends(struct bridge *br, struct pollfd **pfd, size_t *cap,
 				*deadline = d->retry_at;
 			continue;
 		}
-		/* Not while a request talks on the device's connection: the
-		 * back-end's exclusive holder, or a request of the device. */
 		l = backend_lock(br, d->backend);
-		if (!l || l->owner || d->requests || !vub_dev_watch_fds(d, fds))
+		if (!l || l->owner || !vub_dev_watch_fds(d, fds))
 			continue;
 		for (k = 0; k < 2; k++) {
 			if (fds[k] < 0)
