@@ -22,19 +22,12 @@
 #endif
 #endif
 #ifdef VUB_CO_ASAN
-#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
 /* Deep enough for a memory table's arrays on the stack; pages never
  * touched cost nothing (MAP_NORESERVE). */
 #define CO_STACK	(512 * 1024)
-/* Stacks of finished coroutines, kept for the next ones: a fresh one costs
- * every request mmap, mprotect and munmap, and a page fault for each stack
- * page it touches.  A cached stack keeps the pages it touched (a few). */
-#define CO_STACK_CACHE	16
-static unsigned char *stack_cache[CO_STACK_CACHE];
-static unsigned int nr_stacks_cached;
 
 enum co_state {
 	CO_READY,	/* to be started or resumed by vub_co_run */
@@ -112,10 +105,7 @@ static void co_free(struct vub_co *co)
 		co->next->prev = co->prev;
 	else
 		last = co->prev;
-	if (nr_stacks_cached < CO_STACK_CACHE)
-		stack_cache[nr_stacks_cached++] = co->stack;
-	else
-		munmap(co->stack, CO_STACK);
+	munmap(co->stack, CO_STACK);
 	free(co);
 	nr_cos--;
 }
@@ -178,21 +168,13 @@ int vub_co_spawn(vub_co_fn *fn, void *arg)
 
 	if (!co)
 		return -ENOMEM;
-	if (nr_stacks_cached) {
-		co->stack = stack_cache[--nr_stacks_cached];
-#ifdef VUB_CO_ASAN
-		/* what the last coroutine's frames left poisoned */
-		ASAN_UNPOISON_MEMORY_REGION(co->stack, CO_STACK);
-#endif
-	} else {
-		co->stack = mmap(NULL, CO_STACK, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-		if (co->stack == MAP_FAILED) {
-			free(co);
-			return -ENOMEM;
-		}
-		mprotect(co->stack, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE);
+	co->stack = mmap(NULL, CO_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (co->stack == MAP_FAILED) {
+		free(co);
+		return -ENOMEM;
 	}
+	mprotect(co->stack, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE);
 	getcontext(&co->ctx);
 	co->ctx.uc_stack.ss_sp = co->stack;
 	co->ctx.uc_stack.ss_size = CO_STACK;
