@@ -532,41 +532,18 @@ static struct vub_co_lock *backend_lock(struct bridge *br, const char *path)
 	return &b->lock;
 }
 
-/*
- * Wait for @dev's turn on its back-end (until the request's deadline).  A
- * request of a device with a connection of its own shares the back-end:
- * such conversations go on at once, each on its own connection, and the
- * back-end takes their messages together.  One that may touch another
- * device's connection (a device of a NIC; VHOST_NET_SET_BACKEND, which may
- * join one), or a second request of the same device (the first timed out
- * in the kernel), has the back-end to itself.  *@shared: how it was taken.
- */
+/* Wait for @dev's turn on its back-end (until the request's deadline). */
 static struct vub_co_lock *take_turn(struct bridge *br, const struct vub_req *req,
-				     struct vub_dev *dev, bool *shared)
+				     struct vub_dev *dev)
 {
 	struct vub_co_lock *l = backend_lock(br, dev->backend);
-	int ret;
 
-	*shared = !dev->nic && !dev->requests && req->ioctl != VHOST_NET_SET_BACKEND;
-	dev->requests++;
-	ret = !l ? 0 : *shared ? vub_co_lock_shared(l) : vub_co_lock(l);
-	if (l && ret) {
+	if (l && vub_co_lock(l)) {
 		logmsg("dev %u seq %llu: back-end %s still busy with other devices' requests at the deadline -> ETIMEDOUT",
 		       req->dev_id, (unsigned long long)req->seq, dev->backend);
 		l = NULL;
 	}
-	if (!l)
-		dev->requests--;
 	return l;
-}
-
-static void end_turn(struct vub_dev *dev, struct vub_co_lock *l, bool shared)
-{
-	dev->requests--;
-	if (shared)
-		vub_co_unlock_shared(l);
-	else
-		vub_co_unlock(l);
 }
 
 static int on_request(void *ctx, const struct vub_req *req, const void *payload,
@@ -575,7 +552,6 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 	struct bridge *br = ctx;
 	struct vub_co_lock *l;
 	struct vub_dev *dev;
-	bool shared;
 	size_t pos;
 	int ret;
 
@@ -584,13 +560,13 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		dev = device_get(br, req);
 		if (!dev)
 			return -ENOMEM;
-		l = take_turn(br, req, dev, &shared);
+		l = take_turn(br, req, dev);
 		if (!l)
 			return -ETIMEDOUT;
 		persist(br, dev, true, false);
 		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
 		persist(br, dev, false, ioctl_sets_files(req->ioctl));
-		end_turn(dev, l, shared);
+		vub_co_unlock(l);
 		return ret;
 	case VUB_OP_OPEN:
 		return on_open(br, req, payload);
@@ -604,9 +580,7 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		 * by their deadlines), however long that takes: a release is
 		 * never dropped. */
 		vub_co_set_deadline(-1);
-		l = backend_lock(br, dev->backend);
-		if (l && vub_co_lock(l))
-			l = NULL;
+		l = take_turn(br, req, dev);
 		vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
 		if (device_find(br, req->dev_id, &pos))
 			device_forget(br, pos);

@@ -7,7 +7,6 @@
 #include "vub_co.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -51,7 +50,6 @@ struct vub_co {
 	long pidx;		/* entry in the caller's pollfd array, or -1 */
 	struct vub_co_lock *lock;	/* CO_WAIT_LOCK: the lock */
 	struct vub_co *lnext;	/* next waiter on that lock */
-	bool lshared;		/* waits for a shared hold */
 	struct vub_co *prev, *next;	/* all coroutines */
 #ifdef VUB_CO_ASAN
 	void *fake_stack;
@@ -230,11 +228,16 @@ int vub_co_wait(int fd, short events, int64_t deadline)
 	return -ETIMEDOUT;
 }
 
-static int lock_wait(struct vub_co_lock *l, bool shared)
+int vub_co_lock(struct vub_co_lock *l)
 {
+	if (!l->owner) {
+		l->owner = cur ? cur : (struct vub_co *)l;	/* outside: a marker */
+		return 0;
+	}
+	if (!cur)
+		return -EDEADLK;
 	cur->lock = l;
 	cur->lnext = NULL;
-	cur->lshared = shared;
 	if (l->tail)
 		l->tail->lnext = cur;
 	else
@@ -243,28 +246,6 @@ static int lock_wait(struct vub_co_lock *l, bool shared)
 	cur->wait_deadline = cur->deadline;
 	cur->state = CO_WAIT_LOCK;
 	return co_yield();
-}
-
-int vub_co_lock(struct vub_co_lock *l)
-{
-	if (!l->owner && !l->shared && !l->head) {
-		l->owner = cur ? cur : (struct vub_co *)l;	/* outside: a marker */
-		return 0;
-	}
-	if (!cur)
-		return -EDEADLK;
-	return lock_wait(l, false);
-}
-
-int vub_co_lock_shared(struct vub_co_lock *l)
-{
-	if (!l->owner && !l->head) {
-		l->shared++;
-		return 0;
-	}
-	if (!cur)
-		return -EDEADLK;
-	return lock_wait(l, true);
 }
 
 static void lock_dequeue(struct vub_co_lock *l, struct vub_co *co)
@@ -281,32 +262,17 @@ static void lock_dequeue(struct vub_co_lock *l, struct vub_co *co)
 	co->lock = NULL;
 }
 
-/* Hand @l to the waiters at its head that can have it now. */
-static void lock_grant(struct vub_co_lock *l)
-{
-	struct vub_co *next;
-
-	while ((next = l->head) && !l->owner && (next->lshared || !l->shared)) {
-		lock_dequeue(l, next);
-		if (next->lshared)
-			l->shared++;
-		else
-			l->owner = next;
-		next->state = CO_READY;
-		next->result = 0;
-	}
-}
-
 void vub_co_unlock(struct vub_co_lock *l)
 {
-	l->owner = NULL;
-	lock_grant(l);
-}
+	struct vub_co *next = l->head;
 
-void vub_co_unlock_shared(struct vub_co_lock *l)
-{
-	l->shared--;
-	lock_grant(l);
+	l->owner = NULL;
+	if (!next)
+		return;
+	lock_dequeue(l, next);
+	l->owner = next;
+	next->state = CO_READY;
+	next->result = 0;
 }
 
 int vub_co_pollfds(struct pollfd **pfd, size_t *cap, size_t first, int64_t *deadline)
@@ -360,10 +326,7 @@ void vub_co_run(const struct pollfd *pfd, size_t n)
 			break;
 		case CO_WAIT_LOCK:
 			if (co->wait_deadline >= 0 && now >= co->wait_deadline) {
-				struct vub_co_lock *l = co->lock;
-
-				lock_dequeue(l, co);
-				lock_grant(l);	/* those it held back */
+				lock_dequeue(co->lock, co);
 				co_resume(co, -ETIMEDOUT);
 			}
 			break;

@@ -53,12 +53,9 @@ int64_t vub_co_deadline(void);
  */
 int vub_co_wait(int fd, short events, int64_t deadline);
 
-/* A FIFO lock between coroutines: one exclusive holder, or any number of
- * shared ones.  Waiters are served in arrival order: a shared request
- * behind a waiting exclusive one waits too. */
+/* A FIFO mutex between coroutines. */
 struct vub_co_lock {
-	struct vub_co *owner;		/* the exclusive holder */
-	unsigned int shared;		/* shared holders */
+	struct vub_co *owner;
 	struct vub_co *head, *tail;	/* waiters */
 };
 
@@ -66,9 +63,6 @@ struct vub_co_lock {
  * Outside a coroutine: 0 if free, else -EDEADLK. */
 int vub_co_lock(struct vub_co_lock *l);
 void vub_co_unlock(struct vub_co_lock *l);
-/* The same, shared with other shared holders. */
-int vub_co_lock_shared(struct vub_co_lock *l);
-void vub_co_unlock_shared(struct vub_co_lock *l);
 
 /*
  * Scheduler side.  vub_co_pollfds() keeps the caller's first @first entries of

@@ -138,7 +138,6 @@ struct vub_dev {
 	unsigned int backoff_ms;
 	unsigned int nr_reconnect_tries;	/* failed in a row */
 	bool busy;
-	unsigned int requests;		/* its requests the daemon serves now */
 	char why[224];			/* the last failure, explained */
 	/* The record in the kernel's fd store (vub_state.h; the daemon's
 	 * main.c keeps it): its memfd (-1: none), generation, the slots it

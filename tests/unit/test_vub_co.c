@@ -8,7 +8,6 @@
  * call is the plain blocking one.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -134,60 +133,6 @@ static void test_lock(void)
 	TAP_OK(vub_co_lock(&lock) == 0 && vub_co_lock(&lock) == -EDEADLK,
 	       "outside a coroutine: a free lock is taken, a held one is EDEADLK");
 	vub_co_unlock(&lock);
-}
-
-/* Shared holders run together; an exclusive one waits for them, and a
- * shared one that comes after it waits behind it (FIFO). */
-struct sharer {
-	char name;
-	bool shared;
-	int64_t hold_ms;
-	int ret;
-	int64_t got, left;
-};
-
-static int64_t t_start;
-
-static void take_shared(void *arg)
-{
-	struct sharer *s = arg;
-
-	vub_co_set_deadline(vub_co_now() + 5000);
-	s->ret = s->shared ? vub_co_lock_shared(&lock) : vub_co_lock(&lock);
-	if (s->ret)
-		return;
-	s->got = vub_co_now() - t_start;
-	order[norder++] = s->name;
-	vub_co_set_deadline(-1);
-	vub_co_wait(-1, 0, vub_co_now() + s->hold_ms);
-	s->left = vub_co_now() - t_start;
-	if (s->shared)
-		vub_co_unlock_shared(&lock);
-	else
-		vub_co_unlock(&lock);
-}
-
-static void test_lock_shared(void)
-{
-	struct sharer a = { 'a', true, 200, 0, 0, 0 }, b = { 'b', true, 200, 0, 0, 0 },
-		      x = { 'x', false, 50, 0, 0, 0 }, c = { 'c', true, 50, 0, 0, 0 };
-
-	norder = 0;
-	t_start = vub_co_now();
-	vub_co_spawn(take_shared, &a);
-	vub_co_spawn(take_shared, &b);
-	vub_co_spawn(take_shared, &x);
-	vub_co_spawn(take_shared, &c);
-	loop(3000, NULL, NULL);
-	TAP_OK(norder == 4 && !memcmp(order, "abxc", 4),
-	       "shared holders together, then the exclusive one, then the shared one behind it (%.*s)",
-	       (int)norder, order);
-	TAP_OK(!a.ret && !b.ret && !x.ret && !c.ret && b.got < a.left && x.got >= a.left &&
-	       x.got >= b.left && c.got >= x.left,
-	       "a and b overlap (b got it at %lld ms, a left at %lld); x waits for both, c for x",
-	       (long long)b.got, (long long)a.left);
-	TAP_OK(!lock.owner && !lock.shared && !lock.head && !lock.tail,
-	       "the lock ends free, no holder or waiter left");
 }
 
 /* A vhost-user GET_FEATURES reply (20 bytes), one byte every 40 ms. */
@@ -342,7 +287,6 @@ int main(void)
 	test_outside();
 	test_waits();
 	test_lock();
-	test_lock_shared();
 	test_trickle();
 	test_full_listen_queue();
 	return tap_done();
