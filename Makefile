@@ -8,7 +8,7 @@
 #   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
 #                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
 #   make debug-kernel         only build (or find in the cache) that kernel
-#   make bench                the benchmarks (tests/vm/bench.sh) in one 6.12 VM: build/bench.md, bench.json
+#   make bench                the benchmarks (tests/vm/bench.sh) in one 6.12 VM: build/bench.md, bench.json, bench.png
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
@@ -26,7 +26,7 @@ KVER ?= 6.1
 
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
-	ipxe-qemu strace udev
+	ipxe-qemu strace udev gnuplot-nox linux-perf
 # Building the debug kernel (KVER=debug) needs a few more.
 DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
@@ -76,12 +76,14 @@ fuzz: deps userspace
 debug-kernel: deps
 	$(VM)/build-debug-kernel.sh
 
-# tests/vm/bench.sh in a 6.12 VM; the table and the samples are copied to build/bench.md, build/bench.json.
+# tests/vm/bench.sh in a 6.12 VM; the table and the samples are copied to build/bench.md, build/bench.json,
+# and the ratios plotted to build/bench.png (tests/vm/bench-plot.sh, gnuplot).  BENCH_* pass into the VM.
 bench: deps userspace
 	@rm -f $(BUILD)/bench.md $(BUILD)/bench.json; st=0; $(VM)/run.sh 6.12 --bench || st=$$?; \
 	for f in bench.md bench.json; do \
 		[ ! -e $(BUILD)/vm-6.12-bench/$$f ] || cp $(BUILD)/vm-6.12-bench/$$f $(BUILD)/$$f; done; \
 	if [ -e $(BUILD)/bench.md ]; then echo; cat $(BUILD)/bench.md; echo; echo "JSON: $(BUILD)/bench.json"; fi; \
+	if [ -e $(BUILD)/bench.json ]; then $(VM)/bench-plot.sh $(BUILD)/bench.json $(BUILD)/bench.png || st=1; fi; \
 	exit $$st
 
 # A nested Linux guest's TCP through vhost-net, vhost-user and the bridge, with 1 and 4 queue

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -328,12 +329,19 @@ static void fe_reset_state(struct vu_frontend *fe)
 	memset(&fe->t, 0, sizeof(fe->t));
 }
 
+/*
+ * A front-end is 76 KB, mostly the two memory tables' 512 slots each, of
+ * which a device uses a few.  mmap()ed, not calloc()ed (which zeroes, and
+ * so backs, every page of a reused heap chunk): the pages never written
+ * stay unbacked, and a device costs the daemon about 30 KB of RSS, not 76.
+ */
 struct vu_frontend *vu_frontend_new(const struct vu_frontend_opts *opts)
 {
-	struct vu_frontend *fe = calloc(1, sizeof(*fe));
+	struct vu_frontend *fe = mmap(NULL, sizeof(*fe), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned int i;
 
-	if (!fe)
+	if (fe == MAP_FAILED)
 		return NULL;
 	if (opts)
 		fe->opts = *opts;
@@ -363,7 +371,7 @@ void vu_frontend_free(struct vu_frontend *fe)
 	if (!fe)
 		return;
 	vu_frontend_close(fe);
-	free(fe);
+	munmap(fe, sizeof(*fe));
 }
 
 static int setup_backend_channel(struct vu_frontend *fe)

@@ -779,13 +779,44 @@ void vub_dev_offloads_name(uint64_t bits, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+/*
+ * Does the table map [@gpa, +@size) at @uaddr?  The kernel merges contiguous
+ * pieces of one file, also across regions (a VMM that splits its RAM into
+ * several adjacent regions), so a piece may span several adjacent regions.
+ */
+static bool piece_in_table(const struct vhost_memory *mem, uint64_t gpa,
+			   uint64_t uaddr, uint64_t size)
+{
+	const struct vhost_memory_region *r = NULL;
+	uint64_t step;
+	uint32_t j;
+
+	while (size) {
+		for (j = 0; j < mem->nregions; j++) {
+			r = &mem->regions[j];
+			if (gpa >= r->guest_phys_addr &&
+			    gpa - r->guest_phys_addr < r->memory_size &&
+			    uaddr - r->userspace_addr == gpa - r->guest_phys_addr)
+				break;
+		}
+		if (j == mem->nregions)
+			return false;
+		step = r->memory_size - (gpa - r->guest_phys_addr);
+		if (step > size)
+			step = size;
+		gpa += step;
+		uaddr += step;
+		size -= step;
+	}
+	return true;
+}
+
 int vub_dev_mem_from_pieces(const struct vhost_memory *mem,
 			const struct vub_mem_piece *pieces, uint32_t nr_pieces,
 			const int *fds, uint32_t nr_fds,
 			struct vu_frontend_region *out, char *why, size_t why_len)
 {
-	const struct vhost_memory_region *regions = mem->regions;
-	uint32_t i, j;
+	uint32_t i;
 
 	if (nr_pieces > VUB_MAX_MEM_PIECES) {
 		snprintf(why, why_len, "%u memory pieces, at most %u", nr_pieces,
@@ -804,18 +835,7 @@ int vub_dev_mem_from_pieces(const struct vhost_memory *mem,
 				 (unsigned long long)p->memory_size, p->fd_index, p->flags);
 			return -EINVAL;
 		}
-		for (j = 0; j < mem->nregions; j++) {
-			const struct vhost_memory_region *r = &regions[j];
-
-			if (p->guest_phys_addr >= r->guest_phys_addr &&
-			    p->guest_phys_addr - r->guest_phys_addr <= r->memory_size &&
-			    p->memory_size <= r->memory_size -
-					      (p->guest_phys_addr - r->guest_phys_addr) &&
-			    p->userspace_addr - r->userspace_addr ==
-			    p->guest_phys_addr - r->guest_phys_addr)
-				break;
-		}
-		if (j == mem->nregions) {
+		if (!piece_in_table(mem, p->guest_phys_addr, p->userspace_addr, p->memory_size)) {
 			snprintf(why, why_len,
 				 "memory piece %u (gpa %#llx size %#llx uaddr %#llx) lies in no region of the table",
 				 i, (unsigned long long)p->guest_phys_addr,

@@ -118,6 +118,7 @@ struct vub_instance {
  * @no_daemon: the last request found no daemon attached (its ENOTCONN is
  *	not a daemon's answer); under @mutex.
  * @have_mem: a memory table was accepted (or reset to an empty one).
+ * @unsealed_logged: a memory file that cannot be sealed was logged.
  * @pid: the opener, then the owner.
  * @comm: its command name.
  * @features: last VHOST_SET_FEATURES the daemon accepted.
@@ -148,6 +149,7 @@ struct vub_dev {
 	bool			broken;
 	bool			no_daemon;
 	bool			have_mem;
+	bool			unsealed_logged;
 	pid_t			pid;
 	char			comm[TASK_COMM_LEN];
 	u64			features;
@@ -231,7 +233,7 @@ void vub_chan_count_timeout(void);
  */
 int vub_chan_wait_attached(unsigned long timeout);
 
-int vub_mem_resolve(struct vub_request *req);
+int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged);
 
 /* The dirty log (vub_log.c). */
 struct vhost_memory;

@@ -301,7 +301,7 @@ static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
 	/* The VMM may have changed the header since it was checked. */
 	if (d->cmd == VHOST_SET_MEM_TABLE) {
 		memcpy(req->payload, &mem, sizeof(mem));
-		ret = vub_mem_resolve(req);
+		ret = vub_mem_resolve(req, &dev->unsealed_logged);
 	} else if (d->fd_kind != VUB_FD_NONE) {
 		ret = vub_get_file(req, d);
 	}

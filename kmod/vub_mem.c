@@ -184,7 +184,7 @@ static unsigned int *vub_mem_seals(struct file *file)
  * within the file: the back-end would fault on any page beyond its end.
  */
 static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
-			      unsigned int idx)
+			      unsigned int idx, bool *logged)
 {
 	unsigned int *seals = vub_mem_seals(file);
 	struct inode *inode = file->f_mapping->host;
@@ -201,13 +201,19 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
 	if (!(now & F_SEAL_SHRINK)) {
 		bool strict = READ_ONCE(mem_require_seal);
 
-		pr_info_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: guest memory file (inode %lu%s) cannot be sealed against shrinking: a VMM that truncates it crashes the vhost-user back-end (SIGBUS)%s\n",
-				    current->comm, task_tgid_nr(current),
-				    inode->i_ino,
-				    !seals ? ", not shmem or hugetlbfs" :
-				    (file->f_mode & FMODE_WRITE) ? ", F_SEAL_SEAL" :
-				    ", read-only",
-				    strict ? "; refused (mem_require_seal): EPERM" : "");
+		/*
+		 * Once per device: a VMM sends its whole table again at each
+		 * change (a refusal is logged every time).
+		 */
+		if (strict || !*logged)
+			pr_info_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: guest memory file (inode %lu%s) cannot be sealed against shrinking: a VMM that truncates it crashes the vhost-user back-end (SIGBUS)%s\n",
+					    current->comm, task_tgid_nr(current),
+					    inode->i_ino,
+					    !seals ? ", not shmem or hugetlbfs" :
+					    (file->f_mode & FMODE_WRITE) ? ", F_SEAL_SEAL" :
+					    ", read-only",
+					    strict ? "; refused (mem_require_seal): EPERM" : "");
+		*logged = true;
 		if (strict)
 			return -EPERM;
 	}
@@ -231,6 +237,8 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
  * vub_mem_resolve() - resolve a SET_MEM_TABLE request's regions to files
  * @req: the request; its payload is a checked struct vhost_memory header
  *	followed by its regions.
+ * @unsealed_logged: the device's flag: a file that cannot be sealed was
+ *	logged already (the line is printed once per device).
  *
  * Regions are first checked as vhost checks them (EFAULT for an empty,
  * wrapping or non-user range).  On success the request carries the pieces
@@ -240,7 +248,7 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
  *
  * Return: 0 or -errno.
  */
-int vub_mem_resolve(struct vub_request *req)
+int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged)
 {
 	const struct vhost_memory *mem = req->payload;
 	struct mm_struct *mm = current->mm;
@@ -287,7 +295,8 @@ int vub_mem_resolve(struct vub_request *req)
 		goto err;
 	}
 	for (i = 0; i < ctx.nr_files; i++) {
-		ret = vub_mem_check_file(ctx.files[i], &ctx, i);
+		ret = vub_mem_check_file(ctx.files[i], &ctx, i,
+					 unsealed_logged);
 		if (ret)
 			goto err;
 	}

@@ -28,12 +28,12 @@
  *   ctl NAME BRIDGE_MEDIAN BRIDGE_P99 BRIDGE_N DIRECT_MEDIAN DIRECT_P99 DIRECT_N
  * (a side that was not measured prints - - 0).
  *
- *   vub_ctlbench --backend SOCK --procs P [-r ROUNDS] [-n TOTAL]
+ *   vub_ctlbench --backend SOCK --procs P [--side bridge|direct] [-r ROUNDS] [-n TOTAL]
  *
  * Concurrency: P processes, each with its own device (bridge) or connection
  * (direct), set up first, then released at once, each issuing TOTAL/P (at
  * least 20) SET_VRING_CALLs on ring 0, one vhost-user message each way on
- * both sides.  Per round and side:
+ * both sides (--side bridge|direct: only that one).  Per round and side:
  *   conc P SIDE OPS_PER_S MEDIAN_US P99_US N
  *
  *   vub_ctlbench --backend SOCK --scale N [--daemon PID] [-w WORKERS]
@@ -46,10 +46,24 @@
  * (the deltas from before the set-up: /proc/slabinfo's active_objs * objsize over
  * every cache, and the daemon's VmRSS and open fds, - for direct).
  *
+ *   vub_ctlbench --backend SOCK --memtable MIB [--huge 0|1] [-r ROUNDS] [-n N]
+ *
+ * Large memory tables: SET_MEM_TABLE of MIB of memfd (MFD_HUGETLB with
+ * --huge: 2 MiB pages from the pool) on a device (bridge) and a connection
+ * (direct) that have an owner and features, N times each per round, sides
+ * alternated.  Two layouts: 8 regions, one memfd each (a VMM with 8 memory
+ * back-ends: 8 pieces, 8 files), and 64 regions of one memfd, contiguous in
+ * guest-physical, virtual and file address (what the kernel, and the
+ * front-end directly, merge into one region for the back-end; DPDK takes 8
+ * at most).  The memory is never touched: what is timed is the table, not
+ * the pages (the back-end must run without mlockall).
+ *   memt LAYOUT SIDE MEDIAN_US P99_US N
+ *
  * No timing is asserted: exit 0 when every call succeeded, 1 otherwise, 2 on
  * usage errors.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -97,6 +111,7 @@ static const char *dev = "/dev/vhost-user-bridge", *backend;
 static int mem_fd = -1, kick_fd = -1, call_fd = -1;
 static void *mem;
 static int rounds = 5, reps = 200;
+static int only = -1;	/* --side: 0 bridge, 1 direct, -1 both */
 /* the bring-up and scale devices' memory (64 KiB), their VHOST_NET_SET_BACKEND socket */
 #define SCALE_MEM	(64u << 10)
 static int scale_fd = -1, pkt_fd = -1;
@@ -456,6 +471,135 @@ static int conc_run(int side, int procs, int total)
 	return bad ? -1 : 0;
 }
 
+/* --- large memory tables --------------------------------------------------- */
+
+struct memt {
+	unsigned int nr, nfiles;
+	struct vu_frontend_region r[64];
+	struct {
+		struct vhost_memory m;
+		struct vhost_memory_region r[64];
+	} vt;
+};
+
+/* @nr regions of @mib MiB over @nfiles memfds (1 or @nr). */
+static int memt_layout(struct memt *t, unsigned int nr, unsigned int nfiles, uint64_t mib, bool huge)
+{
+	uint64_t per = (mib << 20) / nr, fsize = (mib << 20) / nfiles;
+	unsigned int i;
+	uint8_t *base = NULL;
+
+	t->nr = nr;
+	t->nfiles = nfiles;
+	t->vt.m.nregions = nr;
+	for (i = 0; i < nr; i++) {
+		struct vu_frontend_region *r = &t->r[i];
+
+		if (i < nfiles) {
+			int fd = memfd_create("vub_ctlbench_memt", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					      (huge ? MFD_HUGETLB : 0));
+
+			if (fd < 0 || ftruncate(fd, (off_t)fsize))
+				return -errno;
+			base = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			if (base == MAP_FAILED)
+				return -errno;
+			*r = (struct vu_frontend_region){ .fd = fd, .uaddr = (uintptr_t)base };
+		} else {	/* the next slice of the one file */
+			*r = t->r[i - 1];
+			r->uaddr += per;
+			r->fd_offset += per;
+		}
+		r->gpa = (uint64_t)i * per;
+		r->size = per;
+		t->vt.r[i] = (struct vhost_memory_region){ .guest_phys_addr = r->gpa,
+			.memory_size = per, .userspace_addr = r->uaddr };
+	}
+	return 0;
+}
+
+static int memt_run(int side, struct memt *t, const char *name, uint64_t want)
+{
+	struct vu_frontend_opts o = { .nr_rings = 2, .timeout_ms = 25000, .log = quiet };
+	struct vu_frontend *fe = NULL;
+	uint64_t feat = 0;
+	int fd = -1, i, ret = -1;
+
+	if (side) {
+		fe = vu_frontend_new(&o);
+		if (!fe || vu_frontend_connect(fe, backend) || vu_frontend_set_owner(fe) ||
+		    vu_frontend_get_features(fe, &feat) || vu_frontend_set_features(fe, feat & want)) {
+			printf("# direct: %s: set-up failed\n", name);
+			goto out;
+		}
+	} else {
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, VHOST_SET_OWNER) || ioctl(fd, VHOST_GET_FEATURES, &feat)) {
+			printf("# bridge: %s: set-up: %s\n", name, strerror(errno));
+			goto out;
+		}
+		feat &= want;
+		if (ioctl(fd, VHOST_SET_FEATURES, &feat))
+			goto out;
+	}
+	for (i = 0; i < reps; i++)
+		TIMED(side, OP_NR, side ? vu_frontend_set_mem_table(fe, t->r, t->nr) :
+		      ioctl(fd, VHOST_SET_MEM_TABLE, &t->vt), name);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	vu_frontend_free(fe);
+	return ret;
+}
+
+/* One layout at a time: the hugepage pool need only hold one. */
+static void memt_free(struct memt *t, uint64_t mib)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nfiles; i++) {
+		munmap((void *)(uintptr_t)t->r[i].uaddr, (mib << 20) / t->nfiles);
+		close(t->r[i].fd);
+	}
+}
+
+static int memt_main(uint64_t mib, bool huge, uint64_t want)
+{
+	static struct memt t;
+	static const unsigned int nr[2] = { 8, 64 }, nfiles[2] = { 8, 1 };
+	char name[64];
+	int i, k, opt, fails = 0;
+
+	if (huge && mib % 128) {
+		printf("# memt: with 2 MiB pages, MIB must be a multiple of 128\n");
+		return 2;
+	}
+	for (k = 0; k < 2; k++) {
+		int r = memt_layout(&t, nr[k], nfiles[k], mib, huge);
+
+		snprintf(name, sizeof(name), "%ux%lluMiB%s/%ufile%s", nr[k],
+			 (unsigned long long)(mib / nr[k]), huge ? "-2MiBpages" : "", nfiles[k],
+			 nfiles[k] > 1 ? "s" : "");
+		if (r) {
+			printf("# memt %s: %s\n", name, strerror(-r));
+			return 1;
+		}
+		S[0][OP_NR].n = S[1][OP_NR].n = 0;
+		for (i = 0; i < rounds; i++)
+			for (opt = 0; opt < 2; opt++)
+				if (memt_run((opt + i) % 2, &t, name, want))
+					fails++;
+		for (opt = 0; opt < 2; opt++) {
+			printf("memt %s %s", name, opt ? "direct" : "bridge");
+			stat_print(&S[opt][OP_NR]);
+			printf("\n");
+		}
+		memt_free(&t, mib);
+	}
+	return fails ? 1 : 0;
+}
+
 /* --- scale ---------------------------------------------------------------- */
 
 
@@ -674,7 +818,8 @@ int main(int argc, char **argv)
 {
 	/* VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF: what every VMM asks for */
 	const uint64_t want = (1ull << 32) | (1ull << 15);
-	int i, opt, fails = 0, procs = 0, scale = 0, workers = 16, dpid = 0;
+	int i, opt, fails = 0, procs = 0, scale = 0, workers = 16, dpid = 0, memt = 0;
+	bool huge = false;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--backend"))
@@ -693,17 +838,25 @@ int main(int argc, char **argv)
 			dpid = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "-w"))
 			workers = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--memtable"))
+			memt = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--side"))
+			only = !strcmp(argv[i + 1], "direct");
+		else if (!strcmp(argv[i], "--huge"))
+			huge = !strcmp(argv[i + 1], "1");
 		else
 			break;
 	}
-	if (i != argc || !backend || rounds < 1 || reps < 10 || procs < 0 || scale < 0 || workers < 1) {
+	if (i != argc || !backend || rounds < 1 || reps < 10 || procs < 0 || scale < 0 || workers < 1 ||
+	    memt < 0 || memt % 64) {
 		fprintf(stderr, "usage: vub_ctlbench --backend SOCK [--dev PATH] [-r ROUNDS] [-n N>=10]\n"
-			"       [--procs P | --scale N [--daemon PID] [-w WORKERS]]\n");
+			"       [--procs P [--side bridge|direct] | --scale N [--daemon PID] [-w WORKERS] |\n"
+			"        --memtable MIB (a multiple of 64) [--huge 0|1]]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* sealable, as QEMU's memory-backend-memfd: the module seals it against
-	 * shrinking (otherwise it logs, per table, that it cannot) */
+	 * shrinking (otherwise it logs, once per device, that it cannot) */
 	mem_fd = memfd_create("vub_ctlbench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -717,10 +870,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(mem, 0, MEM_SIZE);
+	if (memt)
+		return memt_main((uint64_t)memt, huge, want);
 	if (procs) {
 		for (i = 0; i < rounds; i++)
 			for (opt = 0; opt < 2; opt++)
-				if (conc_run((opt + i) % 2, procs, reps))
+				if ((only < 0 || only == (opt + i) % 2) &&
+				    conc_run((opt + i) % 2, procs, reps))
 					fails++;
 		return fails ? 1 : 0;
 	}

@@ -33,7 +33,8 @@ static void loop(int64_t ms, void (*poke)(void *), void *arg)
 		n = vub_co_pollfds(&pfd, &cap, 0, &dl);
 		if (dl < 0 || dl > vub_co_now() + 20)
 			dl = vub_co_now() + 20;
-		poll(pfd, n, (int)(dl - vub_co_now()));
+		dl -= vub_co_now();	/* past by now on a loaded machine: not -1 (forever) */
+		poll(pfd, n, dl < 0 ? 0 : (int)dl);
 		if (poke)
 			poke(arg);
 		vub_co_run(pfd, n);

@@ -425,6 +425,20 @@ static void test_pieces_pure(void)
 	p[2].memory_size = 0;
 	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 3, fds, 2, out, why, sizeof(why)) == -EINVAL,
 	       "pieces: an empty piece is refused");
+	/* Adjacent regions of one file: the kernel gives one piece for both. */
+	mem.r[1].guest_phys_addr = 0x100000;
+	mem.r[1].userspace_addr = 0x7000100000;
+	p[0].memory_size = 0x300000;
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 1, fds, 2, out, why, sizeof(why)) == 1 &&
+	       out[0].size == 0x300000,
+	       "pieces: one piece over two adjacent regions is accepted");
+	p[0].memory_size = 0x300001;
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 1, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: ... but not past the second one's end");
+	mem.r[1].userspace_addr += 0x1000;
+	p[0].memory_size = 0x300000;
+	TAP_OK(vub_dev_mem_from_pieces(&mem.m, p, 1, fds, 2, out, why, sizeof(why)) == -EINVAL,
+	       "pieces: ... nor over regions adjacent in guest memory but not in the VMM's");
 }
 
 static void test_dpdk_order(void)

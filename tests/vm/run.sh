@@ -88,8 +88,9 @@ boot() {
 		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
 		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" >"$out/env"
-	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...)
-	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e LG_) >>"$out/env"
+	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...) and
+	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...)
+	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
