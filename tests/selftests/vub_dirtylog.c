@@ -131,6 +131,18 @@ static bool log_bit(const uint8_t *log, uint64_t gpa)
 	return log[page / 8] & (1u << (page % 8));
 }
 
+/* Of the first @k used entries, those of a buffer below @post whose page the log lacks. */
+static unsigned int unmarked(const uint8_t *log, const struct used_elem *ue, unsigned int k,
+			     unsigned int post)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < k; i++)
+		if (ue[i].id < post && !log_bit(log, GPA_BASE + buf_off(ue[i].id)))
+			n++;
+	return n;
+}
+
 /* A tap with a virtio-net header, up, for the rings' backend. */
 static int open_tap(char *name, size_t len)
 {
@@ -420,23 +432,12 @@ int main(int argc, char **argv)
 	if (k > post)
 		k = post;
 	/* what a VMM's sync would see now, while the device runs */
-	for (i = 0; i < k; i++) {
-		uint32_t id = ue[i].id;
-
-		if (id < post && !log_bit(log, GPA_BASE + buf_off(id)))
-			mid_missing++;
-	}
+	mid_missing = unmarked(log, ue, k, post);
 	printf("sync at once, while running: %u of %u used buffers' pages not marked yet\n",
 	       mid_missing, k);
 	/* a VMM's next sync: 300 ms later (the bridge folds every 50 ms) */
 	usleep(300000);
-	mid_missing = 0;
-	for (i = 0; i < k; i++) {
-		uint32_t id = ue[i].id;
-
-		if (id < post && !log_bit(log, GPA_BASE + buf_off(id)))
-			mid_missing++;
-	}
+	mid_missing = unmarked(log, ue, k, post);
 	printf("sync 300 ms later, still running: %u of %u used buffers' pages not marked\n",
 	       mid_missing, k);
 	CHECK(!mid_missing, "%u used buffers' pages still not marked 300 ms after they were used",

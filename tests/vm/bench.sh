@@ -83,6 +83,8 @@ want() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 mmm() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) { print "- - -"; exit }
 	m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'; }
 # samples of "SECTION KEY..." (the columns after them, field F)
+# div A B: A / B to two decimals, n/a when B is not positive.
+div() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }'; }
 col() { awk -v k="$1" -v f="$2" '$0 ~ "^" k "\t" { split($0, c, "\t"); print c[f] }' "$runs"; }
 
 # --- 0. the channel alone -----------------------------------------------------
@@ -434,7 +436,7 @@ report() {
 				printf "| GET_FEATURES vs a native VHOST_USER_GET_FEATURES | %s / %s | %s / %s | %s | %s |\n",
 					m[o], p[o], dm["GET_FEATURES_message"], dp["GET_FEATURES_message"],
 					ratio(m[o], dm["GET_FEATURES_message"]), ratio(p[o], dp["GET_FEATURES_message"]) } }' "$runs"
-		echo "| channel alone (vub_bench GET_FEATURES, test daemon) | ${ch_med:--} / ${ch_p99:--} | unix socket ${un_med:--} / ${un_p99:--} | $(awk -v a="${ch_med:-0}" -v b="${un_med:-0}" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') | |"
+		echo "| channel alone (vub_bench GET_FEATURES, test daemon) | ${ch_med:--} / ${ch_p99:--} | unix socket ${un_med:--} / ${un_p99:--} | $(div "${ch_med:-0}" "${un_med:-0}") | |"
 		echo
 		echo "#### 3. Bring-up: VMM (DPDK virtio-user testpmd) launch to its port started, s, median (min..max) of $((BENCH_BRINGUP + 1))"
 		echo
@@ -442,7 +444,7 @@ report() {
 		read -r bm bl bh <<<"$(col "bringup\tn" 3 | mmm)"
 		echo "| (a) bridge | (b) native | a/b (medians) |"
 		echo "|---|---|---|"
-		echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(awk -v a="$am" -v b="$bm" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') |"
+		echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(div "$am" "$bm") |"
 		echo
 		echo "#### 3b. Bring-up of unmodified QEMU 7.2 (nested, iPXE guest): launch to its first packet at testpmd, s, median (min..max) of $BENCH_QEMU_REPS"
 		echo
@@ -450,7 +452,7 @@ report() {
 		read -r bm bl bh <<<"$(col "qemu\tn" 3 | mmm)"
 		echo "| (a) bridge (vhostfd on /dev/vhost-user-bridge) | (b) native (-netdev vhost-user) | a/b (medians) |"
 		echo "|---|---|---|"
-		echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(awk -v a="$am" -v b="$bm" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }') |"
+		echo "| $am ($al..$ah) | $bm ($bl..$bh) | $(div "$am" "$bm") |"
 		echo
 		echo "#### 3c. Large memory tables: SET_MEM_TABLE, us, median / p99 (memory never touched; the back-end without mlockall)"
 		echo

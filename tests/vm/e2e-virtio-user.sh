@@ -329,15 +329,21 @@ e2e_restart_backend() {	# SOCK EAL/APP-ARGS...
 	detail "the daemon: $(grep -m1 -o 'reconnected to the back-end.*' "$e2e_dir/bridged.log")"
 }
 
-e2e_main() {
-	local sock t0 t vmm be mem n i backend qs e2e_off="0 0" rx0 tx0
-	local -a v b vq bq beargs
-
+# e2e_need: root, testpmd, the daemon, the module's node and a tun device, or 4 (skip)
+# with e2e_why saying which is missing.
+e2e_need() {
 	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
 	[ -x "$e2e_testpmd" ] || { e2e_why="no $e2e_testpmd (apt-get install dpdk-dev)"; return 4; }
 	[ -x "$e2e_build/vhost-user-bridged" ] || { e2e_why="no $e2e_build/vhost-user-bridged (make)"; return 4; }
 	[ -c /dev/vhost-user-bridge ] || { e2e_why="no /dev/vhost-user-bridge (module not loaded)"; return 4; }
 	[ -c /dev/net/tun ] || { e2e_why="no /dev/net/tun (virtio-user's vhost-kernel mode needs a tap)"; return 4; }
+}
+
+e2e_main() {
+	local sock t0 t vmm be mem n i backend qs e2e_off="0 0" rx0 tx0
+	local -a v b vq bq beargs
+
+	e2e_need || return
 	e2e_dir=$(mktemp -d /run/vub-e2e.XXXXXX)
 	sock=$e2e_dir/backend.sock
 	backend=$sock

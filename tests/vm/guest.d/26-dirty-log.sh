@@ -18,12 +18,8 @@ trap e2e_cleanup EXIT
 dl_main() {
 	local sock tool=$e2e_build/vub_dirtylog i rc ours theirs
 
-	[ "$(id -u)" = 0 ] || { e2e_why="needs root"; return 4; }
-	[ -x "$e2e_testpmd" ] || { e2e_why="no $e2e_testpmd (apt-get install dpdk-dev)"; return 4; }
-	[ -x "$e2e_build/vhost-user-bridged" ] || { e2e_why="no $e2e_build/vhost-user-bridged (make)"; return 4; }
+	e2e_need || return
 	[ -x "$tool" ] || { e2e_why="no $tool (make)"; return 4; }
-	[ -c /dev/vhost-user-bridge ] || { e2e_why="no /dev/vhost-user-bridge (module not loaded)"; return 4; }
-	[ -c /dev/net/tun ] || { e2e_why="no /dev/net/tun"; return 4; }
 	e2e_dir=$(mktemp -d /run/vub-e2e.XXXXXX)
 	sock=$e2e_dir/backend.sock
 	rm -rf /run/dpdk/vub-e2e-*
