@@ -68,6 +68,9 @@ declare -A e2e_pid e2e_fd e2e_log
 e2e_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 e2e_build=${VUB_BUILD:-$e2e_top/build}
 e2e_testpmd=${DPDK_TESTPMD:-/usr/bin/dpdk-testpmd}
+# The test daemons' request deadline: 5 s below the module's (req_timeout_ms, 30 s; more on
+# the debug kernel, tests/vm/run.sh), which under TCG DPDK's mapping of the memory needs.
+e2e_daemon_ms=$((${VUB_REQ_TIMEOUT_MS:-30000} - 5000))
 
 # tun/tap interfaces (DPDK's vhost-kernel mode makes one per queue pair).
 e2e_taps() {
@@ -368,9 +371,7 @@ e2e_main() {
 		backend=$e2e_dir/nobody-listens.sock
 	fi
 	say "Starting the bridge daemon: vhost-user-bridged --backend $backend"
-	# Under TCG, DPDK maps (and populates) the VMM's memory slowly: allow it 25 s,
-	# below the module's 30 s request timeout.
-	"$e2e_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$backend" \
+	"$e2e_build/vhost-user-bridged" --verbose --timeout "$e2e_daemon_ms" --backend "$backend" \
 		>"$e2e_dir/bridged.log" 2>&1 &
 	e2e_daemon_pid=$!
 	for ((i = 0; i < 100; i++)); do

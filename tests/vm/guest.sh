@@ -61,7 +61,7 @@ fi
 loaded=0
 if [ ! -e "$VUB_KMOD" ]; then
 	echo "# missing $VUB_KMOD"
-elif insmod "$VUB_KMOD" 2>&1 | diag; then
+elif insmod "$VUB_KMOD" req_timeout_ms="$VUB_REQ_TIMEOUT_MS" 2>&1 | diag; then
 	loaded=1
 fi
 [ $loaded = 1 ] && [ -c /dev/vhost-user-bridge ] && [ -c /dev/vhost-user-bridge-control ]

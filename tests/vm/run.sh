@@ -26,8 +26,11 @@ if [ "$series" = debug ]; then
 	# KASAN, lockdep and kmemleak make the kernel side several times slower; KASAN's
 	# shadow takes an eighth of RAM and its quarantine more.  no_hash_pointers: reports
 	# show real addresses, to compare with the module's load address.
-	vm_timeout=${VUB_VM_TIMEOUT:-5400}
-	test_timeout=${VUB_TEST_TIMEOUT:-1800}
+	vm_timeout=${VUB_VM_TIMEOUT:-10800}
+	test_timeout=${VUB_TEST_TIMEOUT:-3600}
+	# A daemon request (DPDK mapping the VMM's memory) can take more than 25 s here:
+	# the module waits 120 s and the test daemons 100 s (guest.sh, e2e-virtio-user.sh).
+	export VUB_REQ_TIMEOUT_MS=${VUB_REQ_TIMEOUT_MS:-120000}
 	mem=3G
 	append=" no_hash_pointers"
 fi
@@ -87,7 +90,8 @@ boot() {
 		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
 		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
-		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" >"$out/env"
+		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" \
+		VUB_REQ_TIMEOUT_MS "${VUB_REQ_TIMEOUT_MS:-30000}" >"$out/env"
 	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...) and
 	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...)
 	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH)_') >>"$out/env"

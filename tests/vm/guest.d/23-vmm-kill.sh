@@ -41,7 +41,7 @@ tp_start be 0 1 256 --vdev "net_vhost0,iface=$e2e_dir/s0.sock,queues=1" \
 tp_wait be 'testpmd> ' 1 120 || fail "$e2e_why"
 tp_cmd be start
 "$V" instance add vmmkill --socket "$e2e_dir/s1.sock" >/dev/null || fail "vubctl instance add vmmkill"
-"$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$e2e_dir/s0.sock" >"$e2e_dir/bridged.log" 2>&1 &
+"$e2e_build/vhost-user-bridged" --timeout "$e2e_daemon_ms" --backend "$e2e_dir/s0.sock" >"$e2e_dir/bridged.log" 2>&1 &
 e2e_daemon_pid=$!
 for _ in $(seq 100); do
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" && break

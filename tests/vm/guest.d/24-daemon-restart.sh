@@ -72,7 +72,7 @@ daemon_start() {
 		for f in "${e2e_fd[@]}" "$tick" "$lfd"; do
 			eval "exec $f<&-"
 		done
-		exec "$e2e_build/vhost-user-bridged" --timeout 25000 --backend "$e2e_dir/s0.sock"
+		exec "$e2e_build/vhost-user-bridged" --timeout "$e2e_daemon_ms" --backend "$e2e_dir/s0.sock"
 	) >"$log" 2>&1 &
 	e2e_daemon_pid=$!
 	for ((k = 0; k < 1000; k++)); do

@@ -30,7 +30,7 @@ dl_main() {
 	tp_wait be 'testpmd> ' 1 90 || { e2e_fail; return; }
 	tp_cmd be start
 	say "Starting the bridge daemon: vhost-user-bridged --backend $sock"
-	"$e2e_build/vhost-user-bridged" --verbose --timeout 25000 --backend "$sock" \
+	"$e2e_build/vhost-user-bridged" --verbose --timeout "$e2e_daemon_ms" --backend "$sock" \
 		>"$e2e_dir/bridged.log" 2>&1 &
 	e2e_daemon_pid=$!
 	for ((i = 0; i < 100; i++)); do

@@ -62,7 +62,7 @@ cleanup() {
 	if loaded; then
 		for p in t40 t40q t40-31 "${n31:-}"; do "$V" instance del "$p" --force >/dev/null 2>&1; done
 	elif [ -n "${VUB_KMOD:-}" ]; then
-		insmod "$VUB_KMOD"	# leave the module loaded, as guest.sh expects
+		insmod "$VUB_KMOD" req_timeout_ms="${VUB_REQ_TIMEOUT_MS:-30000}"	# loaded, as guest.sh leaves it
 	fi
 	rm -f /run/udev/rules.d/60-vhost-user-bridge.rules
 	rm -rf "$tmp"
