@@ -192,6 +192,7 @@ static void persist_one(struct bridge *br, struct vub_dev *d, bool busy, bool fi
 	static unsigned char buf[VUB_STATE_COPY_SIZE];
 	static int slotfd[VUB_FD_STORE_SLOTS];
 	uint32_t i;
+	size_t len;
 	int ret;
 
 	if (!br->store || d->state_fd == -2)
@@ -209,9 +210,9 @@ static void persist_one(struct bridge *br, struct vub_dev *d, bool busy, bool fi
 		}
 	}
 	d->state_gen++;
-	vub_state_encode(&st, d->state_gen, busy ? VUB_STATE_F_BUSY : 0, buf);
-	if (pwrite(d->state_fd, buf, sizeof(buf), (off_t)(d->state_gen % 2) * VUB_STATE_COPY_SIZE) !=
-	    (ssize_t)sizeof(buf)) {
+	len = vub_state_encode(&st, d->state_gen, busy ? VUB_STATE_F_BUSY : 0, buf);
+	if (pwrite(d->state_fd, buf, len, (off_t)(d->state_gen % 2) * VUB_STATE_COPY_SIZE) !=
+	    (ssize_t)len) {
 		unrecorded(br, d, "writing the record", -errno);
 		return;
 	}

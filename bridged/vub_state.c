@@ -2,6 +2,7 @@
 /* vub_state: the device record kept in the kernel's fd store.  See vub_state.h. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "vub_state.h"
@@ -39,21 +40,47 @@ static uint32_t record_crc(const struct vub_state_hdr *h, const void *body)
 	return vub_state_crc32c(vub_state_crc32c(0, &tmp, sizeof(tmp)), body, h->len);
 }
 
-void vub_state_encode(const struct vub_state *s, uint64_t gen, uint32_t flags, void *buf)
+/* The body is the fixed part of struct vub_state up to its arrays, then only
+ * the rings and regions in use: a record is a few hundred bytes, not 10 KiB. */
+#define FIXED offsetof(struct vub_state, ring)
+
+static size_t body_len(uint64_t nr_rings, uint64_t nmem, uint64_t ninstalled)
 {
+	return FIXED + nr_rings * sizeof(struct vub_state_ring) +
+	       (nmem + ninstalled) * sizeof(struct vub_state_region);
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+size_t vub_state_encode(const struct vub_state *s, uint64_t gen, uint32_t flags, void *buf)
+{
+	/* Counts past their arrays (never from vub_dev_state_save()) copy what
+	 * fits, and the length they then disagree with makes decode refuse it. */
+	uint32_t nr = min_u32(s->nr_rings, VUB_STATE_MAX_RINGS);
+	uint32_t nm = min_u32(s->nmem, VUB_STATE_MAX_REGIONS);
+	uint32_t ni = min_u32(s->ninstalled, VUB_STATE_MAX_REGIONS);
 	struct vub_state_hdr h = {
 		.magic = VUB_STATE_MAGIC,
 		.version = VUB_STATE_VERSION,
-		.len = sizeof(*s),
+		.len = (uint32_t)body_len(nr, nm, ni),
 		.flags = flags,
 		.generation = gen,
 	};
-	char *p = buf;
+	char *p = (char *)buf + sizeof(h);
 
-	memcpy(p + sizeof(h), s, sizeof(*s));
-	memset(p + sizeof(h) + sizeof(*s), 0, VUB_STATE_COPY_SIZE - sizeof(h) - sizeof(*s));
-	h.crc = record_crc(&h, p + sizeof(h));
-	memcpy(p, &h, sizeof(h));
+	memcpy(p, s, FIXED);
+	p += FIXED;
+	memcpy(p, s->ring, nr * sizeof(s->ring[0]));
+	p += nr * sizeof(s->ring[0]);
+	memcpy(p, s->mem, nm * sizeof(s->mem[0]));
+	p += nm * sizeof(s->mem[0]);
+	memcpy(p, s->installed, ni * sizeof(s->installed[0]));
+	h.crc = record_crc(&h, (char *)buf + sizeof(h));
+	memcpy(buf, &h, sizeof(h));
+	return sizeof(h) + h.len;
 }
 
 static bool is_bool(uint8_t v)
@@ -138,12 +165,23 @@ int vub_state_decode(const void *buf, size_t len, struct vub_state *s, uint64_t 
 		return -EBADMSG;
 	if (h.version != VUB_STATE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (h.len != sizeof(*s) || len - sizeof(h) < h.len || h.reserved || !h.generation ||
+	if (h.len < FIXED || len - sizeof(h) < h.len || h.reserved || !h.generation ||
 	    (h.flags & ~VUB_STATE_F_BUSY))
 		return -EBADMSG;
 	if (record_crc(&h, p + sizeof(h)) != h.crc)
 		return -EBADMSG;
-	memcpy(s, p + sizeof(h), sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	memcpy(s, p + sizeof(h), FIXED);
+	p += sizeof(h) + FIXED;
+	if (s->nr_rings > VUB_STATE_MAX_RINGS || s->nmem > VUB_STATE_MAX_REGIONS ||
+	    s->ninstalled > VUB_STATE_MAX_REGIONS ||
+	    h.len != body_len(s->nr_rings, s->nmem, s->ninstalled))
+		return -EINVAL;
+	memcpy(s->ring, p, s->nr_rings * sizeof(s->ring[0]));
+	p += s->nr_rings * sizeof(s->ring[0]);
+	memcpy(s->mem, p, s->nmem * sizeof(s->mem[0]));
+	p += s->nmem * sizeof(s->mem[0]);
+	memcpy(s->installed, p, s->ninstalled * sizeof(s->installed[0]));
 	if (!state_ok(s))
 		return -EINVAL;
 	*gen = h.generation;

@@ -11,11 +11,13 @@
  * (VUB_STATE_SLOT_NONE: none; VUB_STATE_SLOT_NOFD: the back-end was told
  * NOFD).
  *
- * The memfd holds two copies, A at offset 0 and B at VUB_STATE_COPY_SIZE;
- * each write goes to the one with the older generation, so a write torn by
- * the daemon's death leaves the other intact.  A copy is a header (magic,
- * version, body length, generation, flags, CRC-32C of header and body) and
- * the body.  The reader takes the valid copy with the highest generation
+ * The memfd holds two copies, A at offset 0 and B at VUB_STATE_COPY_SIZE
+ * (room for the largest record); each write goes to the one with the older
+ * generation, so a write torn by the daemon's death leaves the other
+ * intact.  A copy is a header (magic, version, body length, generation,
+ * flags, CRC-32C of header and body) and the body: struct vub_state's
+ * fields before its arrays, then only the rings and regions in use (a
+ * record is written twice per request: under 1 KiB for one queue pair).  The reader takes the valid copy with the highest generation
  * and rejects everything else: wrong magic, version or length, a bad
  * checksum, or a body whose fields are out of range (a bool that is not
  * 0/1, a count above its array, an unterminated string, a slot outside
@@ -41,7 +43,7 @@
 #include "vu_codec.h"
 
 #define VUB_STATE_MAGIC		0x53425556u	/* "VUBS" */
-#define VUB_STATE_VERSION	1
+#define VUB_STATE_VERSION	2
 #define VUB_STATE_MAX_RINGS	16	/* 8 queue pairs on one connection */
 #define VUB_STATE_MAX_REGIONS	64
 #define VUB_STATE_SLOT_NONE	UINT32_MAX
@@ -105,9 +107,11 @@ uint32_t vub_state_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * Encode @s as generation @gen with @flags into @buf (VUB_STATE_COPY_SIZE
- * bytes); the bytes after the body are zeroed.
+ * bytes): the header, then the body (the fields before ring[], then the
+ * nr_rings rings, the nmem and the ninstalled regions).  Returns the bytes
+ * written; the rest of @buf is untouched.
  */
-void vub_state_encode(const struct vub_state *s, uint64_t gen, uint32_t flags, void *buf);
+size_t vub_state_encode(const struct vub_state *s, uint64_t gen, uint32_t flags, void *buf);
 /*
  * Decode one copy of @len bytes: 0 with *s, *gen and *flags, or -EBADMSG
  * (torn or foreign), -EPROTONOSUPPORT (another version) or -EINVAL (a

@@ -72,13 +72,29 @@ static void test_round_trip(void)
 	uint64_t gen = 0;
 	uint32_t flags = 7;
 
-	vub_state_encode(&s, 9, VUB_STATE_F_BUSY, buf);
+	size_t len = vub_state_encode(&s, 9, VUB_STATE_F_BUSY, buf);
+
+	TAP_OK(len < 1024, "one queue pair, one region: a %zu-byte record", len);
 	TAP_OK(vub_state_decode(buf, VUB_STATE_COPY_SIZE, &out, &gen, &flags) == 0 &&
 	       !memcmp(&s, &out, sizeof(s)) && gen == 9 && flags == VUB_STATE_F_BUSY,
 	       "round trip: the same record, generation and flags");
-	TAP_OK(vub_state_decode(buf, sizeof(struct vub_state_hdr) + sizeof(s) - 1, &out, &gen,
-				&flags) == -EBADMSG,
+	TAP_OK(vub_state_decode(buf, len - 1, &out, &gen, &flags) == -EBADMSG,
 	       "a copy shorter than its body: EBADMSG");
+	s.nr_rings = VUB_STATE_MAX_RINGS;
+	s.nmem = s.ninstalled = VUB_STATE_MAX_REGIONS;
+	for (unsigned int i = 0; i < VUB_STATE_MAX_RINGS; i++) {
+		s.ring[i] = s.ring[i % 2];
+		s.ring[i].addr.index = i;
+	}
+	for (unsigned int i = 0; i < VUB_STATE_MAX_REGIONS; i++) {
+		s.mem[i] = s.mem[0];
+		s.installed[i] = s.installed[0];
+	}
+	len = vub_state_encode(&s, 10, 0, buf);
+	TAP_OK(len <= VUB_STATE_COPY_SIZE &&
+	       vub_state_decode(buf, VUB_STATE_COPY_SIZE, &out, &gen, &flags) == 0 &&
+	       !memcmp(&s, &out, sizeof(s)),
+	       "the largest record (%zu bytes) fits a copy and round-trips", len);
 	free(buf);
 }
 
@@ -107,7 +123,7 @@ static void test_pick(void)
 	TAP_OK(vub_state_pick(buf, 2 * VUB_STATE_COPY_SIZE, &out, &gen, &flags) == 0 &&
 	       gen == 4, "pick: a torn newer copy is passed over for the older valid one");
 	/* B half written (its tail still zero) */
-	memset(buf + VUB_STATE_COPY_SIZE + 2000, 0, VUB_STATE_COPY_SIZE - 2000);
+	memset(buf + VUB_STATE_COPY_SIZE + 300, 0, VUB_STATE_COPY_SIZE - 300);
 	TAP_OK(vub_state_pick(buf, 2 * VUB_STATE_COPY_SIZE, &out, &gen, &flags) == 0 &&
 	       gen == 4, "pick: a half-written newer copy is passed over");
 	TAP_OK(vub_state_pick(buf, VUB_STATE_COPY_SIZE, &out, &gen, &flags) == 0,
@@ -147,7 +163,7 @@ static void test_rejects(void)
 
 	vub_state_encode(&s, 1, 0, buf);
 	memcpy(&h, buf, sizeof(h));
-	h.version = 2;
+	h.version = VUB_STATE_VERSION + 1;
 	h.crc = 0;
 	memcpy(buf, &h, sizeof(h));
 	TAP_OK(vub_state_decode(buf, VUB_STATE_COPY_SIZE, &out, &gen, &flags) ==
@@ -190,6 +206,7 @@ static void test_rejects(void)
 	MUTATE("socket slot NOFD", m.conn_slot = VUB_STATE_SLOT_NOFD);
 	MUTATE("ring index not its position", m.ring[1].addr.index = 0);
 	MUTATE("unknown ring settings", m.ring[0].have = 0x40);
+	MUTATE("nr_rings at the array's end, rings past the sample", m.nr_rings = VUB_STATE_MAX_RINGS);
 #undef MUTATE
 }
 
