@@ -101,7 +101,10 @@ static void __attribute__((constructor)) vub_groups_init(void)
 	vub_groups[0] = getpid();
 }
 
-/* Live (not zombie) members of process group @pgrp; each is sent @sig. */
+/*
+ * Live (not zombie) members of process group @pgrp; each is sent @sig.  Not
+ * kill(-pgrp, 0): it succeeds as long as an unreaped zombie is in the group.
+ */
 static inline int vub_group_signal(pid_t pgrp, int sig)
 {
 	DIR *proc = opendir("/proc");
