@@ -13,6 +13,8 @@
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
+#   make -C tests/selftests kselftest-install INSTALL_PATH=dir   vub_selftests (on the kernel's
+#                             kselftest harness) laid out for the kernel's run_kselftest.sh
 #   make install | uninstall  [DESTDIR= PREFIX=/usr/local KDIR=]: what `make` built, udev,
 #                             systemd, man pages (Documentation/admin-guide.rst)
 #   make install-dkms         the module's sources to /usr/src/vhost-user-bridge-VERSION

@@ -5,19 +5,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 cp_dir=$CACHE/checkpatch
-if [ ! -x "$cp_dir/scripts/checkpatch.pl" ]; then
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && apt-get download -q linux-source-6.1 >/dev/null 2>&1)
-	dpkg -x "$tmp"/linux-source-6.1_*.deb "$tmp/x"
-	tarball=$(ls "$tmp"/x/usr/src/linux-source-6.1.tar.xz)
-	mkdir -p "$cp_dir"
-	tar -xJf "$tarball" -C "$tmp" --wildcards --strip-components=1 \
-		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
-		'*/scripts/const_structs.checkpatch'
-	mkdir -p "$cp_dir/scripts"
-	cp "$tmp"/scripts/{checkpatch.pl,spelling.txt,const_structs.checkpatch} "$cp_dir/scripts/"
-fi
+"$top/tests/ksource.sh" linux-source-6.1 "$cp_dir" \
+	scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch >/dev/null
 cd "$top"
 run_checkpatch() {
 	"$cp_dir/scripts/checkpatch.pl" --no-tree --strict --terse --show-types \

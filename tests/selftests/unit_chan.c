@@ -9,8 +9,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
-#include "harness.h"
 #include "vub_chan.h"
+#include "vub_ksft.h"
 #include "vub_vhost.h"
 
 #define BUF_LEN VUB_REQ_BUF_MIN
@@ -43,7 +43,7 @@ static struct vub_req *make_req(void *buf, uint32_t payload_len, uint32_t nr_fds
 	return r;
 }
 
-static void *alloc_buf(void)
+static void *alloc_buf(struct __test_metadata *_metadata)
 {
 	void *buf = aligned_alloc(4096, BUF_LEN);
 
@@ -59,7 +59,7 @@ static bool fd_open(int fd)
 TEST(decode_valid)
 {
 	int fds[1] = { 7 };
-	void *buf = alloc_buf();
+	void *buf = alloc_buf(_metadata);
 	struct vub_req *r = make_req(buf, 12, 1, fds);
 	struct vub_chan_msg m;
 
@@ -111,7 +111,7 @@ TEST(decode_rejects_bad_headers)
 #undef F
 	};
 	struct vub_chan_msg m;
-	void *buf = alloc_buf();
+	void *buf = alloc_buf(_metadata);
 	uint16_t v16;
 	size_t i;
 
@@ -136,6 +136,7 @@ TEST(decode_rejects_bad_headers)
 }
 
 struct seen {
+	struct __test_metadata *md;	/* the handler's ASSERTs */
 	int calls;
 	int take;		/* index of the fd to take over, or -1 */
 	int taken;
@@ -148,6 +149,7 @@ static int record(void *ctx, const struct vub_req *req, const void *payload,
 		  int *fds, void *reply, uint32_t *reply_len)
 {
 	struct seen *s = ctx;
+	struct __test_metadata *_metadata = s->md;
 	uint64_t v = 0xabcdef;
 
 	s->calls++;
@@ -164,10 +166,10 @@ static int record(void *ctx, const struct vub_req *req, const void *payload,
 
 TEST(handle_calls_handler_and_closes_fds)
 {
-	struct seen s = { .take = 1, .taken = -1, .reply_len = 8 };
+	struct seen s = { .md = _metadata, .take = 1, .taken = -1, .reply_len = 8 };
 	int fds[3] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
 	struct vub_io_cmd cmd;
-	void *buf = alloc_buf();
+	void *buf = alloc_buf(_metadata);
 	uint64_t v;
 
 	make_req(buf, 8, 3, fds);
@@ -191,9 +193,9 @@ TEST(handle_calls_handler_and_closes_fds)
 
 TEST(handle_result_rules)
 {
-	struct seen s = { .take = -1 };
+	struct seen s = { .md = _metadata, .take = -1 };
 	struct vub_io_cmd cmd;
-	void *buf = alloc_buf();
+	void *buf = alloc_buf(_metadata);
 
 	make_req(buf, 8, 0, NULL);
 	/* an error drops the reply */
@@ -226,10 +228,10 @@ TEST(handle_result_rules)
 
 TEST(handle_malformed_answers_eio_and_closes_fds)
 {
-	struct seen s = { .take = -1 };
+	struct seen s = { .md = _metadata, .take = -1 };
 	int fd = eventfd(0, EFD_CLOEXEC);
 	struct vub_io_cmd cmd;
-	void *buf = alloc_buf();
+	void *buf = alloc_buf(_metadata);
 	struct vub_req *r = make_req(buf, 8, 1, &fd);
 
 	r->reply_len = VUB_REPLY_MAX + 1;
@@ -250,7 +252,7 @@ TEST(raw_command_size_limits)
 	int efd;
 
 	if (io_uring_queue_init(4, &r128, IORING_SETUP_SQE128))
-		SKIP("no io_uring with SQE128 on this host");
+		SKIP(return, "no io_uring with SQE128 on this host");
 	ASSERT_OK(io_uring_queue_init(4, &r64, 0));
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_EQ(vub_chan_raw_submit(&r128, efd, 1, cmd, 81, 0), -EINVAL);
@@ -351,7 +353,4 @@ TEST(vhost_payload_checks_and_format)
 	ASSERT_EQ(strlen(small), sizeof(small) - 1);
 }
 
-int main(int argc, char **argv)
-{
-	return harness_main(argc, argv, NULL);
-}
+TEST_HARNESS_MAIN

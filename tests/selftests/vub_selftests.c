@@ -27,8 +27,8 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 
-#include "harness.h"
 #include "testd.h"
+#include "vub_ksft.h"
 #include "vub_chan.h"
 #include "vub_vhost.h"
 
@@ -45,14 +45,6 @@ static long saved_max_queued = -1;
 static long saved_max_devices = -1;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void require_bridge(void)
-{
-	if (geteuid())
-		SKIP("needs root");
-	if (access(VMM_DEV, F_OK) || access(CTRL_DEV, F_OK))
-		SKIP(VMM_DEV " or " CTRL_DEV " missing: module not loaded");
-}
 
 static long param_read(const char *name)
 {
@@ -84,7 +76,7 @@ static int param_write(const char *name, long v)
 	return fclose(f) || ret ? -1 : 0;
 }
 
-/* Runs in the harness after every test: undo what a failed test left. */
+/* Undo what a failed test left: the values of when the program started. */
 static void restore_params(void)
 {
 	if (saved_timeout_ms > 0 && param_read("req_timeout_ms") != saved_timeout_ms)
@@ -96,12 +88,35 @@ static void restore_params(void)
 		param_write("max_devices_per_user", saved_max_devices);
 }
 
+/*
+ * Every test runs in this fixture.  Its setup skips without root or the
+ * module; then it ends what the previous test left running (a daemon, a
+ * blocked VMM) and restores the parameters, whatever became of that test
+ * (failed, crashed, timed out).  After the last test, at_exit() does the same.
+ */
+FIXTURE(vub) {};
+
+FIXTURE_SETUP(vub)
+{
+	if (geteuid())
+		SKIP(return, "needs root");
+	if (access(VMM_DEV, F_OK) || access(CTRL_DEV, F_OK))
+		SKIP(return, VMM_DEV " or " CTRL_DEV " missing: module not loaded");
+	vub_group_setup();
+	restore_params();
+}
+
+FIXTURE_TEARDOWN(vub)
+{
+}
+
 static int vmm_open(void)
 {
 	return open(VMM_DEV, O_RDWR | O_CLOEXEC);
 }
 
-static void start_daemon(struct td *td, enum td_mode mode, uint32_t nr_tags)
+static void start_daemon(struct __test_metadata *_metadata, struct td *td, enum td_mode mode,
+			 uint32_t nr_tags)
 {
 	int ret = td_start(td, mode, nr_tags);
 
@@ -140,21 +155,19 @@ static int closed_fd(void)
  * The reference device.  Its absence is a failure with its reason (the guest
  * could not load vhost_net), not a string of unexplained errno mismatches.
  */
-static int vhost_net_open(void)
+static int vhost_net_open(struct __test_metadata *_metadata)
 {
 	int fd = open(VHOST_NET_DEV, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0) {
+	ASSERT_LE(0, fd)
 		TH_LOG("reference device " VHOST_NET_DEV ": %s (modprobe vhost_net failed in the guest?)",
 		       strerror(errno));
-		harness_fail(1);
-	}
 	return fd;
 }
 
-static int vhost_net_owned(void)
+static int vhost_net_owned(struct __test_metadata *_metadata)
 {
-	int fd = vhost_net_open();
+	int fd = vhost_net_open(_metadata);
 
 	if (ioctl(fd, VHOST_SET_OWNER, NULL)) {
 		close(fd);
@@ -165,15 +178,14 @@ static int vhost_net_owned(void)
 
 /* A tap with a virtio-net header, as a VMM hands vhost-net (vhost-net and the
  * bridge accept nothing but a tap, macvtap or packet socket as backend). */
-static int tap_open(void)
+static int tap_open(struct __test_metadata *_metadata)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	int ret = fd < 0 ? -1 : ioctl(fd, TUNSETIFF, &ifr);
 
-	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr)) {
+	ASSERT_EQ(0, ret)
 		TH_LOG("tap: %s (modprobe tun failed in the guest?)", strerror(errno));
-		harness_fail(1);
-	}
 	return fd;
 }
 
@@ -209,7 +221,7 @@ static int vmm_async_start(struct vmm_async *a, int fd, unsigned long cmd,
 			fd = vmm_open();
 		r.ret = ioctl(fd, cmd, r.arg);
 		r.err = errno;
-		r.t_end = harness_now();
+		r.t_end = vub_now();
 		_exit(write(p[1], &r, sizeof(r)) != sizeof(r));
 	}
 	close(p[1]);
@@ -253,7 +265,8 @@ static bool rt_seen[VUB_VHOST_NR];
  * Issue @cmd with @len payload bytes at @arg; the daemon must have received
  * exactly those bytes, the right reply size and @nr_fds fds (CLOEXEC).
  */
-static const struct td_entry *roundtrip(struct td *td, int fd, unsigned long cmd,
+static const struct td_entry *roundtrip(struct __test_metadata *_metadata, struct td *td, int fd,
+					unsigned long cmd,
 					void *arg, uint32_t len, uint32_t reply_len,
 					uint32_t nr_fds)
 {
@@ -288,24 +301,23 @@ static const struct td_entry *roundtrip(struct td *td, int fd, unsigned long cmd
 
 /* ---- a. the device nodes -------------------------------------------------- */
 
-TEST(vmm_open_close)
+TEST_F(vub, vmm_open_close)
 {
 	struct stat st;
 	int a, b, vn;
 
-	require_bridge();
 	ASSERT_OK(stat(VMM_DEV, &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
 	ASSERT_OK(stat(CTRL_DEV, &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
 	/* The reference the bridge imitates. */
-	ASSERT_OK(close(vhost_net_open()));
+	ASSERT_OK(close(vhost_net_open(_metadata)));
 
 	a = vmm_open();
 	ASSERT_GE(a, 0);
 	b = vmm_open();		/* every open is its own device */
 	ASSERT_GE(b, 0);
-	vn = vhost_net_open();
+	vn = vhost_net_open(_metadata);
 	ASSERT_OK(close(a));
 	ASSERT_OK(close(b));
 	ASSERT_OK(close(vn));
@@ -313,31 +325,30 @@ TEST(vmm_open_close)
 
 /* ---- d. no daemon ----------------------------------------------------------- */
 
-TEST(no_daemon_enotconn)
+TEST_F(vub, no_daemon_enotconn)
 {
 	struct vhost_vring_file f = { .index = 0 };
 	double t0;
 	uint64_t u;
 	int fd;
 
-	require_bridge();
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	f.fd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(f.fd, 0);
-	t0 = harness_now();
+	t0 = vub_now();
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), ENOTCONN);
 	/* not owned (SET_OWNER failed): refused before the daemon is asked */
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_VRING_KICK, &f), EPERM);
-	ASSERT_LT(harness_now() - t0, 2.0);
+	ASSERT_LT(vub_now() - t0, 2.0);
 	ASSERT_OK(close(f.fd));
 	ASSERT_OK(close(fd));
 }
 
 /* Not a vhost ioctl, or one the bridge does not forward: ENOTTY, as vhost-net
  * (owned; an unowned vhost-net says EPERM to everything but SET_OWNER). */
-TEST(unknown_ioctl_enotty_like_vhost_net)
+TEST_F(vub, unknown_ioctl_enotty_like_vhost_net)
 {
 	const unsigned long cmds[] = {
 		_IO(VHOST_VIRTIO, 0x7f),
@@ -350,12 +361,11 @@ TEST(unknown_ioctl_enotty_like_vhost_net)
 	size_t i;
 	int fd, vn;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	from = td_count(&td);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
-	vn = vhost_net_owned();
+	vn = vhost_net_owned(_metadata);
 	ASSERT_GE(vn, 0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		EXPECT_ERRNO(ioctl(fd, cmds[i], arg), ENOTTY);
@@ -378,7 +388,7 @@ struct guest_mem {
 	long pg;
 };
 
-static void guest_mem_map(struct guest_mem *g, uint32_t n)
+static void guest_mem_map(struct __test_metadata *_metadata, struct guest_mem *g, uint32_t n)
 {
 	g->pg = sysconf(_SC_PAGESIZE);
 	g->len = (2 * (size_t)n + 1) * g->pg;
@@ -413,7 +423,8 @@ static void fill_regions(struct vhost_memory *m, uint32_t n, const struct guest_
 }
 
 /* The daemon got one piece per region of fill_regions(), all in @g. */
-static void expect_pieces(const struct td_entry *e, uint32_t n, const struct guest_mem *g)
+static void expect_pieces(struct __test_metadata *_metadata, const struct td_entry *e, uint32_t n,
+			  const struct guest_mem *g)
 {
 	const struct vub_mem_piece *p = (const void *)e->ext;
 	struct stat st;
@@ -441,7 +452,8 @@ static uint32_t mem_len(uint32_t n)
 
 /* Each fd-carrying ioctl: with an fd (nr_fds 1, a fresh fd of the daemon's
  * own, CLOEXEC, same file) and with VHOST_FILE_UNBIND (nr_fds 0). */
-static void roundtrip_file(struct td *td, int fd, unsigned long cmd, uint32_t index,
+static void roundtrip_file(struct __test_metadata *_metadata, struct td *td, int fd,
+			   unsigned long cmd, uint32_t index,
 			   int vmm_fd, const char *link_prefix)
 {
 	struct vhost_vring_file f = { .index = index, .fd = vmm_fd };
@@ -449,16 +461,16 @@ static void roundtrip_file(struct td *td, int fd, unsigned long cmd, uint32_t in
 	struct stat st;
 
 	ASSERT_OK(fstat(vmm_fd, &st));
-	e = roundtrip(td, fd, cmd, &f, sizeof(f), 0, 1);
+	e = roundtrip(_metadata, td, fd, cmd, &f, sizeof(f), 0, 1);
 	ASSERT_EQ(e->fd_ino, (uint64_t)st.st_ino);
 	if (strncmp(e->fd_link, link_prefix, strlen(link_prefix)))
 		TH_LOG("daemon's fd is %s, expected %s...", e->fd_link, link_prefix);
 	ASSERT_EQ(strncmp(e->fd_link, link_prefix, strlen(link_prefix)), 0);
 	f = (struct vhost_vring_file){ .index = index + 1, .fd = VHOST_FILE_UNBIND };
-	roundtrip(td, fd, cmd, &f, sizeof(f), 0, 0);
+	roundtrip(_metadata, td, fd, cmd, &f, sizeof(f), 0, 0);
 }
 
-TEST(roundtrip_every_ioctl)
+TEST_F(vub, roundtrip_every_ioctl)
 {
 	union {
 		struct vhost_memory m;
@@ -473,26 +485,25 @@ TEST(roundtrip_every_ioctl)
 	struct td td;
 	uint64_t u;
 
-	require_bridge();
-	guest_mem_map(&g, 3);
-	start_daemon(&td, TD_SERVE, 4);
+	guest_mem_map(_metadata, &g, 3);
+	start_daemon(_metadata, &td, TD_SERVE, 4);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
-	tap = tap_open();
+	tap = tap_open(_metadata);
 
 	u = 0x5a5a5a5a5a5a5a5aULL;
-	e = roundtrip(&td, fd, VHOST_GET_FEATURES, &u, 0, 8, 0);
+	e = roundtrip(_metadata, &td, fd, VHOST_GET_FEATURES, &u, 0, 8, 0);
 	ASSERT_EQ(u, TD_FEATURES);
 	dev_id = e->dev_id;
 
 	u = 0x0123456789abcdefULL;
-	roundtrip(&td, fd, VHOST_SET_FEATURES, &u, 8, 0, 0);
-	roundtrip(&td, fd, VHOST_SET_OWNER, NULL, 0, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_FEATURES, &u, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_OWNER, NULL, 0, 0, 0);
 	fill_regions(&mem.m, 3, &g);
-	e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 1);
-	expect_pieces(e, 3, &g);
+	e = roundtrip(_metadata, &td, fd, VHOST_SET_MEM_TABLE, &mem, mem_len(3), 0, 1);
+	expect_pieces(_metadata, e, 3, &g);
 	/* the log must be the VMM's memory: a non-canonical base is EFAULT */
 	u = 0xfeedface00001000ULL;
 	ASSERT_EQ(ioctl(fd, VHOST_SET_LOG_BASE, &u), -1);
@@ -515,7 +526,7 @@ TEST(roundtrip_every_ioctl)
 		memset(logmap, 0x5a, maplen);
 		memset(log, 0, need);
 		u = (uintptr_t)log;
-		e = roundtrip(&td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 1);
+		e = roundtrip(_metadata, &td, fd, VHOST_SET_LOG_BASE, &u, 8, 0, 1);
 		ASSERT_EQ(strcmp(e->fd_link, "anon_inode:[vub-log]"), 0);
 		ASSERT_EQ(e->ext_len, sizeof(*li));
 		li = (const void *)e->ext;
@@ -540,54 +551,54 @@ TEST(roundtrip_every_ioctl)
 	}
 
 	/* SET_LOG_FD's argument is a bare int */
-	e = roundtrip(&td, fd, VHOST_SET_LOG_FD, &efd, 4, 0, 1);
+	e = roundtrip(_metadata, &td, fd, VHOST_SET_LOG_FD, &efd, 4, 0, 1);
 	ASSERT_EQ(strcmp(e->fd_link, "anon_inode:[eventfd]"), 0);
 	i = VHOST_FILE_UNBIND;
-	roundtrip(&td, fd, VHOST_SET_LOG_FD, &i, 4, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_LOG_FD, &i, 4, 0, 0);
 
 	s = (struct vhost_vring_state){ 1, 256 };
-	roundtrip(&td, fd, VHOST_SET_VRING_NUM, &s, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_VRING_NUM, &s, 8, 0, 0);
 	s = (struct vhost_vring_state){ 0, 0x1234 };
-	roundtrip(&td, fd, VHOST_SET_VRING_BASE, &s, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_VRING_BASE, &s, 8, 0, 0);
 	s = (struct vhost_vring_state){ 1, 1 };
-	roundtrip(&td, fd, VHOST_SET_VRING_ENDIAN, &s, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_VRING_ENDIAN, &s, 8, 0, 0);
 	s = (struct vhost_vring_state){ 0, 50 };
-	roundtrip(&td, fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 0, 0);
 	a = (struct vhost_vring_addr){
 		.index = 1, .flags = 1 << VHOST_VRING_F_LOG,
 		.desc_user_addr = 0x7f1111111000ULL, .used_user_addr = 0x7f2222222000ULL,
 		.avail_user_addr = 0x7f3333333000ULL, .log_guest_addr = 0x4444444000ULL,
 	};
-	roundtrip(&td, fd, VHOST_SET_VRING_ADDR, &a, sizeof(a), 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_VRING_ADDR, &a, sizeof(a), 0, 0);
 
 	/* GETs: the payload goes in as is, the daemon's answer comes back */
 	s = (struct vhost_vring_state){ 1, 0xdead };
-	roundtrip(&td, fd, VHOST_GET_VRING_BASE, &s, 8, 8, 0);
+	roundtrip(_metadata, &td, fd, VHOST_GET_VRING_BASE, &s, 8, 8, 0);
 	ASSERT_EQ(s.index, 1);
 	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BASE, 1));
 	ASSERT_EQ(s.num, 1007);
 	s = (struct vhost_vring_state){ 1, 0xbeef };
-	roundtrip(&td, fd, VHOST_GET_VRING_ENDIAN, &s, 8, 8, 0);
+	roundtrip(_metadata, &td, fd, VHOST_GET_VRING_ENDIAN, &s, 8, 8, 0);
 	ASSERT_EQ(s.index, 1);
 	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_ENDIAN, 1));
 	s = (struct vhost_vring_state){ 0, 77 };
-	roundtrip(&td, fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 8, 0);
+	roundtrip(_metadata, &td, fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, 8, 8, 0);
 	ASSERT_EQ(s.index, 0);
 	ASSERT_EQ(s.num, td_vring_num(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, 0));
 
-	roundtrip_file(&td, fd, VHOST_SET_VRING_KICK, 0, efd, "anon_inode:[eventfd]");
-	roundtrip_file(&td, fd, VHOST_SET_VRING_CALL, 0, efd, "anon_inode:[eventfd]");
-	roundtrip_file(&td, fd, VHOST_SET_VRING_ERR, 0, efd, "anon_inode:[eventfd]");
+	roundtrip_file(_metadata, &td, fd, VHOST_SET_VRING_KICK, 0, efd, "anon_inode:[eventfd]");
+	roundtrip_file(_metadata, &td, fd, VHOST_SET_VRING_CALL, 0, efd, "anon_inode:[eventfd]");
+	roundtrip_file(_metadata, &td, fd, VHOST_SET_VRING_ERR, 0, efd, "anon_inode:[eventfd]");
 
 	u = 0x3;
-	roundtrip(&td, fd, VHOST_SET_BACKEND_FEATURES, &u, 8, 0, 0);
+	roundtrip(_metadata, &td, fd, VHOST_SET_BACKEND_FEATURES, &u, 8, 0, 0);
 	u = 0;
-	roundtrip(&td, fd, VHOST_GET_BACKEND_FEATURES, &u, 0, 8, 0);
+	roundtrip(_metadata, &td, fd, VHOST_GET_BACKEND_FEATURES, &u, 0, 8, 0);
 	ASSERT_EQ(u, TD_BACKEND_FEATURES);
 
 	/* NET_SET_BACKEND: the VMM's tap, same inode */
-	roundtrip_file(&td, fd, VHOST_NET_SET_BACKEND, 0, tap, "/dev/net/tun");
-	roundtrip(&td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
+	roundtrip_file(_metadata, &td, fd, VHOST_NET_SET_BACKEND, 0, tap, "/dev/net/tun");
+	roundtrip(_metadata, &td, fd, VHOST_RESET_OWNER, NULL, 0, 0, 0);
 
 	/* All on one device; and no forwarded ioctl was left out */
 	e = td_wait(&td, 0, VUB_OP_IOCTL, VHOST_NET_SET_BACKEND, 0, 0);
@@ -605,7 +616,7 @@ TEST(roundtrip_every_ioctl)
 	guest_mem_unmap(&g);
 }
 
-TEST(roundtrip_mem_table_sizes)
+TEST_F(vub, roundtrip_mem_table_sizes)
 {
 	long max = param_read("max_mem_regions");
 	const struct td_entry *e;
@@ -616,13 +627,12 @@ TEST(roundtrip_mem_table_sizes)
 	int fd, vn;
 	size_t i;
 
-	require_bridge();
 	if (max < 0)
 		max = 64;	/* the documented default */
 	m = calloc(1, mem_len(max + 1));
 	ASSERT_TRUE(m);
-	guest_mem_map(&g, max + 1);
-	start_daemon(&td, TD_SERVE, 2);
+	guest_mem_map(_metadata, &g, max + 1);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
@@ -636,9 +646,9 @@ TEST(roundtrip_mem_table_sizes)
 		   max * sizeof(struct vub_mem_piece) <= TD_EXT_MAX ? max : 64;
 	for (i = 0; i < 4; i++) {
 		fill_regions(m, sizes[i], &g);
-		e = roundtrip(&td, fd, VHOST_SET_MEM_TABLE, m, mem_len(sizes[i]), 0,
+		e = roundtrip(_metadata, &td, fd, VHOST_SET_MEM_TABLE, m, mem_len(sizes[i]), 0,
 			      sizes[i] ? 1 : 0);
-		expect_pieces(e, sizes[i], &g);
+		expect_pieces(_metadata, e, sizes[i], &g);
 	}
 
 	/* Rejected before forwarding, with vhost's errnos */
@@ -652,7 +662,7 @@ TEST(roundtrip_mem_table_sizes)
 	ASSERT_EQ(td_count(&td), from);
 
 	/* vhost-net says the same (with its own region limit) */
-	vn = vhost_net_owned();
+	vn = vhost_net_owned(_metadata);
 	ASSERT_GE(vn, 0);
 	free(m);
 	m = calloc(1, mem_len(1025));
@@ -672,7 +682,7 @@ TEST(roundtrip_mem_table_sizes)
 
 /* ---- c. fds: passed through and usable; rejected like vhost ---------------- */
 
-TEST(eventfd_passthrough)
+TEST_F(vub, eventfd_passthrough)
 {
 	struct vhost_vring_file f;
 	const struct td_entry *e;
@@ -682,8 +692,7 @@ TEST(eventfd_passthrough)
 	struct td td;
 	uint64_t u;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
@@ -718,7 +727,7 @@ TEST(eventfd_passthrough)
 	td_stop(&td);
 }
 
-TEST(fd_errors_like_vhost_net)
+TEST_F(vub, fd_errors_like_vhost_net)
 {
 	const unsigned long eventfd_cmds[] = {
 		VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
@@ -729,12 +738,11 @@ TEST(fd_errors_like_vhost_net)
 	struct td td;
 	size_t i;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
-	vn = vhost_net_owned();
+	vn = vhost_net_owned(_metadata);
 	ASSERT_GE(vn, 0);
 	ASSERT_OK(pipe2(p, O_CLOEXEC));
 	bad = closed_fd();
@@ -789,14 +797,14 @@ TEST(fd_errors_like_vhost_net)
 	ASSERT_EQ(td_count(&td), from);		/* none was forwarded */
 
 	/* A tap and a packet socket are forwarded. */
-	tap = tap_open();
+	tap = tap_open(_metadata);
 	f.fd = tap;
-	roundtrip(&td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
+	roundtrip(_metadata, &td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
 	close(sk);
 	sk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	ASSERT_GE(sk, 0);
 	f.fd = sk;
-	roundtrip(&td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
+	roundtrip(_metadata, &td, fd, VHOST_NET_SET_BACKEND, &f, sizeof(f), 0, 1);
 	close(sk);
 	close(tap);
 	close(efd);
@@ -823,7 +831,7 @@ static int child_errno(int fd, unsigned long cmd, void *arg)
 }
 
 /* Owner rules, side by side with vhost-net; nothing refused is forwarded. */
-TEST(owner_like_vhost_net)
+TEST_F(vub, owner_like_vhost_net)
 {
 	struct vhost_vring_state s = { 0, 256 };
 	struct vhost_vring_file f = { 0, VHOST_FILE_UNBIND };
@@ -833,11 +841,10 @@ TEST(owner_like_vhost_net)
 	struct td td;
 	uint64_t u;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	dev[0] = fd = vmm_open();
 	ASSERT_GE(fd, 0);
-	dev[1] = vn = vhost_net_open();
+	dev[1] = vn = vhost_net_open(_metadata);
 
 	for (i = 0; i < 2; i++) {
 		from = td_count(&td);
@@ -871,7 +878,7 @@ TEST(owner_like_vhost_net)
 }
 
 /* vhost-net has two rings; a higher index is ENOBUFS, before the fd is looked at. */
-TEST(vring_index_enobufs_like_vhost_net)
+TEST_F(vub, vring_index_enobufs_like_vhost_net)
 {
 	const unsigned long state_cmds[] = {
 		VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
@@ -890,12 +897,11 @@ TEST(vring_index_enobufs_like_vhost_net)
 	uint32_t from;
 	struct td td;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	dev[0] = vmm_open();
 	ASSERT_GE(dev[0], 0);
 	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
-	dev[1] = vhost_net_owned();
+	dev[1] = vhost_net_owned(_metadata);
 	ASSERT_GE(dev[1], 0);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
@@ -945,7 +951,7 @@ static bool kmsg_has(int kmsg, const char *a, const char *b)
  * Memory a vhost-user back-end cannot map is refused, with a log line that
  * names the process and the fix; ranges vhost-net refuses are refused alike.
  */
-TEST(mem_table_refuses_what_cannot_be_shared)
+TEST_F(vub, mem_table_refuses_what_cannot_be_shared)
 {
 	union {
 		struct vhost_memory m;
@@ -961,12 +967,11 @@ TEST(mem_table_refuses_what_cannot_be_shared)
 	uint32_t from;
 	struct td td;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	dev[0] = vmm_open();
 	ASSERT_GE(dev[0], 0);
 	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
-	dev[1] = vhost_net_owned();
+	dev[1] = vhost_net_owned(_metadata);
 	ASSERT_GE(dev[1], 0);
 	for (i = 0; i < 2; i++) {
 		mfd[i] = memfd_create("vub-guest", MFD_CLOEXEC);
@@ -1020,7 +1025,7 @@ TEST(mem_table_refuses_what_cannot_be_shared)
 	ASSERT_TRUE(mmap(two + pg, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 mfd[1], 2 * pg) != MAP_FAILED);
 	*r = (struct vhost_memory_region){ 0x10000, 2 * pg, (uintptr_t)two, 0 };
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 2);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 2);
 	p = (const void *)e->ext;
 	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
 	EXPECT_EQ(e->fd_inos[0], (uint64_t)st[0].st_ino);
@@ -1040,7 +1045,7 @@ TEST(mem_table_refuses_what_cannot_be_shared)
 			 mfd[0], pg) != MAP_FAILED);
 	mem.m.regions[0] = (struct vhost_memory_region){ 0, pg, (uintptr_t)two, 0 };
 	mem.m.regions[1] = (struct vhost_memory_region){ pg, pg, (uintptr_t)two + pg, 0 };
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
 	p = (const void *)e->ext;
 	ASSERT_EQ(e->ext_len, sizeof(*p));
 	EXPECT_EQ(p[0].memory_size, 2u * pg);
@@ -1075,19 +1080,18 @@ static int set_mem_one(int fd, void *addr, size_t len)
  * (EPERM), and memory beyond the end of its file is refused (EFAULT).
  * vhost-net answers 0 to all of these: deliberate differences.
  */
-TEST(mem_table_seals_against_shrinking)
+TEST_F(vub, mem_table_seals_against_shrinking)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	int fd, vn, sealable, plain;
 	void *a, *b, *c;
 	struct td td;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER, NULL));
-	vn = vhost_net_owned();
+	vn = vhost_net_owned(_metadata);
 	ASSERT_GE(vn, 0);
 
 	sealable = memfd_create("vub-sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -1135,7 +1139,8 @@ TEST(mem_table_seals_against_shrinking)
 }
 
 /* The piece the daemon got: @gpa, @size at @uaddr, @off in file fd_index 0. */
-static void expect_piece(const struct vub_mem_piece *p, uint64_t gpa, uint64_t size,
+static void expect_piece(struct __test_metadata *_metadata, const struct vub_mem_piece *p,
+			 uint64_t gpa, uint64_t size,
 			 const void *uaddr, uint64_t off)
 {
 	EXPECT_EQ(p->guest_phys_addr, gpa);
@@ -1153,7 +1158,7 @@ static void expect_piece(const struct vub_mem_piece *p, uint64_t gpa, uint64_t s
  * a reservation that holds data, and accessible private memory, are still
  * refused.  vhost-net, which uses the VMM's mm, takes every one of them.
  */
-TEST(mem_table_leaves_out_reserved_holes)
+TEST_F(vub, mem_table_leaves_out_reserved_holes)
 {
 	union {
 		struct vhost_memory m;
@@ -1169,12 +1174,11 @@ TEST(mem_table_leaves_out_reserved_holes)
 	uint32_t from;
 	struct td td;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	dev[0] = vmm_open();
 	ASSERT_GE(dev[0], 0);
 	ASSERT_OK(ioctl(dev[0], VHOST_SET_OWNER, NULL));
-	dev[1] = vhost_net_owned();
+	dev[1] = vhost_net_owned(_metadata);
 	ASSERT_GE(dev[1], 0);
 	mfd = memfd_create("vub-guest", MFD_CLOEXEC);
 	ASSERT_GE(mfd, 0);
@@ -1188,27 +1192,27 @@ TEST(mem_table_leaves_out_reserved_holes)
 	*r = (struct vhost_memory_region){ 0x100000, 8 * pg, (uintptr_t)res, 0 };
 
 	/* the pieces are the two shared pages; the 6 reserved ones are not there */
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
 	p = (const void *)e->ext;
 	ASSERT_EQ(e->ext_len, sizeof(*p));
 	EXPECT_EQ(e->fd_inos[0], (uint64_t)st.st_ino);
-	expect_piece(&p[0], 0x100000, 2 * pg, res, 0);
+	expect_piece(_metadata, &p[0], 0x100000, 2 * pg, res, 0);
 	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
 
 	/* the VMM maps more into the reservation and sends the table again:
 	 * a hole between two pieces, and one after them */
 	ASSERT_TRUE(mmap(res + 5 * pg, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 mfd, 3 * pg) != MAP_FAILED);
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
 	p = (const void *)e->ext;
 	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
-	expect_piece(&p[0], 0x100000, 2 * pg, res, 0);
-	expect_piece(&p[1], 0x100000 + 5 * pg, pg, res + 5 * pg, 3 * pg);
+	expect_piece(_metadata, &p[0], 0x100000, 2 * pg, res, 0);
+	expect_piece(_metadata, &p[1], 0x100000 + 5 * pg, pg, res + 5 * pg, 3 * pg);
 
 	/* a second region that is all reservation adds nothing */
 	mem.m.nregions = 2;
 	mem.m.regions[1] = (struct vhost_memory_region){ 0x200000, pg, (uintptr_t)res + 7 * pg, 0 };
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(2), 0, 1);
 	ASSERT_EQ(e->ext_len, 2 * sizeof(*p));
 	EXPECT_OK(ioctl(dev[1], VHOST_SET_MEM_TABLE, &mem));
 
@@ -1216,10 +1220,10 @@ TEST(mem_table_leaves_out_reserved_holes)
 	ASSERT_TRUE(mmap(res, 8 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 mfd, 0) != MAP_FAILED);
 	mem.m.nregions = 1;
-	e = roundtrip(&td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
+	e = roundtrip(_metadata, &td, dev[0], VHOST_SET_MEM_TABLE, &mem, mem_len(1), 0, 1);
 	p = (const void *)e->ext;
 	ASSERT_EQ(e->ext_len, sizeof(*p));
-	expect_piece(&p[0], 0x100000, 8 * pg, res, 0);
+	expect_piece(_metadata, &p[0], 0x100000, 8 * pg, res, 0);
 	from = td_count(&td);
 
 	/* refused: only reservation (nothing to hand over); a reservation
@@ -1269,14 +1273,13 @@ TEST(mem_table_leaves_out_reserved_holes)
 
 /* ---- the daemon's answers ------------------------------------------------ */
 
-TEST(daemon_errno_propagates)
+TEST_F(vub, daemon_errno_propagates)
 {
 	struct td td;
 	uint64_t u;
 	int fd;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 
@@ -1316,15 +1319,14 @@ TEST(daemon_errno_propagates)
 
 /* A reply of the wrong size fails the VMM's ioctl with EIO; with a single
  * slot, the next request still gets through (vub_chan re-arms the slot). */
-TEST(daemon_malformed_reply_eio)
+TEST_F(vub, daemon_malformed_reply_eio)
 {
 	struct vhost_vring_state s = { 0, 0 };
 	struct td td;
 	uint64_t u;
 	int fd;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 1);
+	start_daemon(_metadata, &td, TD_SERVE, 1);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 
@@ -1366,7 +1368,7 @@ static int lowest_free_fd(pid_t pid)
  * and its only slot stays posted, so the next request gets through once it
  * has room again.  (vhost-net has no daemon: a deliberate difference.)
  */
-TEST(daemon_out_of_fds_emfile)
+TEST_F(vub, daemon_out_of_fds_emfile)
 {
 	struct vhost_vring_file f = { .index = 0 };
 	struct rlimit old, low;
@@ -1376,8 +1378,7 @@ TEST(daemon_out_of_fds_emfile)
 	uint64_t u;
 	int fd, efd;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 1);
+	start_daemon(_metadata, &td, TD_SERVE, 1);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
@@ -1434,7 +1435,7 @@ static int vubctl(const char *args, char *out, size_t len)
 }
 
 /* Every request about a device names its instance: OPEN, IOCTL, RELEASE. */
-TEST(instance_id_in_every_request)
+TEST_F(vub, instance_id_in_every_request)
 {
 	const struct td_entry *e;
 	char line[256];
@@ -1443,14 +1444,13 @@ TEST(instance_id_in_every_request)
 	uint64_t u;
 	int fd;
 
-	require_bridge();
 	vubctl("instance del st-inst --force", line, sizeof(line));
 	if (vubctl("instance add st-inst --socket /run/vub-st-inst.sock", line, sizeof(line)))
 		TH_LOG("vubctl instance add: %s", line);
 	ASSERT_EQ(vubctl("instance show st-inst", line, sizeof(line)), 0);
 	ASSERT_EQ(sscanf(line, "instance st-inst id %u", &id), 1);
 	ASSERT_NE(id, 0);
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = open("/dev/vhost-user-bridge-st-inst", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
@@ -1477,7 +1477,7 @@ TEST(instance_id_in_every_request)
 }
 
 /* RELEASE: once per closed device the daemon has seen, never for others. */
-TEST(release_after_close)
+TEST_F(vub, release_after_close)
 {
 	const struct td_entry *e;
 	uint32_t from, dev_b, dev_c;
@@ -1485,8 +1485,7 @@ TEST(release_after_close)
 	struct td td;
 	uint64_t u;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	a = vmm_open();
 	b = vmm_open();
 	c = vmm_open();
@@ -1525,7 +1524,7 @@ TEST(release_after_close)
  * daemon, which saw the device in that request (here its VUB_OP_OPEN), hears
  * VUB_OP_RELEASE at close.
  */
-TEST(fatal_signal_after_delivery_breaks_device)
+TEST_F(vub, fatal_signal_after_delivery_breaks_device)
 {
 	const struct td_entry *e;
 	struct vmm_async a;
@@ -1534,15 +1533,14 @@ TEST(fatal_signal_after_delivery_breaks_device)
 	double end;
 	int fd;
 
-	require_bridge();
-	start_daemon(&td, TD_SILENT, 2);
+	start_daemon(_metadata, &td, TD_SILENT, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(vmm_async_start(&a, fd, VHOST_GET_FEATURES, &u, sizeof(u)));
 	e = td_wait(&td, 0, VUB_OP_OPEN, 0, 0, WAIT_MS);
 	ASSERT_TRUE(e);
-	end = harness_now() + HANG_S;
-	while (!in_ioctl(a.pid) && harness_now() < end)
+	end = vub_now() + HANG_S;
+	while (!in_ioctl(a.pid) && vub_now() < end)
 		usleep(10000);
 	ASSERT_OK(kill(a.pid, SIGKILL));
 	ASSERT_EQ(waitpid(a.pid, NULL, 0), a.pid);
@@ -1560,9 +1558,9 @@ TEST(fatal_signal_after_delivery_breaks_device)
 
 /* NR_WAITERS VMMs blocked on a silent daemon with 2 slots: 2 requests
  * delivered, 2 still queued in the kernel. */
-static void start_waiters(struct td *td, struct vmm_async *w)
+static void start_waiters(struct __test_metadata *_metadata, struct td *td, struct vmm_async *w)
 {
-	double end = harness_now() + HANG_S;
+	double end = vub_now() + HANG_S;
 	uint64_t u = 0;
 	int i, blocked;
 
@@ -1572,12 +1570,12 @@ static void start_waiters(struct td *td, struct vmm_async *w)
 		usleep(10000);
 		for (i = 0, blocked = 0; i < NR_WAITERS; i++)
 			blocked += in_ioctl(w[i].pid);
-	} while ((blocked < NR_WAITERS || td_count(td) < 2) && harness_now() < end);
+	} while ((blocked < NR_WAITERS || td_count(td) < 2) && vub_now() < end);
 	ASSERT_EQ(blocked, NR_WAITERS);
 	ASSERT_EQ(td_count(td), 2);
 }
 
-static void expect_waiters_reset(struct vmm_async *w, double t0)
+static void expect_waiters_reset(struct __test_metadata *_metadata, struct vmm_async *w, double t0)
 {
 	struct vmm_result r;
 	int i;
@@ -1586,13 +1584,13 @@ static void expect_waiters_reset(struct vmm_async *w, double t0)
 		ASSERT_OK(vmm_async_wait(&w[i], HANG_S * 1000, &r));
 		EXPECT_EQ(r.ret, -1);
 		if (r.err != ECONNRESET)
-			TH_LOG("waiter %d: errno %s", i, harness_errname(r.err));
+			TH_LOG("waiter %d: errno %s", i, vub_errname(r.err));
 		EXPECT_EQ(r.err, ECONNRESET);
 		EXPECT_LT(r.t_end - t0, HANG_S);
 	}
 }
 
-TEST_TIMEOUT(daemon_killed_econnreset, 60)
+TEST_F_TIMEOUT(vub, daemon_killed_econnreset, 60)
 {
 	struct vmm_async w[NR_WAITERS];
 	struct td td, td2;
@@ -1600,22 +1598,21 @@ TEST_TIMEOUT(daemon_killed_econnreset, 60)
 	uint64_t u;
 	int fd;
 
-	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
 	ASSERT_OK(param_write("req_timeout_ms", 60000));
-	start_daemon(&td, TD_SILENT, 2);
-	start_waiters(&td, w);
+	start_daemon(_metadata, &td, TD_SILENT, 2);
+	start_waiters(_metadata, &td, w);
 
-	t0 = harness_now();
+	t0 = vub_now();
 	kill(td.pid, SIGKILL);
-	expect_waiters_reset(w, t0);
+	expect_waiters_reset(_metadata, w, t0);
 	td_stop(&td);
 
 	/* Detached: new requests fail at once, and a new daemon can attach. */
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
-	start_daemon(&td2, TD_SERVE, 2);
+	start_daemon(_metadata, &td2, TD_SERVE, 2);
 	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
 	ASSERT_EQ(u, TD_FEATURES);
 	close(fd);
@@ -1629,21 +1626,20 @@ TEST_TIMEOUT(daemon_killed_econnreset, 60)
  * adopted with empty state; a device the old daemon only heard of is
  * introduced to the new one.
  */
-TEST_TIMEOUT(daemon_replaced_breaks_stateful_devices, 60)
+TEST_F_TIMEOUT(vub, daemon_replaced_breaks_stateful_devices, 60)
 {
 	struct td td, td2;
 	int fd, fd2;
 	uint64_t u;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	fd = vmm_open();
 	fd2 = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_GE(fd2, 0);
 	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
 	td_stop(&td);
-	start_daemon(&td2, TD_SERVE, 2);
+	start_daemon(_metadata, &td2, TD_SERVE, 2);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
 	ASSERT_OK(ioctl(fd2, VHOST_GET_FEATURES, &u));
@@ -1657,7 +1653,7 @@ TEST_TIMEOUT(daemon_replaced_breaks_stateful_devices, 60)
  * recovery_ms: with no daemon attached, an ioctl waits that long for one
  * (a daemon restart) and is served by it, or fails with ENOTCONN after it.
  */
-TEST_TIMEOUT(no_daemon_waits_recovery_window, 60)
+TEST_F_TIMEOUT(vub, no_daemon_waits_recovery_window, 60)
 {
 	struct vmm_async a;
 	struct vmm_result r;
@@ -1667,16 +1663,15 @@ TEST_TIMEOUT(no_daemon_waits_recovery_window, 60)
 	uint64_t u;
 	int fd;
 
-	require_bridge();
 	ASSERT_OK(param_write("recovery_ms", 1500));
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
-	t0 = harness_now();
+	t0 = vub_now();
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
-	EXPECT_GE(harness_now() - t0, 1.4);
+	EXPECT_GE(vub_now() - t0, 1.4);
 	ASSERT_OK(vmm_async_start(&a, fd, VHOST_GET_FEATURES, &u, sizeof(u)));
 	usleep(300000);
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	ASSERT_OK(vmm_async_wait(&a, 5000, &r));
 	EXPECT_EQ(r.ret, 0);
 	memcpy(&u, r.arg, sizeof(u));
@@ -1687,7 +1682,7 @@ TEST_TIMEOUT(no_daemon_waits_recovery_window, 60)
 }
 
 /* Closing the control fd detaches, even though the daemon lives on. */
-TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
+TEST_F_TIMEOUT(vub, daemon_closes_ctrl_econnreset, 60)
 {
 	struct vmm_async w[NR_WAITERS];
 	struct td td, td2;
@@ -1695,17 +1690,16 @@ TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 	double t0;
 	int fd;
 
-	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
 	ASSERT_OK(param_write("req_timeout_ms", 60000));
-	start_daemon(&td, TD_SILENT, 2);
-	start_waiters(&td, w);
+	start_daemon(_metadata, &td, TD_SILENT, 2);
+	start_waiters(_metadata, &td, w);
 
-	t0 = harness_now();
+	t0 = vub_now();
 	atomic_store(&td.sh->close_now, 1);
-	expect_waiters_reset(w, t0);
+	expect_waiters_reset(_metadata, w, t0);
 	/* The daemon says so after close() returns; the waiters may be first. */
-	while (!atomic_load(&td.sh->closed) && harness_now() < t0 + HANG_S)
+	while (!atomic_load(&td.sh->closed) && vub_now() < t0 + HANG_S)
 		usleep(1000);
 	ASSERT_EQ(atomic_load(&td.sh->closed), 1);
 	ASSERT_EQ(kill(td.pid, 0), 0);		/* still running */
@@ -1713,7 +1707,7 @@ TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ENOTCONN);
-	start_daemon(&td2, TD_SERVE, 2);
+	start_daemon(_metadata, &td2, TD_SERVE, 2);
 	ASSERT_OK(ioctl(fd, VHOST_GET_FEATURES, &u));
 	close(fd);
 	td_stop(&td2);
@@ -1723,34 +1717,33 @@ TEST_TIMEOUT(daemon_closes_ctrl_econnreset, 60)
 
 /* ---- f. timeout --------------------------------------------------------------- */
 
-TEST(request_timeout_then_broken)
+TEST_F(vub, request_timeout_then_broken)
 {
 	struct td td;
 	double t0, dt;
 	uint64_t u;
 	int fd;
 
-	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
 	ASSERT_GT(saved_timeout_ms, 0);
 	ASSERT_OK(param_write("req_timeout_ms", 300));
 	ASSERT_EQ(param_read("req_timeout_ms"), 300);
-	start_daemon(&td, TD_SILENT, 2);
+	start_daemon(_metadata, &td, TD_SILENT, 2);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 
-	t0 = harness_now();
+	t0 = vub_now();
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), ETIMEDOUT);
-	dt = harness_now() - t0;
+	dt = vub_now() - t0;
 	TH_LOG("timed out after %.0f ms", dt * 1000);
 	EXPECT_GE(dt, 0.25);
 	EXPECT_LT(dt, HANG_S);
 
 	/* The device is broken now: EIO at once, not another timeout. */
-	t0 = harness_now();
+	t0 = vub_now();
 	ASSERT_ERRNO(ioctl(fd, VHOST_SET_OWNER, NULL), EIO);
 	ASSERT_ERRNO(ioctl(fd, VHOST_GET_FEATURES, &u), EIO);
-	EXPECT_LT(harness_now() - t0, 0.25);
+	EXPECT_LT(vub_now() - t0, 0.25);
 	close(fd);
 	td_stop(&td);
 	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
@@ -1818,9 +1811,9 @@ static void *flood_thread(void *arg)
 }
 
 /* FLOOD_PROCS processes of FLOOD_THREADS threads each, on @f (shared). */
-static void flood_start(struct flood *f, pid_t *pids)
+static void flood_start(struct __test_metadata *_metadata, struct flood *f, pid_t *pids)
 {
-	double end = harness_now() + HANG_S;
+	double end = vub_now() + HANG_S;
 	int i, j;
 
 	for (i = 0; i < FLOOD_PROCS; i++) {
@@ -1838,12 +1831,12 @@ static void flood_start(struct flood *f, pid_t *pids)
 			_exit(0);
 		}
 	}
-	while (atomic_load(&f->ready) < FLOOD_PROCS * FLOOD_THREADS && harness_now() < end)
+	while (atomic_load(&f->ready) < FLOOD_PROCS * FLOOD_THREADS && vub_now() < end)
 		usleep(10000);
 	ASSERT_EQ(atomic_load(&f->ready), FLOOD_PROCS * FLOOD_THREADS);
 }
 
-static void flood_stop(struct flood *f, pid_t *pids)
+static void flood_stop(struct __test_metadata *_metadata, struct flood *f, pid_t *pids)
 {
 	int i, st;
 
@@ -1870,7 +1863,8 @@ static long json_num(const char *line, const char *key)
  * with @td the most requests the daemon answered between one of them being
  * issued and its own answer (the daemon logs in the order it answers).
  */
-static int victim_run(int fd, double *mean_s, double *max_s, const struct td *td,
+static int victim_run(struct __test_metadata *_metadata, int fd, double *mean_s, double *max_s,
+		      const struct td *td,
 		      uint32_t *max_ahead)
 {
 	uint32_t from, n, j, ahead;
@@ -1881,12 +1875,12 @@ static int victim_run(int fd, double *mean_s, double *max_s, const struct td *td
 	*mean_s = *max_s = 0;
 	for (i = 0; i < VICTIM_IOCTLS; i++) {
 		from = td ? td_count(td) : 0;
-		t0 = harness_now();
+		t0 = vub_now();
 		if (ioctl(fd, VHOST_GET_FEATURES, &u)) {
-			TH_LOG("victim ioctl %d: %s", i, harness_errname(errno));
+			TH_LOG("victim ioctl %d: %s", i, vub_errname(errno));
 			failed++;
 		}
-		dt = harness_now() - t0;
+		dt = vub_now() - t0;
 		*mean_s += dt / VICTIM_IOCTLS;
 		if (dt > *max_s)
 			*max_s = dt;
@@ -1918,7 +1912,7 @@ static int victim_run(int fd, double *mean_s, double *max_s, const struct td *td
  * The latencies are printed, not asserted.  The same flood against
  * /dev/vhost-net, which has no shared resource, for comparison.
  */
-TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
+TEST_F_TIMEOUT(vub, flood_does_not_starve_other_vmms, 180)
 {
 	double idle_mean, idle_max, mean, max;
 	struct flood *f;
@@ -1931,19 +1925,18 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	int failed, vfd;
 	uint64_t u;
 
-	require_bridge();
 	saved_timeout_ms = param_read("req_timeout_ms");
 	ASSERT_GE(saved_cap, 0);
 	ASSERT_OK(param_write("max_queued_per_process", FLOOD_CAP));
 	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(f != MAP_FAILED);
 
-	start_daemon(&td, TD_SERVE, 2);
+	start_daemon(_metadata, &td, TD_SERVE, 2);
 	atomic_store(&td.sh->delay_ms, FLOOD_DELAY_MS);
 	vfd = vmm_open();		/* an open device, already announced */
 	ASSERT_GE(vfd, 0);
 	ASSERT_OK(ioctl(vfd, VHOST_GET_FEATURES, &u));
-	EXPECT_EQ(victim_run(vfd, &idle_mean, &idle_max, NULL, NULL), 0);
+	EXPECT_EQ(victim_run(_metadata, vfd, &idle_mean, &idle_max, NULL, NULL), 0);
 	timeout_ms = idle_mean * 1000 * FLOOD_TIMEOUT_ANSWERS;
 	if (timeout_ms < FLOOD_TIMEOUT_MS)
 		timeout_ms = FLOOD_TIMEOUT_MS;
@@ -1953,19 +1946,19 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 
 	memset(f, 0, sizeof(*f));
 	f->path = VMM_DEV;
-	flood_start(f, pids);
+	flood_start(_metadata, f, pids);
 	usleep(1500 * 1000);	/* the queue fills; a FIFO would now be 3.1 s deep */
-	failed = victim_run(vfd, &mean, &max, &td, &ahead);
+	failed = victim_run(_metadata, vfd, &mean, &max, &td, &ahead);
 	ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 	TH_LOG("during the flood: %s", strtok(line, "\n"));
-	flood_stop(f, pids);
+	flood_stop(_metadata, f, pids);
 	TH_LOG("bridge: victim GET_FEATURES mean %.1f ms max %.1f ms idle, %.1f ms max %.1f ms flooded: ratio %.1f (req_timeout_ms %ld)",
 	       idle_mean * 1000, idle_max * 1000, mean * 1000, max * 1000, mean / idle_mean,
 	       timeout_ms);
 	ok = atomic_load(&f->ok);
 	eagain = atomic_load(&f->eagain);
 	TH_LOG("bridge: flood answered %ld, EAGAIN %ld, other failures %ld (last %s)",
-	       ok, eagain, atomic_load(&f->other), harness_errname(atomic_load(&f->last_err)));
+	       ok, eagain, atomic_load(&f->other), vub_errname(atomic_load(&f->last_err)));
 	EXPECT_EQ(failed, 0);		/* no ETIMEDOUT, no EIO */
 	/*
 	 * Each victim ioctl waited for at most the two the daemon held and
@@ -1985,14 +1978,14 @@ TEST_TIMEOUT(flood_does_not_starve_other_vmms, 180)
 	ASSERT_OK(param_write("req_timeout_ms", saved_timeout_ms));
 
 	/* The reference: vhost-net answers in the caller's context. */
-	vfd = vhost_net_open();
-	EXPECT_EQ(victim_run(vfd, &idle_mean, &idle_max, NULL, NULL), 0);
+	vfd = vhost_net_open(_metadata);
+	EXPECT_EQ(victim_run(_metadata, vfd, &idle_mean, &idle_max, NULL, NULL), 0);
 	memset(f, 0, sizeof(*f));
 	f->path = VHOST_NET_DEV;
-	flood_start(f, pids);
+	flood_start(_metadata, f, pids);
 	usleep(500 * 1000);
-	EXPECT_EQ(victim_run(vfd, &mean, &max, NULL, NULL), 0);
-	flood_stop(f, pids);
+	EXPECT_EQ(victim_run(_metadata, vfd, &mean, &max, NULL, NULL), 0);
+	flood_stop(_metadata, f, pids);
 	close(vfd);
 	TH_LOG("vhost-net: victim GET_FEATURES mean %.3f ms idle, %.3f ms max %.3f ms flooded (%ld flood calls): ratio %.1f",
 	       idle_mean * 1000, mean * 1000, max * 1000, atomic_load(&f->ok),
@@ -2017,13 +2010,13 @@ static void *order_thread(void *arg)
 }
 
 /* Wait for the bridge to report @n requests waiting for a slot. */
-static void wait_queued(long n)
+static void wait_queued(struct __test_metadata *_metadata, long n)
 {
-	double end = harness_now() + HANG_S;
+	double end = vub_now() + HANG_S;
 	char line[512] = "";
 	long q = -1;
 
-	while (harness_now() < end) {
+	while (vub_now() < end) {
 		ASSERT_EQ(vubctl("-j bridge", line, sizeof(line)), 0);
 		q = json_num(line, "queued");
 		if (q == n)
@@ -2040,7 +2033,7 @@ static void wait_queued(long n)
  * queues one.  B's is served after at most one more of A's (A's turn comes
  * first: it queued first), not after all five as in a FIFO.
  */
-TEST_TIMEOUT(queue_round_robin_by_process, 60)
+TEST_F_TIMEOUT(vub, queue_round_robin_by_process, 60)
 {
 	struct order_arg args[ORDER_THREADS];
 	pthread_t th[ORDER_THREADS];
@@ -2054,8 +2047,7 @@ TEST_TIMEOUT(queue_round_robin_by_process, 60)
 	uint64_t u;
 	struct td td;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 1);
+	start_daemon(_metadata, &td, TD_SERVE, 1);
 	/* Every device announced first (VUB_OP_OPEN), so each waits once. */
 	for (i = 0; i < ORDER_THREADS; i++) {
 		fds[i] = vmm_open();
@@ -2083,9 +2075,9 @@ TEST_TIMEOUT(queue_round_robin_by_process, 60)
 		}
 		_exit(st);
 	}
-	wait_queued(ORDER_THREADS - 1);		/* one is with the daemon */
+	wait_queued(_metadata, ORDER_THREADS - 1);		/* one is with the daemon */
 	ASSERT_OK(vmm_async_start(&b, bfd, VHOST_GET_FEATURES, &u, sizeof(u)));
-	wait_queued(ORDER_THREADS);
+	wait_queued(_metadata, ORDER_THREADS);
 	atomic_store(&td.sh->hold, 0);
 	ASSERT_OK(vmm_async_wait(&b, HANG_S * 1000, &r));
 	EXPECT_EQ(r.ret, 0);
@@ -2189,7 +2181,7 @@ static bool usage_same(const struct usage *a, const struct usage *b)
 }
 
 /* One round trip with an fd of each kind, then close the device. */
-static void leak_cycle(int tap, bool roundtrip)
+static void leak_cycle(struct __test_metadata *_metadata, int tap, bool roundtrip)
 {
 	struct vhost_vring_file f;
 	int fd = vmm_open(), efd;
@@ -2212,7 +2204,7 @@ static void leak_cycle(int tap, bool roundtrip)
 	ASSERT_OK(close(fd));
 }
 
-TEST_TIMEOUT(open_close_10000_no_leak, 600)
+TEST_F_TIMEOUT(vub, open_close_10000_no_leak, 600)
 {
 	const int cycles = 10000, every = 100;
 	struct usage before, after;
@@ -2220,9 +2212,8 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	struct td td;
 	int i, tap;
 
-	require_bridge();
-	start_daemon(&td, TD_SERVE, 4);
-	tap = tap_open();
+	start_daemon(_metadata, &td, TD_SERVE, 4);
+	tap = tap_open(_metadata);
 
 	/* The counters see our objects: an open device is a vub_dev. */
 	i = vmm_open();
@@ -2231,7 +2222,7 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	close(i);
 
 	/* Warm up (the daemon then holds one kick fd), let the RELEASE pass. */
-	leak_cycle(tap, true);
+	leak_cycle(_metadata, tap, true);
 	ASSERT_TRUE(td_wait(&td, 0, VUB_OP_RELEASE, 0, 0, WAIT_MS));
 	usage_read(&before, td.pid);
 	if (before.dev < 0 || before.req < 0)
@@ -2241,18 +2232,18 @@ TEST_TIMEOUT(open_close_10000_no_leak, 600)
 	ASSERT_GE(before.files, 0);
 
 	for (i = 0; i < cycles; i++)
-		leak_cycle(tap, i % every == 0);
+		leak_cycle(_metadata, tap, i % every == 0);
 
 	/* Every RELEASE answered, then the counts settle (deferred frees). */
-	end = harness_now() + HANG_S;
-	while (atomic_load(&td.sh->nr_release) < 1 + cycles / every && harness_now() < end)
+	end = vub_now() + HANG_S;
+	while (atomic_load(&td.sh->nr_release) < 1 + cycles / every && vub_now() < end)
 		usleep(10000);
 	ASSERT_EQ(atomic_load(&td.sh->nr_release), 1 + cycles / every);
-	end = harness_now() + 5;
+	end = vub_now() + 5;
 	do {
 		usleep(50000);
 		usage_read(&after, td.pid);
-	} while (!usage_same(&before, &after) && harness_now() < end);
+	} while (!usage_same(&before, &after) && vub_now() < end);
 
 	TH_LOG("vub_dev %ld -> %ld, vub_req %ld -> %ld, files %ld -> %ld (tolerance %ld), "
 	       "fds %d -> %d, daemon fds %d -> %d", before.dev, after.dev, before.req,
@@ -2280,7 +2271,7 @@ struct ctl {
 	struct vub_open_info open;
 };
 
-static void ctl_open(struct ctl *c, unsigned int ring_flags)
+static void ctl_open(struct __test_metadata *_metadata, struct ctl *c, unsigned int ring_flags)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
@@ -2299,7 +2290,8 @@ static void ctl_close(struct ctl *c)
 }
 
 /* Submit; the CQE's res, or NOT_COMPLETED. */
-static int32_t ctl_cmd(struct ctl *c, uint32_t op, const void *cmd, size_t len)
+static int32_t ctl_cmd(struct __test_metadata *_metadata, struct ctl *c, uint32_t op,
+		       const void *cmd, size_t len)
 {
 	int32_t res;
 	int ret;
@@ -2312,11 +2304,12 @@ static int32_t ctl_cmd(struct ctl *c, uint32_t op, const void *cmd, size_t len)
 	return res;
 }
 
-static int32_t ctl_attach(struct ctl *c, uint32_t version, uint32_t nr_tags)
+static int32_t ctl_attach(struct __test_metadata *_metadata, struct ctl *c, uint32_t version,
+			  uint32_t nr_tags)
 {
 	struct vub_attach a = { .version = version, .nr_tags = nr_tags };
 
-	return ctl_cmd(c, VUB_U_CMD_ATTACH, &a, sizeof(a));
+	return ctl_cmd(_metadata, c, VUB_U_CMD_ATTACH, &a, sizeof(a));
 }
 
 /* A well-formed FETCH for @tag (its buffer in c->bufs, tag 0 or 1). */
@@ -2329,13 +2322,15 @@ static struct vub_io_cmd io_cmd(struct ctl *c, uint32_t tag)
 	};
 }
 
-static int32_t ctl_io(struct ctl *c, uint32_t op, const struct vub_io_cmd *cmd)
+static int32_t ctl_io(struct __test_metadata *_metadata, struct ctl *c, uint32_t op,
+		      const struct vub_io_cmd *cmd)
 {
-	return ctl_cmd(c, op, cmd, sizeof(*cmd));
+	return ctl_cmd(_metadata, c, op, cmd, sizeof(*cmd));
 }
 
 /* Run @fn in a forked child; its return value. */
-static int in_child(int (*fn)(void *), void *arg)
+static int in_child(struct __test_metadata *_metadata,
+		    int (*fn)(struct __test_metadata *, void *), void *arg)
 {
 	int p[2], ret = INT32_MIN;
 	pid_t pid;
@@ -2345,7 +2340,7 @@ static int in_child(int (*fn)(void *), void *arg)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		ret = fn(arg);
+		ret = fn(_metadata, arg);
 		_exit(write(p[1], &ret, sizeof(ret)) != sizeof(ret));
 	}
 	close(p[1]);
@@ -2357,7 +2352,7 @@ static int in_child(int (*fn)(void *), void *arg)
 	return ret;
 }
 
-TEST(ctrl_needs_sqe128)
+TEST_F(vub, ctrl_needs_sqe128)
 {
 	struct vub_attach a = { .version = 1, .nr_tags = 1 };
 	struct vub_io_cmd io;
@@ -2365,14 +2360,13 @@ TEST(ctrl_needs_sqe128)
 	struct ctl c;
 	int32_t res;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	ASSERT_OK(io_uring_queue_init(8, &plain, 0));
 	/* only 16 bytes of command fit in a 64-byte SQE */
 	ASSERT_OK(vub_chan_raw_cmd(&plain, c.fd, VUB_U_CMD_ATTACH, &a, 16, WAIT_MS, &res));
 	ASSERT_EQ(res, -EINVAL);
 	/* that attached nothing: the same file attaches with SQE128 */
-	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1, 1), 1);
 	io = io_cmd(&c, 0);
 	ASSERT_OK(vub_chan_raw_cmd(&plain, c.fd, VUB_U_IO_FETCH, &io, 16, WAIT_MS, &res));
 	ASSERT_EQ(res, -EINVAL);
@@ -2380,7 +2374,7 @@ TEST(ctrl_needs_sqe128)
 	ctl_close(&c);
 }
 
-TEST(ctrl_attach_bad_fields)
+TEST_F(vub, ctrl_attach_bad_fields)
 {
 	static const struct {
 		const char *what;
@@ -2400,51 +2394,48 @@ TEST(ctrl_attach_bad_fields)
 	int32_t res;
 	size_t i;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		res = ctl_cmd(&c, VUB_U_CMD_ATTACH, &bad[i].a, sizeof(bad[i].a));
+		res = ctl_cmd(_metadata, &c, VUB_U_CMD_ATTACH, &bad[i].a, sizeof(bad[i].a));
 		if (res != -EINVAL)
 			TH_LOG("ATTACH with %s: res %d", bad[i].what, res);
 		EXPECT_EQ(res, -EINVAL);
 	}
 	/* None attached; a good one does, negotiating the version down. */
-	ASSERT_EQ(ctl_attach(&c, 1000, VUB_MAX_TAGS), VUB_API_VERSION);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1000, VUB_MAX_TAGS), VUB_API_VERSION);
 	/* once per file */
-	EXPECT_EQ(ctl_attach(&c, 1, 1), -EBUSY);
+	EXPECT_EQ(ctl_attach(_metadata, &c, 1, 1), -EBUSY);
 	ctl_close(&c);
 }
 
-TEST(ctrl_fetch_before_attach)
+TEST_F(vub, ctrl_fetch_before_attach)
 {
 	struct vub_io_cmd io;
 	struct ctl c;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	io = io_cmd(&c, 0);
-	EXPECT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), -EINVAL);
+	EXPECT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), -EINVAL);
 	io.seq = 1;
-	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
-	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
+	EXPECT_EQ(ctl_io(_metadata, &c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+	EXPECT_EQ(ctl_io(_metadata, &c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
 	ctl_close(&c);
 }
 
-TEST(ctrl_io_cmd_bad_fields)
+TEST_F(vub, ctrl_io_cmd_bad_fields)
 {
 	struct vub_io_cmd io;
 	uint64_t ud;
 	int32_t res;
 	struct ctl c;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
-	ASSERT_EQ(ctl_attach(&c, 1, 2), 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1, 2), 1);
 
 #define BAD_FETCH(field, value, err) do {				\
 	io = io_cmd(&c, 0);						\
 	io.field = value;						\
-	res = ctl_io(&c, VUB_U_IO_FETCH, &io);				\
+	res = ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io);				\
 	if (res != (err))						\
 		TH_LOG("FETCH with " #field " = " #value ": res %d", res); \
 	EXPECT_EQ(res, err);						\
@@ -2464,9 +2455,9 @@ TEST(ctrl_io_cmd_bad_fields)
 
 	/* Unknown commands, including a known number with another size. */
 	io = io_cmd(&c, 0);
-	EXPECT_EQ(ctl_io(&c, 0, &io), -EOPNOTSUPP);
-	EXPECT_EQ(ctl_io(&c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
-	res = ctl_cmd(&c, _IOWR(0xAF, 0xE1, struct vub_attach), &io, sizeof(io));
+	EXPECT_EQ(ctl_io(_metadata, &c, 0, &io), -EOPNOTSUPP);
+	EXPECT_EQ(ctl_io(_metadata, &c, _IOWR(0xAF, 0xEF, struct vub_io_cmd), &io), -EOPNOTSUPP);
+	res = ctl_cmd(_metadata, &c, _IOWR(0xAF, 0xE1, struct vub_attach), &io, sizeof(io));
 	if (res != -EOPNOTSUPP && res != -EINVAL)
 		TH_LOG("FETCH encoded with a 64-byte size: res %d", res);
 	EXPECT_TRUE(res == -EOPNOTSUPP || res == -EINVAL);
@@ -2474,14 +2465,14 @@ TEST(ctrl_io_cmd_bad_fields)
 	/* COMMIT for a tag that holds no request */
 	io = io_cmd(&c, 1);
 	io.seq = 1;
-	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+	EXPECT_EQ(ctl_io(_metadata, &c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
 
 	/* None of that posted anything: tag 0 parks now, and only once. */
 	io = io_cmd(&c, 0);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
-	EXPECT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), -EBUSY);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	EXPECT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), -EBUSY);
 	io.seq = 1;
-	EXPECT_EQ(ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
+	EXPECT_EQ(ctl_io(_metadata, &c, VUB_U_IO_COMMIT_AND_FETCH, &io), -EINVAL);
 
 	/* Closing the control fd detaches: the parked FETCH ends -ECANCELED. */
 	close(c.fd);
@@ -2489,59 +2480,59 @@ TEST(ctrl_io_cmd_bad_fields)
 	ASSERT_EQ(res, -ECANCELED);
 	c.fd = open(CTRL_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_GE(c.fd, 0);
-	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1, 1), 1);
 	ctl_close(&c);
 }
 
-static int child_attach(void *arg)
+static int child_attach(struct __test_metadata *_metadata, void *arg)
 {
 	struct ctl c;
 
 	(void)arg;
-	ctl_open(&c, IORING_SETUP_SQE128);
-	return ctl_attach(&c, 1, 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	return ctl_attach(_metadata, &c, 1, 1);
 }
 
-TEST(ctrl_second_attach_ebusy)
+TEST_F(vub, ctrl_second_attach_ebusy)
 {
 	struct ctl c1, c2;
 
-	require_bridge();
-	ctl_open(&c1, IORING_SETUP_SQE128);
-	ctl_open(&c2, IORING_SETUP_SQE128);
-	ASSERT_EQ(ctl_attach(&c1, 1, 1), 1);
-	EXPECT_EQ(ctl_attach(&c1, 1, 1), -EBUSY);	/* same file */
-	EXPECT_EQ(ctl_attach(&c2, 1, 1), -EBUSY);	/* same process */
-	EXPECT_EQ(in_child(child_attach, NULL), -EBUSY);	/* another process */
+	ctl_open(_metadata, &c1, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c2, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach(_metadata, &c1, 1, 1), 1);
+	EXPECT_EQ(ctl_attach(_metadata, &c1, 1, 1), -EBUSY);	/* same file */
+	EXPECT_EQ(ctl_attach(_metadata, &c2, 1, 1), -EBUSY);	/* same process */
+	EXPECT_EQ(in_child(_metadata, child_attach, NULL), -EBUSY);	/* another process */
 	/* The child's exit closed its copy of c1.fd: that is no detach. */
-	EXPECT_EQ(ctl_attach(&c2, 1, 1), -EBUSY);
+	EXPECT_EQ(ctl_attach(_metadata, &c2, 1, 1), -EBUSY);
 	ctl_close(&c2);
 	ctl_close(&c1);
 }
 
-static int child_uses_parents_fd(void *arg)
+static int child_uses_parents_fd(struct __test_metadata *_metadata, void *arg)
 {
 	struct ctl *parent = arg, c;
 	struct vub_io_cmd io;
 	int32_t fetch, commit;
 
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	close(c.fd);
 	c.fd = parent->fd;		/* the attached file, inherited */
 	io = io_cmd(&c, 0);
-	fetch = ctl_io(&c, VUB_U_IO_FETCH, &io);
+	fetch = ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io);
 	io.seq = 1;
-	commit = ctl_io(&c, VUB_U_IO_COMMIT_AND_FETCH, &io);
+	commit = ctl_io(_metadata, &c, VUB_U_IO_COMMIT_AND_FETCH, &io);
 	return fetch == commit ? fetch : INT32_MIN;
 }
 
 /* Wait for the request delivered to tag 0; a copy of its header. */
-static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t result,
+static int32_t ctl_commit(struct __test_metadata *_metadata, struct ctl *c, uint32_t tag,
+			  uint64_t seq, int32_t result,
 			  uint32_t reply_len, uint64_t value);
 
 /* The next request on tag 0; a device's introduction (VUB_OP_OPEN) is
  * recorded and answered yes on the way. */
-static struct vub_req ctl_take_request(struct ctl *c)
+static struct vub_req ctl_take_request(struct __test_metadata *_metadata, struct ctl *c)
 {
 	struct vub_chan_msg m;
 	uint64_t ud = ~0ULL;
@@ -2560,12 +2551,13 @@ static struct vub_req ctl_take_request(struct ctl *c)
 		c->open_req = *m.req;
 		memcpy(&c->open, m.payload, sizeof(c->open));
 		c->nr_open++;
-		res = ctl_commit(c, 0, m.req->seq, 0, 0, 0);
+		res = ctl_commit(_metadata, c, 0, m.req->seq, 0, 0, 0);
 		ASSERT_TRUE(res == NOT_COMPLETED || res == 0);
 	}
 }
 
-static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t result,
+static int32_t ctl_commit(struct __test_metadata *_metadata, struct ctl *c, uint32_t tag,
+			  uint64_t seq, int32_t result,
 			  uint32_t reply_len, uint64_t value)
 {
 	struct vub_io_cmd io = io_cmd(c, tag);
@@ -2574,10 +2566,10 @@ static int32_t ctl_commit(struct ctl *c, uint32_t tag, uint64_t seq, int32_t res
 	io.result = result;
 	io.reply_len = reply_len;
 	memcpy(io.reply, &value, sizeof(value));
-	return ctl_io(c, VUB_U_IO_COMMIT_AND_FETCH, &io);
+	return ctl_io(_metadata, c, VUB_U_IO_COMMIT_AND_FETCH, &io);
 }
 
-TEST(ctrl_other_process_eperm)
+TEST_F(vub, ctrl_other_process_eperm)
 {
 	struct vmm_result r;
 	struct vmm_async a;
@@ -2587,18 +2579,17 @@ TEST(ctrl_other_process_eperm)
 	struct ctl c;
 	int vfd;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	vfd = vmm_open();	/* held here: no RELEASE when a VMM child exits */
 	ASSERT_GE(vfd, 0);
-	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
-	EXPECT_EQ(in_child(child_uses_parents_fd, &c), -EPERM);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1, 1), 1);
+	EXPECT_EQ(in_child(_metadata, child_uses_parents_fd, &c), -EPERM);
 
 	/* Still attached after the child's exit; a full round trip by hand. */
 	io = io_cmd(&c, 0);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_start(&a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
-	req = ctl_take_request(&c);
+	req = ctl_take_request(_metadata, &c);
 	/* first the device's introduction: the default node, opened here */
 	EXPECT_EQ(c.nr_open, 1);
 	EXPECT_EQ(c.open_req.dev_id, req.dev_id);
@@ -2618,7 +2609,7 @@ TEST(ctrl_other_process_eperm)
 	EXPECT_EQ(req.group_id, 0);
 	EXPECT_EQ(req.flags, 0);
 	EXPECT_EQ(req.reserved | req.ext_offset | req.ext_len | req.instance_id, 0);
-	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x77), NOT_COMPLETED);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 8, 0x77), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
 	ASSERT_EQ(r.ret, 0);
 	memcpy(&u, r.arg, sizeof(u));
@@ -2635,15 +2626,16 @@ TEST(ctrl_other_process_eperm)
  * (reply_len mismatch, reply bytes with an error, positive result) fails it
  * with EIO in the VMM and ends the slot, which a new FETCH re-arms.
  */
-static struct vub_req ctl_vmm_get_features(struct ctl *c, int vfd, struct vmm_async *a)
+static struct vub_req ctl_vmm_get_features(struct __test_metadata *_metadata, struct ctl *c,
+					   int vfd, struct vmm_async *a)
 {
 	uint64_t u = 0;
 
 	ASSERT_OK(vmm_async_start(a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
-	return ctl_take_request(c);
+	return ctl_take_request(_metadata, c);
 }
 
-static void expect_vmm(struct vmm_async *a, int err)
+static void expect_vmm(struct __test_metadata *_metadata, struct vmm_async *a, int err)
 {
 	struct vmm_result r;
 
@@ -2651,15 +2643,15 @@ static void expect_vmm(struct vmm_async *a, int err)
 	if (err) {
 		EXPECT_EQ(r.ret, -1);
 		if (r.err != err)
-			TH_LOG("VMM errno %s, expected %s", harness_errname(r.err),
-			       harness_errname(err));
+			TH_LOG("VMM errno %s, expected %s", vub_errname(r.err),
+			       vub_errname(err));
 		EXPECT_EQ(r.err, err);
 	} else {
 		EXPECT_EQ(r.ret, 0);
 	}
 }
 
-TEST(ctrl_commit_checks)
+TEST_F(vub, ctrl_commit_checks)
 {
 	struct vmm_result r;
 	struct vmm_async a;
@@ -2669,53 +2661,54 @@ TEST(ctrl_commit_checks)
 	uint64_t u;
 	int vfd;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	vfd = vmm_open();
 	ASSERT_GE(vfd, 0);
-	ASSERT_EQ(ctl_attach(&c, 1, 1), 1);
+	ASSERT_EQ(ctl_attach(_metadata, &c, 1, 1), 1);
 	io = io_cmd(&c, 0);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
 	/* not naming the request: rejected, request still pending */
-	req = ctl_vmm_get_features(&c, vfd, &a);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq + 1, 0, 8, 1), -EINVAL);
-	EXPECT_EQ(ctl_commit(&c, 1, req.seq, 0, 8, 1), -EINVAL);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, VUB_REPLY_MAX + 1, 1), -EINVAL);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq + 1, 0, 8, 1), -EINVAL);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 1, req.seq, 0, 8, 1), -EINVAL);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, VUB_REPLY_MAX + 1, 1), -EINVAL);
 	ASSERT_EQ(vmm_async_wait(&a, QUIET_MS, &r), -1);
-	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x42), NOT_COMPLETED);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 8, 0x42), NOT_COMPLETED);
 	ASSERT_OK(vmm_async_wait(&a, WAIT_MS, &r));
 	ASSERT_EQ(r.ret, 0);
 	memcpy(&u, r.arg, sizeof(u));
 	ASSERT_EQ(u, 0x42);
 	/* answered: the tag is parked again, a second answer is rejected */
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 0x42), -EINVAL);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 8, 0x42), -EINVAL);
 
 	/* malformed answers: EIO for the VMM, the slot must be fetched again */
-	req = ctl_vmm_get_features(&c, vfd, &a);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 0, 4, 1), -EINVAL);	/* reply_len != 8 */
-	expect_vmm(&a, EIO);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 4, 1), -EINVAL);	/* reply_len != 8 */
+	expect_vmm(_metadata, &a, EIO);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
-	req = ctl_vmm_get_features(&c, vfd, &a);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 8, 1), -EINVAL);	/* reply with error */
-	expect_vmm(&a, EIO);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, -EXDEV, 8, 1),
+		  -EINVAL);	/* reply with error */
+	expect_vmm(_metadata, &a, EIO);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
-	req = ctl_vmm_get_features(&c, vfd, &a);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, 1, 0, 0), -EINVAL);	/* positive result */
-	expect_vmm(&a, EIO);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 1, 0, 0),
+		  -EINVAL);	/* positive result */
+	expect_vmm(_metadata, &a, EIO);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 
 	/* and a well-formed error */
-	req = ctl_vmm_get_features(&c, vfd, &a);
-	EXPECT_EQ(ctl_commit(&c, 0, req.seq, -EXDEV, 0, 0), NOT_COMPLETED);
-	expect_vmm(&a, EXDEV);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
+	EXPECT_EQ(ctl_commit(_metadata, &c, 0, req.seq, -EXDEV, 0, 0), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, EXDEV);
 	ctl_close(&c);
 	close(vfd);
 }
 
-static int attach_without_net_admin(void *arg)
+static int attach_without_net_admin(struct __test_metadata *_metadata, void *arg)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
@@ -2730,13 +2723,13 @@ static int attach_without_net_admin(void *arg)
 	d[CAP_NET_ADMIN / 32].inheritable &= ~bit;
 	if (syscall(SYS_capset, &h, d))
 		return INT32_MIN;
-	ctl_open(&c, IORING_SETUP_SQE128);	/* uid 0 still owns the node */
-	return ctl_attach(&c, 1, 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);	/* uid 0 still owns the node */
+	return ctl_attach(_metadata, &c, 1, 1);
 }
 
 /* In a child without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0: its own device's
  * VHOST_SET_LOG_BASE must fail with ENOMEM (the log's pins are charged). */
-static int log_over_memlock(void *arg)
+static int log_over_memlock(struct __test_metadata __attribute__((unused)) *_metadata, void *arg)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
@@ -2769,7 +2762,7 @@ static int log_over_memlock(void *arg)
  * larger log first (LOG_ALL is on); unmapped and read-only logs are EFAULT,
  * a log beyond RLIMIT_MEMLOCK ENOMEM.
  */
-TEST(log_sized_by_memory_table)
+TEST_F(vub, log_sized_by_memory_table)
 {
 	union {
 		struct vhost_memory m;
@@ -2786,9 +2779,8 @@ TEST(log_sized_by_memory_table)
 	uint8_t *logmap;
 	int fd;
 
-	require_bridge();
-	guest_mem_map(&g, 3);
-	start_daemon(&td, TD_SERVE, 4);
+	guest_mem_map(_metadata, &g, 3);
+	start_daemon(_metadata, &td, TD_SERVE, 4);
 	fd = vmm_open();
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(ioctl(fd, VHOST_SET_OWNER));
@@ -2839,7 +2831,7 @@ TEST(log_sized_by_memory_table)
 	ASSERT_OK(ioctl(fd, VHOST_SET_LOG_BASE, &u));
 
 	fill_regions(&mem.m, 1, &g);
-	EXPECT_EQ(in_child(log_over_memlock, &mem.m), -ENOMEM);
+	EXPECT_EQ(in_child(_metadata, log_over_memlock, &mem.m), -ENOMEM);
 
 	close(fd);
 	munmap(logmap, maplen);
@@ -2847,20 +2839,20 @@ TEST(log_sized_by_memory_table)
 	guest_mem_unmap(&g);
 }
 
-TEST(ctrl_attach_needs_cap_net_admin)
+TEST_F(vub, ctrl_attach_needs_cap_net_admin)
 {
 	struct ctl c;
 
-	require_bridge();
-	EXPECT_EQ(in_child(attach_without_net_admin, NULL), -EPERM);
+	EXPECT_EQ(in_child(_metadata, attach_without_net_admin, NULL), -EPERM);
 	/* and that attached nothing */
-	ctl_open(&c, IORING_SETUP_SQE128);
-	EXPECT_EQ(ctl_attach(&c, 1, 1), 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	EXPECT_EQ(ctl_attach(_metadata, &c, 1, 1), 1);
 	ctl_close(&c);
 }
 
 /* As another user: open @arg's count of devices; how many opened, or -errno. */
-static int child_open_as_nobody(void *arg)
+static int child_open_as_nobody(struct __test_metadata __attribute__((unused)) *_metadata,
+				void *arg)
 {
 	int i, n = *(int *)arg;
 
@@ -2877,13 +2869,12 @@ static int child_open_as_nobody(void *arg)
  * open beyond the limit fails with EMFILE (a deliberate difference: a
  * vhost-net user has no such limit); another user has his own count.
  */
-TEST(max_devices_per_user_emfile)
+TEST_F(vub, max_devices_per_user_emfile)
 {
 	long saved = param_read("max_devices_per_user");
 	int fds[3], vn[4], i, n = 3;
 	struct stat st;
 
-	require_bridge();
 	ASSERT_GE(saved, 0);
 	ASSERT_OK(param_write("max_devices_per_user", 3));
 	for (i = 0; i < 3; i++) {
@@ -2892,7 +2883,7 @@ TEST(max_devices_per_user_emfile)
 	}
 	ASSERT_ERRNO(vmm_open(), EMFILE);
 	for (i = 0; i < 4; i++) {	/* vhost-net: no limit */
-		vn[i] = vhost_net_open();
+		vn[i] = vhost_net_open(_metadata);
 		ASSERT_GE(vn[i], 0);
 	}
 	for (i = 0; i < 4; i++)
@@ -2905,9 +2896,9 @@ TEST(max_devices_per_user_emfile)
 	/* Another user has a count of his own (the node made his for this). */
 	ASSERT_OK(stat(VMM_DEV, &st));
 	ASSERT_OK(chmod(VMM_DEV, 0666));
-	EXPECT_EQ(in_child(child_open_as_nobody, &n), 3);
+	EXPECT_EQ(in_child(_metadata, child_open_as_nobody, &n), 3);
 	n = 4;
-	EXPECT_EQ(in_child(child_open_as_nobody, &n), 3);
+	EXPECT_EQ(in_child(_metadata, child_open_as_nobody, &n), 3);
 	ASSERT_OK(chmod(VMM_DEV, st.st_mode & 07777));
 
 	for (i = 0; i < 3; i++)
@@ -2925,51 +2916,56 @@ TEST(max_devices_per_user_emfile)
 
 /* ---- i. the fd store ------------------------------------------------------ */
 
-static int32_t ctl_attach_flags(struct ctl *c, uint32_t flags)
+static int32_t ctl_attach_flags(struct __test_metadata *_metadata, struct ctl *c, uint32_t flags)
 {
 	struct vub_attach a = { .version = 1, .nr_tags = 1, .flags = flags };
 
-	return ctl_cmd(c, VUB_U_CMD_ATTACH, &a, sizeof(a));
+	return ctl_cmd(_metadata, c, VUB_U_CMD_ATTACH, &a, sizeof(a));
 }
 
-static int32_t fd_cmd(struct ctl *c, uint32_t op, uint32_t dev_id, uint32_t slot, int fd)
+static int32_t fd_cmd(struct __test_metadata *_metadata, struct ctl *c, uint32_t op,
+		      uint32_t dev_id, uint32_t slot, int fd)
 {
 	struct vub_fd_cmd f = { .dev_id = dev_id, .slot = slot, .fd = fd };
 
-	return ctl_cmd(c, op, &f, sizeof(f));
+	return ctl_cmd(_metadata, c, op, &f, sizeof(f));
 }
 
-static int32_t fd_fetch(struct ctl *c, uint32_t dev_id, uint32_t slot,
+static int32_t fd_fetch(struct __test_metadata *_metadata, struct ctl *c, uint32_t dev_id,
+			uint32_t slot,
 			struct vub_fd_entry *e, uint32_t nr)
 {
 	struct vub_fd_fetch f = { .buf_addr = (uintptr_t)e, .nr = nr, .dev_id = dev_id,
 				  .slot = slot };
 
-	return ctl_cmd(c, VUB_U_CMD_FD_FETCH, &f, sizeof(f));
+	return ctl_cmd(_metadata, c, VUB_U_CMD_FD_FETCH, &f, sizeof(f));
 }
 
 /* Attach @c (with @flags), post tag 0 and learn the dev_id of @vfd from one
  * GET_FEATURES answered with @value: the device is then stateful. */
-static uint32_t ctl_serve_attached(struct ctl *c, int vfd, uint64_t value);
+static uint32_t ctl_serve_attached(struct __test_metadata *_metadata, struct ctl *c, int vfd,
+				   uint64_t value);
 
-static uint32_t ctl_serve_one(struct ctl *c, uint32_t flags, int vfd, uint64_t value)
+static uint32_t ctl_serve_one(struct __test_metadata *_metadata, struct ctl *c, uint32_t flags,
+			      int vfd, uint64_t value)
 {
-	ASSERT_EQ(ctl_attach_flags(c, flags), 1);
-	return ctl_serve_attached(c, vfd, value);
+	ASSERT_EQ(ctl_attach_flags(_metadata, c, flags), 1);
+	return ctl_serve_attached(_metadata, c, vfd, value);
 }
 
-static uint32_t ctl_serve_attached(struct ctl *c, int vfd, uint64_t value)
+static uint32_t ctl_serve_attached(struct __test_metadata *_metadata, struct ctl *c, int vfd,
+				   uint64_t value)
 {
 	struct vmm_async a;
 	struct vub_io_cmd io;
 	struct vub_req req;
 
 	io = io_cmd(c, 0);
-	ASSERT_EQ(ctl_io(c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
-	req = ctl_vmm_get_features(c, vfd, &a);
+	ASSERT_EQ(ctl_io(_metadata, c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	req = ctl_vmm_get_features(_metadata, c, vfd, &a);
 	EXPECT_EQ(req.ioctl, VHOST_GET_FEATURES);
-	ASSERT_EQ(ctl_commit(c, 0, req.seq, 0, 8, value), NOT_COMPLETED);
-	expect_vmm(&a, 0);
+	ASSERT_EQ(ctl_commit(_metadata, c, 0, req.seq, 0, 8, value), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, 0);
 	return req.dev_id;
 }
 
@@ -2984,17 +2980,17 @@ static int peer_closed(int fd, int timeout_ms)
 	return recv(fd, &ch, 1, MSG_DONTWAIT) == 0;
 }
 
-static struct vub_chan_msg ctl_next(struct ctl *c);
+static struct vub_chan_msg ctl_next(struct __test_metadata *_metadata, struct ctl *c);
 
 /* The attached file, used by another process (through its own ring). */
-static int store_child(void *arg)
+static int store_child(struct __test_metadata *_metadata, void *arg)
 {
 	struct ctl *parent = arg, c;
 
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	close(c.fd);
 	c.fd = parent->fd;
-	return fd_cmd(&c, VUB_U_CMD_FD_STORE, 1, 0, 0);
+	return fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, 1, 0, 0);
 }
 
 /*
@@ -3003,7 +2999,7 @@ static int store_child(void *arg)
  * flags, slots past VUB_FD_STORE_SLOTS, devices that are not open, closed
  * descriptors and files of the wrong kind.
  */
-TEST(fdstore_rejects_malformed)
+TEST_F(vub, fdstore_rejects_malformed)
 {
 	struct vub_fd_cmd bad = { .slot = 0, .fd = 0 };
 	struct vub_fd_fetch fb = { 0 };
@@ -3012,53 +3008,53 @@ TEST(fdstore_rejects_malformed)
 	uint32_t dev;
 	struct ctl c;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	vfd = vmm_open();
 	ASSERT_GE(vfd, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
 	ASSERT_OK(pipe2(pfd, O_CLOEXEC));
 	/* not attached */
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, 1, 0, efd), -EINVAL);
-	EXPECT_EQ(fd_fetch(&c, 0, 0, e, 2), -EINVAL);
-	dev = ctl_serve_one(&c, 0, vfd, 1);
-	EXPECT_EQ(in_child(store_child, &c), -EPERM);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, 1, 0, efd), -EINVAL);
+	EXPECT_EQ(fd_fetch(_metadata, &c, 0, 0, e, 2), -EINVAL);
+	dev = ctl_serve_one(_metadata, &c, 0, vfd, 1);
+	EXPECT_EQ(in_child(_metadata, store_child, &c), -EPERM);
 
 	bad.dev_id = dev;
 	bad.fd = efd;
 	bad.flags = 1;
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
 	bad.flags = 0;
 	bad.reserved[7] = 1;
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_DROP, &bad, sizeof(bad)), -EINVAL);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, UINT32_MAX, efd), -ENOSPC);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, VUB_FD_STORE_SLOTS, -1), -ENOSPC);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev + 1000000, 0, efd), -ENOENT);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, 0, 0, efd), -ENOENT);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, closed_fd()), -EBADF);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, -1), -EBADF);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, pfd[0]), -EINVAL);	/* a pipe */
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, vfd), -EINVAL);	/* ours */
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.ring.ring_fd), -EINVAL);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 0, efd), -EINVAL);	/* fd must be -1 */
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 0, -1), 0);	/* empty: fine */
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, &bad, sizeof(bad)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_DROP, &bad, sizeof(bad)), -EINVAL);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, UINT32_MAX, efd), -ENOSPC);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_DROP, dev, VUB_FD_STORE_SLOTS, -1), -ENOSPC);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev + 1000000, 0, efd), -ENOENT);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, 0, 0, efd), -ENOENT);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, closed_fd()), -EBADF);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, -1), -EBADF);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, pfd[0]), -EINVAL);	/* a pipe */
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, vfd), -EINVAL);	/* ours */
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, c.ring.ring_fd), -EINVAL);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_DROP, dev, 0, efd),
+		  -EINVAL);	/* fd must be -1 */
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_DROP, dev, 0, -1), 0);	/* empty: fine */
 	/* fetch: nr, flags, reserved, alignment */
-	EXPECT_EQ(fd_fetch(&c, 0, 0, e, 0), -EINVAL);
-	EXPECT_EQ(fd_fetch(&c, 0, 0, e, VUB_FD_FETCH_MAX + 1), -EINVAL);
+	EXPECT_EQ(fd_fetch(_metadata, &c, 0, 0, e, 0), -EINVAL);
+	EXPECT_EQ(fd_fetch(_metadata, &c, 0, 0, e, VUB_FD_FETCH_MAX + 1), -EINVAL);
 	fb = (struct vub_fd_fetch){ .buf_addr = (uintptr_t)e, .nr = 1, .flags = 1 };
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
 	fb.flags = 0;
 	fb.reserved[6] = 1;
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
 	fb.reserved[6] = 0;
 	fb.buf_addr = (uintptr_t)e + 1;
-	EXPECT_EQ(ctl_cmd(&c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
+	EXPECT_EQ(ctl_cmd(_metadata, &c, VUB_U_CMD_FD_FETCH, &fb, sizeof(fb)), -EINVAL);
 	/* nothing was stored */
-	EXPECT_EQ(fd_fetch(&c, dev, 0, e, 2), 0);
+	EXPECT_EQ(fd_fetch(_metadata, &c, dev, 0, e, 2), 0);
 	close(pfd[0]);
 	close(pfd[1]);
 	close(efd);
@@ -3073,7 +3069,7 @@ TEST(fdstore_rejects_malformed)
  * slot) order, page by page; the limit is VUB_FD_STORE_SLOTS per device;
  * the daemon's descriptors and the files come back.
  */
-TEST(fdstore_holds_files_until_drop_or_release)
+TEST_F(vub, fdstore_holds_files_until_drop_or_release)
 {
 	struct vub_fd_entry e[VUB_FD_FETCH_MAX];
 	int vfd, sp[2], sp2[2], efd, base, i, n;
@@ -3082,20 +3078,19 @@ TEST(fdstore_holds_files_until_drop_or_release)
 	uint32_t dev;
 	char ch = 0;
 
-	require_bridge();
-	ctl_open(&c, IORING_SETUP_SQE128);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
 	vfd = vmm_open();
 	ASSERT_GE(vfd, 0);
-	dev = ctl_serve_one(&c, 0, vfd, 1);
+	dev = ctl_serve_one(_metadata, &c, 0, vfd, 1);
 	base = count_fds(getpid());
 
 	/* stored: our copy closed, the peer sees no hang-up */
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 5, sp[0]), 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 5, sp[0]), 0);
 	close(sp[0]);
 	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);
 	/* fetched: a new descriptor of the same socket */
-	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 4), 1);
+	ASSERT_EQ(fd_fetch(_metadata, &c, dev, 0, e, 4), 1);
 	EXPECT_EQ(e[0].dev_id, dev);
 	EXPECT_EQ(e[0].slot, 5);
 	EXPECT_EQ(e[0].flags, 0);
@@ -3106,15 +3101,15 @@ TEST(fdstore_holds_files_until_drop_or_release)
 	close(e[0].fd);
 	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);
 	/* dropped: the last reference goes */
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_DROP, dev, 5, -1), 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_DROP, dev, 5, -1), 0);
 	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
 	close(sp[1]);
 
 	/* replaced: the old file goes */
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp2));
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), 0);
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp2[0]), 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, sp2[0]), 0);
 	close(sp[0]);
 	close(sp2[0]);
 	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
@@ -3125,17 +3120,17 @@ TEST(fdstore_holds_files_until_drop_or_release)
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
 	for (i = 1; i < VUB_FD_STORE_SLOTS; i++)
-		ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, i, efd), 0);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
+		ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, i, efd), 0);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, VUB_FD_STORE_SLOTS, efd), -ENOSPC);
 	close(efd);
 	/* fetched in pages, in slot order */
-	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 100), 100);
+	ASSERT_EQ(fd_fetch(_metadata, &c, dev, 0, e, 100), 100);
 	for (i = 0; i < 100; i++) {
 		EXPECT_EQ(e[i].dev_id, dev);
 		EXPECT_EQ(e[i].slot, (uint32_t)i);
 		close(e[i].fd);
 	}
-	n = fd_fetch(&c, dev, 100, e, VUB_FD_FETCH_MAX);
+	n = fd_fetch(_metadata, &c, dev, 100, e, VUB_FD_FETCH_MAX);
 	ASSERT_GE(n, VUB_FD_STORE_SLOTS - 100);
 	for (i = 0; i < n; i++) {
 		if (i < VUB_FD_STORE_SLOTS - 100) {
@@ -3150,14 +3145,14 @@ TEST(fdstore_holds_files_until_drop_or_release)
 
 	/* the VMM closes the device: everything stored goes with it */
 	close(vfd);
-	m = ctl_next(&c);
+	m = ctl_next(_metadata, &c);
 	EXPECT_EQ(m.req->op, VUB_OP_RELEASE);
 	EXPECT_EQ(peer_closed(sp2[1], WAIT_MS), 1);
 	close(sp2[1]);
-	EXPECT_EQ(fd_fetch(&c, dev, 0, e, 4), 0);
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
+	EXPECT_EQ(fd_fetch(_metadata, &c, dev, 0, e, 4), 0);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, c.fd), -EINVAL);
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
-	EXPECT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), -ENOENT);
+	EXPECT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, 0, sp[0]), -ENOENT);
 	close(sp[0]);
 	close(sp[1]);
 	EXPECT_EQ(count_fds(getpid()), base - 1);	/* vfd */
@@ -3165,7 +3160,7 @@ TEST(fdstore_holds_files_until_drop_or_release)
 }
 
 /* The request in tag 0's buffer (its CQE already consumed). */
-static struct vub_chan_msg ctl_decode(struct ctl *c)
+static struct vub_chan_msg ctl_decode(struct __test_metadata *_metadata, struct ctl *c)
 {
 	struct vub_chan_msg m;
 
@@ -3174,7 +3169,7 @@ static struct vub_chan_msg ctl_decode(struct ctl *c)
 }
 
 /* Wait for the next request on tag 0, an OPEN included. */
-static struct vub_chan_msg ctl_next(struct ctl *c)
+static struct vub_chan_msg ctl_next(struct __test_metadata *_metadata, struct ctl *c)
 {
 	uint64_t ud = ~0ULL;
 	int32_t res = 1;
@@ -3182,7 +3177,7 @@ static struct vub_chan_msg ctl_next(struct ctl *c)
 	ASSERT_OK(vub_chan_raw_wait(&c->ring, WAIT_MS, &ud, &res));
 	ASSERT_EQ(res, 0);
 	ASSERT_EQ(ud, 0);
-	return ctl_decode(c);
+	return ctl_decode(_metadata, c);
 }
 
 /*
@@ -3194,7 +3189,7 @@ static struct vub_chan_msg ctl_next(struct ctl *c)
  * dead daemon held fails with ECONNRESET.  A restored device's release
  * reaches the daemon attached at the time, even with no request since.
  */
-TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
+TEST_F_TIMEOUT(vub, fdstore_daemon_restart_adopts_device, 60)
 {
 	struct vub_fd_entry e[4];
 	struct vmm_async a;
@@ -3207,7 +3202,6 @@ TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
 	struct ctl c;
 	uint64_t u;
 
-	require_bridge();
 	vfd = vmm_open();
 	vfd2 = vmm_open();
 	vfd3 = vmm_open();
@@ -3215,71 +3209,71 @@ TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
 
 	/* daemon 1 serves all three; stores state for dev and dev2 */
-	ctl_open(&c, IORING_SETUP_SQE128);
-	dev = ctl_serve_one(&c, 0, vfd, 1);
-	req = ctl_vmm_get_features(&c, vfd2, &a);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	dev = ctl_serve_one(_metadata, &c, 0, vfd, 1);
+	req = ctl_vmm_get_features(_metadata, &c, vfd2, &a);
 	dev2 = req.dev_id;
-	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 2), NOT_COMPLETED);
-	expect_vmm(&a, 0);
-	req = ctl_vmm_get_features(&c, vfd3, &a);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 8, 2), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, 0);
+	req = ctl_vmm_get_features(_metadata, &c, vfd3, &a);
 	dev3 = req.dev_id;
-	ASSERT_EQ(ctl_commit(&c, 0, req.seq, 0, 8, 3), NOT_COMPLETED);
-	expect_vmm(&a, 0);
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev2, VUB_FD_SLOT_STATE, sp[0]), 0);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, req.seq, 0, 8, 3), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev2, VUB_FD_SLOT_STATE, sp[0]), 0);
 	close(sp[0]);
 	/* it dies holding an ioctl of dev: ECONNRESET */
-	req = ctl_vmm_get_features(&c, vfd, &a);
+	req = ctl_vmm_get_features(_metadata, &c, vfd, &a);
 	ctl_close(&c);
-	expect_vmm(&a, ECONNRESET);
+	expect_vmm(_metadata, &a, ECONNRESET);
 	EXPECT_EQ(peer_closed(sp[1], QUIET_MS), 0);	/* the store holds it */
 
 	/* daemon 2 recovers: fetch, then STORED introductions */
-	ctl_open(&c, IORING_SETUP_SQE128);
-	ASSERT_EQ(ctl_attach_flags(&c, VUB_ATTACH_F_RECOVER), 1);
-	ASSERT_EQ(fd_fetch(&c, dev, 0, e, 4), 2);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(_metadata, &c, VUB_ATTACH_F_RECOVER), 1);
+	ASSERT_EQ(fd_fetch(_metadata, &c, dev, 0, e, 4), 2);
 	EXPECT_EQ(e[0].dev_id, dev);
 	EXPECT_EQ(e[1].dev_id, dev2);
 	EXPECT_EQ(e[0].slot, VUB_FD_SLOT_STATE);
 	close(e[0].fd);
 	close(e[1].fd);
 	io = io_cmd(&c, 0);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 	u = 0;
 	ASSERT_OK(vmm_async_start(&a, vfd, VHOST_GET_FEATURES, &u, sizeof(u)));
-	m = ctl_next(&c);
+	m = ctl_next(_metadata, &c);
 	ASSERT_EQ(m.req->op, VUB_OP_OPEN);
 	ASSERT_EQ(m.req->dev_id, dev);
 	memcpy(&oi, m.payload, sizeof(oi));
 	EXPECT_EQ(oi.flags, VUB_OPEN_F_STORED);
-	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 0, 0), 0);	/* adopted */
-	m = ctl_decode(&c);	/* the commit's CQE brought the ioctl */
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, m.req->seq, 0, 0, 0), 0);	/* adopted */
+	m = ctl_decode(_metadata, &c);	/* the commit's CQE brought the ioctl */
 	ASSERT_EQ(m.req->op, VUB_OP_IOCTL);
 	ASSERT_EQ(m.req->ioctl, VHOST_GET_FEATURES);
-	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 8, 0x55), NOT_COMPLETED);
-	expect_vmm(&a, 0);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, m.req->seq, 0, 8, 0x55), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, 0);
 	/* a device with no stored state: EIO, without a word to the daemon */
 	EXPECT_ERRNO(ioctl(vfd3, VHOST_GET_FEATURES, &u), EIO);
 	/* one the daemon refuses: EIO from then on */
 	ASSERT_OK(vmm_async_start(&a, vfd2, VHOST_GET_FEATURES, &u, sizeof(u)));
-	m = ctl_next(&c);
+	m = ctl_next(_metadata, &c);
 	ASSERT_EQ(m.req->op, VUB_OP_OPEN);
 	ASSERT_EQ(m.req->dev_id, dev2);
-	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, -ENOENT, 0, 0), NOT_COMPLETED);
-	expect_vmm(&a, EIO);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, m.req->seq, -ENOENT, 0, 0), NOT_COMPLETED);
+	expect_vmm(_metadata, &a, EIO);
 	EXPECT_ERRNO(ioctl(vfd2, VHOST_GET_FEATURES, &u), EIO);
 	ctl_close(&c);
 
 	/* daemon 3 recovers too; dev's release reaches it without any ioctl */
-	ctl_open(&c, IORING_SETUP_SQE128);
-	ASSERT_EQ(ctl_attach_flags(&c, VUB_ATTACH_F_RECOVER), 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(_metadata, &c, VUB_ATTACH_F_RECOVER), 1);
 	io = io_cmd(&c, 0);
-	ASSERT_EQ(ctl_io(&c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
+	ASSERT_EQ(ctl_io(_metadata, &c, VUB_U_IO_FETCH, &io), NOT_COMPLETED);
 	close(vfd);
-	m = ctl_next(&c);
+	m = ctl_next(_metadata, &c);
 	EXPECT_EQ(m.req->op, VUB_OP_RELEASE);
 	EXPECT_EQ(m.req->dev_id, dev);
-	ASSERT_EQ(ctl_commit(&c, 0, m.req->seq, 0, 0, 0), NOT_COMPLETED);
+	ASSERT_EQ(ctl_commit(_metadata, &c, 0, m.req->seq, 0, 0, 0), NOT_COMPLETED);
 	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 0);	/* dev2 still holds it */
 	close(vfd2);
 	EXPECT_EQ(peer_closed(sp[1], WAIT_MS), 1);
@@ -3290,12 +3284,12 @@ TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
 	vfd = vmm_open();
 	ASSERT_GE(vfd, 0);
 	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
-	ctl_open(&c, IORING_SETUP_SQE128);
-	dev = ctl_serve_one(&c, 0, vfd, 1);
-	ASSERT_EQ(fd_cmd(&c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	dev = ctl_serve_one(_metadata, &c, 0, vfd, 1);
+	ASSERT_EQ(fd_cmd(_metadata, &c, VUB_U_CMD_FD_STORE, dev, VUB_FD_SLOT_STATE, sp[0]), 0);
 	ctl_close(&c);
-	ctl_open(&c, IORING_SETUP_SQE128);
-	ASSERT_EQ(ctl_attach_flags(&c, 0), 1);
+	ctl_open(_metadata, &c, IORING_SETUP_SQE128);
+	ASSERT_EQ(ctl_attach_flags(_metadata, &c, 0), 1);
 	EXPECT_ERRNO(ioctl(vfd, VHOST_GET_FEATURES, &u), EIO);
 	ctl_close(&c);
 	close(vfd);
@@ -3305,10 +3299,17 @@ TEST_TIMEOUT(fdstore_daemon_restart_adopts_device, 60)
 	(void)dev3;
 }
 
+static void at_exit(void)
+{
+	if (vub_group_end())
+		restore_params();
+}
+
 int main(int argc, char **argv)
 {
 	saved_timeout_ms = param_read("req_timeout_ms");
 	saved_max_queued = param_read("max_queued_per_process");
 	saved_max_devices = param_read("max_devices_per_user");
-	return harness_main(argc, argv, restore_params);
+	atexit(at_exit);
+	return test_harness_run(argc, argv);
 }

@@ -2,8 +2,9 @@
 # `make check`: run every stage, even after one fails, then summarise.
 # Stage logs: build/check/<stage>.log.  The last line adds up test results: the TAP
 # points of each VM run (tests/vm/run.sh writes them to build/vm-<series>/result),
-# the "N passed, N failed" closing lines that a host stage's test runners print, and
-# one point for a stage that prints none.  Exits non-zero if any stage failed.
+# the "N passed, N failed" (or the kselftest harness's "# Totals: ...") closing lines
+# that a host stage's test runners print, and one point for a stage that prints none.
+# Exits non-zero if any stage failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -36,9 +37,13 @@ for s in "${stages[@]}"; do
 		detail="($p passed, $f failed, $k skipped)"
 		;;
 	*)
-		# Test runners' own closing lines ("N passed, N failed[, N skipped]"), else 1 point.
+		# Test runners' own closing lines ("N passed, N failed[, N skipped]", the kselftest
+		# harness's "# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N"), else 1 point.
 		read -r p f k < <(awk '/^([[:alnum:]_-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$/ {
 			sub(/^[^ ]+: /, ""); n++; p += $1; f += $3; k += $5 }
+			/^# Totals: pass:[0-9]+ fail:[0-9]+ xfail:[0-9]+ xpass:[0-9]+ skip:[0-9]+ error:[0-9]+$/ {
+			for (i = 3; i <= NF; i++) { split($i, kv, ":"); t[kv[1]] = kv[2] }
+			n++; p += t["pass"] + t["xfail"]; f += t["fail"] + t["xpass"] + t["error"]; k += t["skip"] }
 			END { print (n ? p : -1) + 0, f + 0, k + 0 }' "$logs/$name.log")
 		if [ "$p" = -1 ]; then
 			p=0 f=0 k=0
