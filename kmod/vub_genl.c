@@ -44,7 +44,8 @@ static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst
 	    (admin &&
 	     nla_put_string(skb, VUB_A_INSTANCE_SOCKET, inst->socket)) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_TYPE, inst->type) ||
-	    nla_put_u32(skb, VUB_A_INSTANCE_MEM_POLICY, inst->mem_policy) ||
+	    (inst->mem_policy &&
+	     nla_put_u32(skb, VUB_A_INSTANCE_MEM_POLICY, inst->mem_policy)) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_DEVICES,
 			atomic_read(&inst->nr_devices)))
 		return -EMSGSIZE;

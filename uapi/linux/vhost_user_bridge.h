@@ -535,7 +535,7 @@ enum vub_genl_attr {
 	 * ioctl failed with EAGAIN.
 	 */
 	VUB_A_BRIDGE_REFUSED,
-	/* u32, enum vub_mem_policy: the instance's, as it was added */
+	/* u32, enum vub_mem_policy: the instance's; absent: VUB_MEM_DEFAULT */
 	VUB_A_INSTANCE_MEM_POLICY,
 
 	__VUB_A_MAX,
