@@ -216,6 +216,7 @@ static _Noreturn void backend(struct shared *sh, int wfd)
 static struct shared *sh;
 static int vfd;
 static uint8_t *ram;
+static int hugepage_err;	/* of madvise(MADV_HUGEPAGE) */
 
 /* Have the back-end do @cmd on [@gpa, +@len); its result. */
 static int be_cmd(uint32_t cmd, uint64_t gpa, uint32_t len)
@@ -343,7 +344,16 @@ static void step_collapse(void)
 	int ret = madvise(ram, 2 * MIB, MADV_COLLAPSE);
 
 	if (ret && (errno == EINVAL || errno == ENOSYS)) {
-		printf("skip: MADV_COLLAPSE: %s (no THP collapse on this kernel)\n", strerror(errno));
+		char thp[128] = "?";
+		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+		if (f) {
+			if (!fgets(thp, sizeof(thp), f))
+				strcpy(thp, "?\n");
+			fclose(f);
+		}
+		printf("skip: MADV_COLLAPSE: %s (no THP collapse here; MADV_HUGEPAGE: %s; THP enabled: %s",
+		       strerror(errno), hugepage_err ? strerror(hugepage_err) : "ok", thp);
 		return;
 	}
 	CHECK(!ret, "MADV_COLLAPSE of the first 2 MiB (%s)", ret ? strerror(errno) : "collapsed");
@@ -397,7 +407,8 @@ static int vmm(const char *dev, bool expect_mirror)
 		return 1;
 	}
 	ram = (uint8_t *)(((uintptr_t)area + 2 * MIB - 1) & ~(2 * MIB - 1));
-	madvise(ram, RAM_SIZE, MADV_HUGEPAGE);	/* informational: THP may be off */
+	if (madvise(ram, RAM_SIZE, MADV_HUGEPAGE))	/* THP may be off */
+		hugepage_err = errno;
 	fill(ram, RAM_SIZE, 1);
 	tab.r = (struct vhost_memory_region){
 		.guest_phys_addr = 0,

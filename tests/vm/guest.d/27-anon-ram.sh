@@ -14,6 +14,10 @@ qe_lib=1
 # shellcheck source-path=SCRIPTDIR source=30-e2e-qemu.sh
 . "$(dirname "$(readlink -f "$0")")/30-e2e-qemu.sh"
 
+# A lockdep kernel reports the back-end's invalidation nested in the VMM's as recursive
+# locking of its one mmu_notifier map (design.rst, "Mirrored memory"), and turns lockdep
+# off for every later test: not run there until that is solved.
+[ -e /proc/lockdep ] && { echo "lockdep kernel: mirrors nest mmu notifier invalidations, which lockdep reports (design.rst)"; exit 4; }
 qe_mem=(-machine pc,graphics=off)	# shellcheck disable=SC2054 # one argument
 qe_mem_what="default RAM: private anonymous"
 ar_param=/sys/module/vhost_user_bridge/parameters/mem_mirror

@@ -17,6 +17,10 @@ tool=$build/vub_anonmem
 param=/sys/module/vhost_user_bridge/parameters/mem_mirror
 fails=0
 
+# A lockdep kernel reports the back-end's invalidation nested in the VMM's as recursive
+# locking of its one mmu_notifier map (design.rst, "Mirrored memory"), and turns lockdep
+# off for every later test: not run there until that is solved.
+[ -e /proc/lockdep ] && { echo "lockdep kernel: mirrors nest mmu notifier invalidations, which lockdep reports (design.rst)"; exit 4; }
 [ -x "$tool" ] && [ -x "$build/vubctl" ] || { echo "no $tool or $build/vubctl (make)"; exit 4; }
 [ -w "$param" ] || { echo "FAIL: no $param"; exit 1; }
 read -r old <"$param"
