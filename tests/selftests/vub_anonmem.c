@@ -344,16 +344,35 @@ static void step_collapse(void)
 	int ret = madvise(ram, 2 * MIB, MADV_COLLAPSE);
 
 	if (ret && (errno == EINVAL || errno == ENOSYS)) {
-		char thp[128] = "?";
-		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+		char line[256], thp[128] = "?\n", proc[64] = "?\n", elig[64] = "?\n";
+		unsigned long lo, hi;
+		bool in = false;
+		FILE *f;
 
-		if (f) {
-			if (!fgets(thp, sizeof(thp), f))
-				strcpy(thp, "?\n");
+		printf("skip: MADV_COLLAPSE: %s (no THP collapse here; MADV_HUGEPAGE: %s)\n",
+		       strerror(errno), hugepage_err ? strerror(hugepage_err) : "ok");
+		f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+		if (f && !fgets(thp, sizeof(thp), f))
+			strcpy(thp, "?\n");
+		if (f)
 			fclose(f);
+		f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "THP_enabled:", 12))
+				snprintf(proc, sizeof(proc), "%s", line + 12);
+		if (f)
+			fclose(f);
+		f = fopen("/proc/self/smaps", "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+				in = lo <= (uintptr_t)ram && (uintptr_t)ram < hi;
+			else if (in && !strncmp(line, "THPeligible:", 12))
+				snprintf(elig, sizeof(elig), "%s", line + 12);
 		}
-		printf("skip: MADV_COLLAPSE: %s (no THP collapse here; MADV_HUGEPAGE: %s; THP enabled: %s",
-		       strerror(errno), hugepage_err ? strerror(hugepage_err) : "ok", thp);
+		if (f)
+			fclose(f);
+		printf("      THP enabled: %s      process THP_enabled:%s      guest RAM's THPeligible:%s",
+		       thp, proc, elig);
 		return;
 	}
 	CHECK(!ret, "MADV_COLLAPSE of the first 2 MiB (%s)", ret ? strerror(errno) : "collapsed");
