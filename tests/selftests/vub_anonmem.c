@@ -344,7 +344,7 @@ static void step_collapse(void)
 	int ret = madvise(ram, 2 * MIB, MADV_COLLAPSE);
 
 	if (ret && (errno == EINVAL || errno == ENOSYS)) {
-		char line[256], thp[128] = "?\n", proc[64] = "?\n", elig[64] = "?\n";
+		char line[256], thp[256] = "?\n", proc[256] = "?\n", elig[256] = "?\n";
 		unsigned long lo, hi;
 		bool in = false;
 		FILE *f;
