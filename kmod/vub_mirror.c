@@ -168,21 +168,22 @@ static const struct vm_operations_struct vub_mirror_vm_ops = {
 
 /*
  * Shared mappings only (a private one would copy frames that are not the
- * mirror's).  Read-only ones stay read-only: a frame mapped for reading was
- * looked up without FOLL_WRITE.  Not inherited across fork: the zaps reach
- * every mapping of the file, but a child's copy of the page table could be
- * made after its vma was zapped.
+ * mirror's; a shared one of a read-only descriptor is not VM_SHARED).
+ * Read-only ones stay read-only: a frame mapped for reading was looked up
+ * without FOLL_WRITE.  A fork copies the frames (VM_PFNMAP), and zaps reach
+ * the copies: the child's vma joins the file's mappings right after the
+ * parent's before the page table is copied, so a zap that comes between
+ * reaches the parent's entries first (the order truncation relies on).
  */
 static int vub_mirror_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct vub_mirror *m = file->private_data;
 
-	if (!(vma->vm_flags & VM_SHARED) || vma->vm_mm == m->notifier.mm)
+	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_mm == m->notifier.mm)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_WRITE))
 		vub_vm_flags_clear(vma, VM_MAYWRITE);
-	vub_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP |
-			 VM_DONTCOPY);
+	vub_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &vub_mirror_vm_ops;
 	return 0;
 }

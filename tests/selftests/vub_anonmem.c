@@ -20,12 +20,12 @@
  *   1. plain content, on every page;
  *   2. MADV_DONTNEED of pages the back-end has mapped and written: both see
  *      zeros, then new data both ways;
- *   3. fork + COW: the VMM forks a child that keeps the old pages; the VMM
+ *   3. THP: MADV_COLLAPSE of the first 2 MiB (a skip of this step, not of
+ *      the test, where the kernel has no MADV_COLLAPSE or THP is off);
+ *   4. fork + COW: the VMM forks a child that keeps the old pages; the VMM
  *      writes a shared page (COW breaks in the VMM), the back-end sees the
  *      new bytes; the back-end writes another shared page, the VMM sees it
  *      and the child still sees the old bytes;
- *   4. THP: MADV_COLLAPSE of the first 2 MiB (a skip of this step, not of
- *      the test, where the kernel has no MADV_COLLAPSE or THP is off);
  *   5. munmap of the last MiB: the back-end gets SIGBUS there (never the old
  *      bytes); after the VMM maps new memory at the same place, the back-end
  *      sees the new memory.
@@ -453,8 +453,8 @@ static int vmm(const char *dev, bool expect_mirror)
 	CHECK(!res, "the back-end reads all 4 MiB as the VMM has them");
 	both_ways("plain", 5 * PG + 100, 3 * PG, 3);
 	step_dontneed();
+	step_collapse();	/* before the fork, which leaves the pages read-only (SCAN_PAGE_RO) */
 	step_fork();
-	step_collapse();
 	step_munmap();
 	return failures ? 1 : 0;
 }
