@@ -117,6 +117,7 @@ static vm_fault_t vub_mirror_fault(struct vm_fault *vmf)
 	unsigned long addr, seq;
 	struct page *page;
 	vm_fault_t ret;
+	long got;
 
 	if (vmf->pgoff >= m->size >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
@@ -143,12 +144,13 @@ static vm_fault_t vub_mirror_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_RETRY;
 		goto out;
 	}
-	if (vub_gup_remote(mm, addr, gup, &page) != 1) {
-		mmap_read_unlock(mm);
-		ret = VM_FAULT_SIGBUS;	/* nothing the VMM can access there */
+	got = vub_gup_remote(mm, addr, gup, &page);
+	mmap_read_unlock(mm);
+	if (got != 1) {
+		/* Out of memory, or nothing the VMM can access there. */
+		ret = got == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 		goto out;
 	}
-	mmap_read_unlock(mm);
 	mutex_lock(&m->lock);
 	if (mmu_interval_read_retry(&m->notifier, seq))
 		ret = VM_FAULT_NOPAGE;	/* changed meanwhile: fault again */
