@@ -83,6 +83,7 @@ struct vub_request {
  *	instance is static and not counted).
  * @id: 0 for the default node, else allocated at creation.
  * @type: enum vub_instance_type.
+ * @mem_policy: enum vub_mem_policy.
  * @nr_devices: open devices.
  * @name: "" for the default node.
  * @socket: "" for the default node (the daemon's own back-end).
@@ -93,6 +94,7 @@ struct vub_instance {
 	struct kref		ref;
 	u32			id;
 	u32			type;
+	u32			mem_policy;
 	atomic_t		nr_devices;
 	char			name[VUB_NAME_MAX];
 	char			socket[VUB_SOCKET_MAX];
@@ -176,7 +178,8 @@ extern struct xarray vub_instances;
 extern struct mutex vub_inst_mutex;
 extern struct vub_instance vub_default_instance;
 
-int vub_instance_add(const char *name, const char *socket, u32 type);
+int vub_instance_add(const char *name, const char *socket, u32 type,
+		     u32 mem_policy);
 int vub_instance_del(const char *name, bool force);
 u32 vub_dev_state(const struct vub_dev *dev);
 
@@ -233,7 +236,13 @@ void vub_chan_count_timeout(void);
  */
 int vub_chan_wait_attached(unsigned long timeout);
 
-int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged);
+int vub_mem_resolve(struct vub_request *req, u32 mem_policy,
+		    bool *unsealed_logged);
+
+/* Mirrors of memory that has no file to share (vub_mirror.c). */
+struct file *vub_mirror_create(unsigned long start, unsigned long size);
+int vub_mirror_init(void);
+void vub_mirror_exit(void);
 
 /* The dirty log (vub_log.c). */
 struct vhost_memory;

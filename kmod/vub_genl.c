@@ -23,6 +23,7 @@ static const struct nla_policy vub_policy[VUB_A_MAX + 1] = {
 	[VUB_A_INSTANCE_NAME]	= { .type = NLA_NUL_STRING, .len = VUB_NAME_MAX - 1 },
 	[VUB_A_INSTANCE_SOCKET]	= { .type = NLA_NUL_STRING, .len = VUB_SOCKET_MAX - 1 },
 	[VUB_A_INSTANCE_TYPE]	= { .type = NLA_U32 },
+	[VUB_A_INSTANCE_MEM_POLICY] = NLA_POLICY_MAX(NLA_U32, VUB_MEM_MIRROR),
 	[VUB_A_FORCE]		= { .type = NLA_FLAG },
 	[VUB_A_DEV_ID]		= { .type = NLA_U32 },
 	[VUB_A_BACKEND_STATE]	= NLA_POLICY_MAX(NLA_U32, VUB_BACKEND_LOST),
@@ -43,6 +44,8 @@ static int vub_put_instance(struct sk_buff *skb, const struct vub_instance *inst
 	    (admin &&
 	     nla_put_string(skb, VUB_A_INSTANCE_SOCKET, inst->socket)) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_TYPE, inst->type) ||
+	    (inst->mem_policy &&
+	     nla_put_u32(skb, VUB_A_INSTANCE_MEM_POLICY, inst->mem_policy)) ||
 	    nla_put_u32(skb, VUB_A_INSTANCE_DEVICES,
 			atomic_read(&inst->nr_devices)))
 		return -EMSGSIZE;
@@ -183,7 +186,7 @@ void vub_genl_bridge_event(u8 cmd, const struct vub_bridge_info *info)
 
 static int vub_cmd_instance_add(struct sk_buff *skb, struct genl_info *info)
 {
-	u32 type = VUB_TYPE_NET;
+	u32 type = VUB_TYPE_NET, mem_policy = VUB_MEM_DEFAULT;
 	int ret;
 
 	if (GENL_REQ_ATTR_CHECK(info, VUB_A_INSTANCE_NAME) ||
@@ -191,12 +194,14 @@ static int vub_cmd_instance_add(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	if (info->attrs[VUB_A_INSTANCE_TYPE])
 		type = nla_get_u32(info->attrs[VUB_A_INSTANCE_TYPE]);
+	if (info->attrs[VUB_A_INSTANCE_MEM_POLICY])
+		mem_policy = nla_get_u32(info->attrs[VUB_A_INSTANCE_MEM_POLICY]);
 	ret = vub_instance_add(nla_data(info->attrs[VUB_A_INSTANCE_NAME]),
 			       nla_data(info->attrs[VUB_A_INSTANCE_SOCKET]),
-			       type);
+			       type, mem_policy);
 	if (ret == -EINVAL)
 		NL_SET_ERR_MSG(info->extack,
-			       "name: 1-31 of [A-Za-z0-9_.-], not \"control\"; socket: an absolute path; type: net");
+			       "name: 1-31 of [A-Za-z0-9_.-], not \"control\"; socket: an absolute path; type: net; mem policy: 0-2");
 	else if (ret == -EEXIST)
 		NL_SET_ERR_MSG(info->extack, "an instance of that name exists");
 	return ret;

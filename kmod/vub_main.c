@@ -301,7 +301,8 @@ static struct vub_request *vub_ioctl_request(struct vub_dev *dev,
 	/* The VMM may have changed the header since it was checked. */
 	if (d->cmd == VHOST_SET_MEM_TABLE) {
 		memcpy(req->payload, &mem, sizeof(mem));
-		ret = vub_mem_resolve(req, &dev->unsealed_logged);
+		ret = vub_mem_resolve(req, dev->inst->mem_policy,
+				      &dev->unsealed_logged);
 	} else if (d->fd_kind != VUB_FD_NONE) {
 		ret = vub_get_file(req, d);
 	}
@@ -894,22 +895,27 @@ static struct vub_instance *vub_instance_find(const char *name)
  * @name: the instance's name.
  * @socket: absolute path of the back-end's vhost-user socket.
  * @type: enum vub_instance_type.
+ * @mem_policy: enum vub_mem_policy.
  *
- * Return: 0, -EINVAL for a bad name, socket or type, -EEXIST, or -errno.
+ * Return: 0, -EINVAL for a bad name, socket, type or policy, -EEXIST, or
+ * -errno.
  */
-int vub_instance_add(const char *name, const char *socket, u32 type)
+int vub_instance_add(const char *name, const char *socket, u32 type,
+		     u32 mem_policy)
 {
 	struct vub_instance *inst;
 	int ret;
 
 	if (!vub_name_ok(name) || socket[0] != '/' ||
-	    strlen(socket) >= VUB_SOCKET_MAX || type != VUB_TYPE_NET)
+	    strlen(socket) >= VUB_SOCKET_MAX || type != VUB_TYPE_NET ||
+	    mem_policy > VUB_MEM_MIRROR)
 		return -EINVAL;
 	inst = kzalloc(sizeof(*inst), GFP_KERNEL);
 	if (!inst)
 		return -ENOMEM;
 	kref_init(&inst->ref);
 	inst->type = type;
+	inst->mem_policy = mem_policy;
 	strscpy(inst->name, name, sizeof(inst->name));
 	strscpy(inst->socket, socket, sizeof(inst->socket));
 	snprintf(inst->devname, sizeof(inst->devname), "%s-%s",
@@ -1004,9 +1010,12 @@ static int __init vub_init(void)
 					  SLAB_ACCOUNT, NULL);
 	if (!vub_dev_cache)
 		return -ENOMEM;
-	ret = vub_chan_init();
+	ret = vub_mirror_init();
 	if (ret)
 		goto err_cache;
+	ret = vub_chan_init();
+	if (ret)
+		goto err_mirror;
 	ret = misc_register(&vub_default_instance.misc);
 	if (ret)
 		goto err_chan;
@@ -1019,6 +1028,8 @@ err_misc:
 	misc_deregister(&vub_default_instance.misc);
 err_chan:
 	vub_chan_exit();
+err_mirror:
+	vub_mirror_exit();
 err_cache:
 	kmem_cache_destroy(vub_dev_cache);
 	return ret;
@@ -1030,6 +1041,7 @@ static void __exit vub_exit(void)
 	vub_instances_del_all();
 	misc_deregister(&vub_default_instance.misc);
 	vub_chan_exit();
+	vub_mirror_exit();
 	kmem_cache_destroy(vub_dev_cache);
 }
 

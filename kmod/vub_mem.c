@@ -7,8 +7,11 @@
  * [userspace_addr, +memory_size) is resolved in the caller's mm to pieces of
  * shared file mappings, and the files go to the daemon with the request (see
  * struct vub_mem_piece).  Address space the VMM only reserved is left out
- * (vub_mem_is_hole()).  Everything else is refused, with a log line that says
- * what to change in the VMM.
+ * (vub_mem_is_hole()).  Other memory, private anonymous memory above all
+ * (QEMU's default RAM), is refused with a log line that says what to change
+ * in the VMM, unless the instance's policy (or the module's, mem_mirror) is
+ * to mirror it: each run of it is then handed over as a file of the
+ * module's own that shows the VMM's pages (vub_mirror.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -32,26 +35,42 @@ module_param(mem_require_seal, bool, 0644);
 MODULE_PARM_DESC(mem_require_seal,
 		 "Refuse guest memory whose file cannot be sealed against shrinking (F_SEAL_SHRINK): only memfds that allow sealing, e.g. QEMU's memory-backend-memfd (default off: DPDK's memory cannot be sealed)");
 
+static bool mem_mirror;
+module_param(mem_mirror, bool, 0644);
+MODULE_PARM_DESC(mem_mirror,
+		 "Hand the vhost-user back-end a mirror of guest memory it cannot map (private anonymous memory, e.g. QEMU's default RAM) instead of refusing it with EOPNOTSUPP, on instances without a policy of their own (default off)");
+
+/*
+ * @files[i] is NULL for a mirror until vub_mem_add_mirrors() makes it; its
+ * pieces' file_offset is 0 until then.
+ */
 struct vub_mem_ctx {
+	bool			mirror;
 	struct vub_mem_piece	*pieces;
 	unsigned int		nr_pieces;
 	struct file		**files;
 	unsigned int		nr_files;
 };
 
-/* Index of @file in @ctx->files, adding (and referencing) it if new. */
+/*
+ * Index of @file in @ctx->files, adding (and referencing) it if new; a new
+ * one for each mirror (NULL).
+ */
 static int vub_mem_file_index(struct vub_mem_ctx *ctx, struct file *file)
 {
 	unsigned int i;
 
-	for (i = 0; i < ctx->nr_files; i++)
+	for (i = 0; file && i < ctx->nr_files; i++)
 		if (ctx->files[i] == file)
 			return i;
-	ctx->files[ctx->nr_files] = get_file(file);
+	ctx->files[ctx->nr_files] = file ? get_file(file) : NULL;
 	return ctx->nr_files++;
 }
 
-/* Append a piece, merging it into the previous one when they are contiguous. */
+/*
+ * Append a piece, merging it into the previous one when they are contiguous
+ * (two runs of mirrored memory are contiguous in the VMM and guest alike).
+ */
 static int vub_mem_add(struct vub_mem_ctx *ctx, u64 gpa, u64 size, u64 uaddr,
 		       struct file *file, u64 offset)
 {
@@ -62,7 +81,7 @@ static int vub_mem_add(struct vub_mem_ctx *ctx, u64 gpa, u64 size, u64 uaddr,
 	if (p && ctx->files[p->fd_index] == file &&
 	    p->guest_phys_addr + p->memory_size == gpa &&
 	    p->userspace_addr + p->memory_size == uaddr &&
-	    p->file_offset + p->memory_size == offset) {
+	    (!file || p->file_offset + p->memory_size == offset)) {
 		p->memory_size += size;
 		return 0;
 	}
@@ -112,9 +131,16 @@ static int vub_mem_add_vma(struct vub_mem_ctx *ctx, struct vm_area_struct *vma,
 {
 	if (vub_mem_is_hole(vma))
 		return 0;
-	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file ||
-	    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-		pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is not a shared file mapping, so a vhost-user back-end cannot map it; failing with EOPNOTSUPP. Give the VM shared memory, e.g. QEMU -object memory-backend-memfd,id=mem,size=...,share=on -machine memory-backend=mem\n",
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP)) {
+		pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is device memory (VM_IO or VM_PFNMAP), which a vhost-user back-end can neither map nor get mirrored; failing with EOPNOTSUPP\n",
+				    current->comm, task_tgid_nr(current),
+				    n, uaddr);
+		return -EOPNOTSUPP;
+	}
+	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file) {
+		if (ctx->mirror)
+			return vub_mem_add(ctx, gpa, len, uaddr, NULL, 0);
+		pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE region %u: guest memory at 0x%llx is not a shared file mapping, so a vhost-user back-end cannot map it; failing with EOPNOTSUPP. Give the VM shared memory, e.g. QEMU -object memory-backend-memfd,id=mem,size=...,share=on -machine memory-backend=mem, or have the bridge mirror it (vubctl instance add ... --mem mirror, or module parameter mem_mirror=1)\n",
 				    current->comm, task_tgid_nr(current),
 				    n, uaddr);
 		return -EOPNOTSUPP;
@@ -233,10 +259,41 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
 	return 0;
 }
 
+/*
+ * Make the mirror of each mirrored piece: the VMM's pages around it, from
+ * its first page to its last (what the back-end maps of a file is whole
+ * pages, too).  Without mmap_lock.
+ */
+static int vub_mem_add_mirrors(struct vub_mem_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx->nr_pieces; i++) {
+		struct vub_mem_piece *p = &ctx->pieces[i];
+		u64 start = p->userspace_addr & PAGE_MASK;
+		u64 end = PAGE_ALIGN(p->userspace_addr + p->memory_size);
+		struct file *file;
+
+		if (ctx->files[p->fd_index])
+			continue;
+		file = vub_mirror_create(start, end - start);
+		if (IS_ERR(file)) {
+			pr_warn_ratelimited("%s[%d]: VHOST_SET_MEM_TABLE: no mirror of guest memory at 0x%llx (%ld); failing\n",
+					    current->comm, task_tgid_nr(current),
+					    p->userspace_addr, PTR_ERR(file));
+			return PTR_ERR(file);
+		}
+		ctx->files[p->fd_index] = file;
+		p->file_offset = p->userspace_addr - start;
+	}
+	return 0;
+}
+
 /**
  * vub_mem_resolve() - resolve a SET_MEM_TABLE request's regions to files
  * @req: the request; its payload is a checked struct vhost_memory header
  *	followed by its regions.
+ * @mem_policy: the instance's enum vub_mem_policy.
  * @unsealed_logged: the device's flag: a file that cannot be sealed was
  *	logged already (the line is printed once per device).
  *
@@ -248,11 +305,15 @@ static int vub_mem_check_file(struct file *file, const struct vub_mem_ctx *ctx,
  *
  * Return: 0 or -errno.
  */
-int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged)
+int vub_mem_resolve(struct vub_request *req, u32 mem_policy,
+		    bool *unsealed_logged)
 {
 	const struct vhost_memory *mem = req->payload;
 	struct mm_struct *mm = current->mm;
-	struct vub_mem_ctx ctx = {};
+	struct vub_mem_ctx ctx = {
+		.mirror = mem_policy == VUB_MEM_MIRROR ||
+			  (mem_policy == VUB_MEM_DEFAULT && READ_ONCE(mem_mirror)),
+	};
 	unsigned int i;
 	int ret;
 
@@ -295,11 +356,16 @@ int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged)
 		goto err;
 	}
 	for (i = 0; i < ctx.nr_files; i++) {
+		if (!ctx.files[i])
+			continue;	/* a mirror, made next */
 		ret = vub_mem_check_file(ctx.files[i], &ctx, i,
 					 unsealed_logged);
 		if (ret)
 			goto err;
 	}
+	ret = vub_mem_add_mirrors(&ctx);
+	if (ret)
+		goto err;
 
 	req->ext = ctx.pieces;
 	req->ext_len = ctx.nr_pieces * sizeof(*ctx.pieces);
@@ -308,7 +374,8 @@ int vub_mem_resolve(struct vub_request *req, bool *unsealed_logged)
 	return 0;
 err:
 	for (i = 0; i < ctx.nr_files; i++)
-		fput(ctx.files[i]);
+		if (ctx.files[i])
+			fput(ctx.files[i]);
 	kfree(ctx.files);
 	kfree(ctx.pieces);
 	return ret;

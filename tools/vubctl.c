@@ -40,7 +40,7 @@ static char extack[256];	/* the kernel's message for the last error */
 static void usage(FILE *f)
 {
 	fputs("usage: " PROG " [-j] [-d] OBJECT COMMAND [ARGS]\n"
-	      "  " PROG " instance add NAME --socket PATH [--type net]\n"
+	      "  " PROG " instance add NAME --socket PATH [--type net] [--mem default|refuse|mirror]\n"
 	      "  " PROG " instance del NAME [--force]\n"
 	      "  " PROG " instance list | show NAME\n"
 	      "  " PROG " device list | show ID        (also: dev)\n"
@@ -212,7 +212,7 @@ static void jlit(const char *lit)
 
 /* --- attributes ------------------------------------------------------ */
 
-enum fmt { F_NUM, F_HEX, F_STR, F_BOOL, F_TYPE, F_DEV_STATE, F_BACKEND, F_LATENCY };
+enum fmt { F_NUM, F_HEX, F_STR, F_BOOL, F_TYPE, F_DEV_STATE, F_BACKEND, F_MEM, F_LATENCY };
 
 struct field {
 	int attr;
@@ -231,6 +231,7 @@ static const struct field instance_fields[] = {
 	{ VUB_A_INSTANCE_ID,		"id",		F_NUM },
 	{ VUB_A_INSTANCE_TYPE,		"type",		F_TYPE },
 	{ VUB_A_INSTANCE_SOCKET,	"socket",	F_STR },
+	{ VUB_A_INSTANCE_MEM_POLICY,	"mem",		F_MEM },
 	{ VUB_A_INSTANCE_DEVICES,	"devices",	F_NUM },
 };
 
@@ -303,6 +304,10 @@ static size_t attr_strlen(const struct nlattr *a)
 	return strnlen(nla_data(a), nla_len(a));
 }
 
+static const char *const mem_policies[] = {
+	[VUB_MEM_DEFAULT] = "default", [VUB_MEM_REFUSE] = "refuse", [VUB_MEM_MIRROR] = "mirror",
+};
+
 static const char *enum_name(enum fmt fmt, uint64_t v)
 {
 	static const char *const types[] = { [VUB_TYPE_NET] = "net" };
@@ -313,9 +318,11 @@ static const char *enum_name(enum fmt fmt, uint64_t v)
 		[VUB_BACKEND_UNKNOWN] = "unknown", [VUB_BACKEND_CONNECTED] = "connected",
 		[VUB_BACKEND_LOST] = "lost",
 	};
-	const char *const *names = fmt == F_TYPE ? types : fmt == F_DEV_STATE ? states : backends;
+	const char *const *names = fmt == F_TYPE ? types : fmt == F_DEV_STATE ? states :
+				   fmt == F_MEM ? mem_policies : backends;
 	size_t nr = fmt == F_TYPE ? sizeof(types) / sizeof(types[0]) :
 		    fmt == F_DEV_STATE ? sizeof(states) / sizeof(states[0]) :
+		    fmt == F_MEM ? sizeof(mem_policies) / sizeof(mem_policies[0]) :
 		    sizeof(backends) / sizeof(backends[0]);
 
 	return v < nr ? names[v] : NULL;
@@ -400,6 +407,7 @@ static void human_field(const struct field *f, const struct nlattr *a, bool firs
 	case F_TYPE:
 	case F_DEV_STATE:
 	case F_BACKEND:
+	case F_MEM:
 		name = enum_name(f->fmt, v);
 		if (name)
 			fputs(name, stdout);
@@ -448,6 +456,7 @@ static void json_field(const struct field *f, const struct nlattr *a)
 	case F_TYPE:
 	case F_DEV_STATE:
 	case F_BACKEND:
+	case F_MEM:
 		name = enum_name(f->fmt, attr_uint(a));
 		if (name)
 			jstr(name);
@@ -733,18 +742,26 @@ static int valid_u32(const char *s, uint32_t *v)
 static int instance_add(int argc, char **argv)
 {
 	const char *name = NULL, *socket = NULL;
-	uint32_t type = VUB_TYPE_NET;
+	uint32_t type = VUB_TYPE_NET, mem = VUB_MEM_DEFAULT;
 	char what[128];
 	struct nl_msg *msg;
 	struct xfer x = { 0 };
 	int i, err;
 
 	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "--type")) {
+		if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "--type") ||
+		    !strcmp(argv[i], "--mem")) {
 			if (i + 1 == argc)
 				return usage_err("%s needs a value", argv[i]);
 			if (!strcmp(argv[i], "--socket")) {
 				socket = argv[++i];
+			} else if (!strcmp(argv[i], "--mem")) {
+				for (mem = 0; mem < 3 && strcmp(argv[i + 1], mem_policies[mem]); mem++)
+					;
+				if (mem == 3)
+					return usage_err("unknown memory policy \"%s\" (known: default, refuse, mirror)",
+							 argv[i + 1]);
+				i++;
 			} else if (!strcmp(argv[++i], "net")) {
 				type = VUB_TYPE_NET;
 			} else {
@@ -757,12 +774,14 @@ static int instance_add(int argc, char **argv)
 		}
 	}
 	if (!name || !socket)
-		return usage_err("usage: instance add NAME --socket PATH [--type net]");
+		return usage_err("usage: instance add NAME --socket PATH [--type net] [--mem default|refuse|mirror]");
 	snprintf(what, sizeof(what), "instance add %s", name);
 	msg = new_msg(VUB_CMD_INSTANCE_ADD, NLM_F_ACK);
 	nla_put_string(msg, VUB_A_INSTANCE_NAME, name);
 	nla_put_string(msg, VUB_A_INSTANCE_SOCKET, socket);
 	nla_put_u32(msg, VUB_A_INSTANCE_TYPE, type);
+	if (mem != VUB_MEM_DEFAULT)
+		nla_put_u32(msg, VUB_A_INSTANCE_MEM_POLICY, mem);
 	err = transact(msg, &x);
 	if (err == EEXIST)
 		return error("%s: an instance with that name exists", what);

@@ -30,13 +30,18 @@
 #   3c. Large memory tables (mem): vub_ctlbench --memtable BENCH_MEM_MIB (memfd, never
 #      touched) and BENCH_MEM_HUGE_MIB of 2 MiB hugepages (if the pool can have them):
 #      SET_MEM_TABLE with 8 regions (8 files) and 64 regions (one file), bridge vs direct.
+#   1m. Mirrored memory (anon): the data path of (a) DPDK virtio-user with private
+#      anonymous memory (memfd_create() failing under LD_PRELOAD=libvub_nomemfd.so,
+#      DPDK falls back to MAP_PRIVATE | MAP_ANONYMOUS) on an instance added with
+#      --mem mirror, bound to a third port of the back-end, against (b) the bridge with
+#      DPDK's memfd memory, as in section 1; alternated, BENCH_REPS runs per size.
 #   6. Profile (prof): P SET_VRING_CALL processes for P in BENCH_PROF_PROCS, each side
 #      alone: per request, the daemon's and the back-end's CPU time and context
 #      switches (/proc), the daemon's system calls (strace -c, a pass of its own), and
 #      perf record's top symbols of the daemon when perf works in the VM.  Then the
 #      same for each daemon binary in BENCH_PROF_DAEMONS (e.g. an older build), in
 #      the same boot.
-# BENCH_SECTIONS picks what runs (default: all, "0 1 3 qemu 2 mem 4 5 prof").
+# BENCH_SECTIONS picks what runs (default: all, "0 1 3 anon qemu 2 mem 4 5 prof").
 # The daemon runs with the limits of the packaged unit under systemd (RLIMIT_NOFILE
 # 1024 soft, 524288 hard: it raises the soft limit itself); the back-end testpmd and
 # the VMMs with 524288.
@@ -56,7 +61,7 @@ BENCH_SIZES=${BENCH_SIZES:-64 1500}
 BENCH_BRINGUP=${BENCH_BRINGUP:-0}
 BENCH_PROCS=${BENCH_PROCS:-1 8 64}
 BENCH_SCALE=${BENCH_SCALE:-1 64 256}
-BENCH_SECTIONS=${BENCH_SECTIONS:-0 1 3 qemu 2 mem 4 5 prof}
+BENCH_SECTIONS=${BENCH_SECTIONS:-0 1 3 anon qemu 2 mem 4 5 prof}
 BENCH_QEMU_REPS=${BENCH_QEMU_REPS:-2}
 BENCH_MEM_MIB=${BENCH_MEM_MIB:-4096}
 BENCH_MEM_HUGE_MIB=${BENCH_MEM_HUGE_MIB:-256}
@@ -101,11 +106,13 @@ read -r ch_med ch_p99 un_med un_p99 <<<"$(sed -n \
 # --- the back-end and the daemon ----------------------------------------------
 sockb=$e2e_dir/bridge.sock
 sockn=$e2e_dir/native.sock
+socka=$e2e_dir/mirror.sock	# port 2, only for section anon
 # --no-mlockall: testpmd would otherwise fault in and lock all of a VMM's memory when it
 # maps it (section 3c's GiBs, QEMU's 128 MiB), in the middle of what is timed.
 echo "== back-end: testpmd, port 0 on $sockb (behind the bridge), port 1 on $sockn (native)"
-tp_start be 0 1 384 --vdev "net_vhost0,iface=$sockb,queues=1,client=0" \
-	--vdev "net_vhost1,iface=$sockn,queues=1,client=0" -- \
+ports=(--vdev "net_vhost0,iface=$sockb,queues=1,client=0" --vdev "net_vhost1,iface=$sockn,queues=1,client=0")
+want anon && ports+=(--vdev "net_vhost2,iface=$socka,queues=1,client=0")
+tp_start be 0 1 384 "${ports[@]}" -- \
 	-i --forward-mode=io --port-topology=loop --total-num-mbufs=16384 --nb-cores=1 --no-mlockall
 tp_wait be 'testpmd> ' 1 120 || { fail "$e2e_why"; exit 1; }
 tp_cmd be start
@@ -124,16 +131,18 @@ start_daemon() {
 }
 start_daemon "$e2e_build/vhost-user-bridged" || { fail "the daemon did not attach"; exit 1; }
 
-# bench_vmm NAME: start VMM testpmd NAME (b: the bridge, n: native) and time its
+# bench_vmm NAME: start VMM testpmd NAME (b: the bridge, n: native, a: the bridge with
+# private anonymous memory, mirrored) and time its
 # launch to its prompt, which testpmd prints once its port started: EAL set-up,
 # then virtio-user's whole vhost set-up (synchronous ioctls or vhost-user messages,
 # every ring started); the sample goes to $runs.
 bench_vmm() {
-	local name=$1 path=$sockn t0
+	local name=$1 path=$sockn t0 pre=
 	[ "$name" = b ] && path=/dev/vhost-user-bridge
+	[ "$name" = a ] && path=/dev/vhost-user-bridge-vubbench-anon pre=$e2e_build/libvub_nomemfd.so
 	rm -f "$e2e_dir/$name.log"
 	t0=$(e2e_now)
-	tp_start "$name" 1 0 64 --vdev "net_virtio_user0,path=$path,queues=1" -- \
+	LD_PRELOAD=$pre tp_start "$name" 1 0 64 --vdev "net_virtio_user0,path=$path,queues=1" -- \
 		-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
 	tp_wait "$name" 'testpmd> ' 1 120 || { fail "$name: $e2e_why"; return 1; }
 	printf 'bringup\t%s\t%s\n' "$name" "$(e2e_since "$t0")" >>"$runs"
@@ -150,9 +159,10 @@ bench_pps() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$e2e_daemon_pid/stat"; }
 ioctls() { "$e2e_build/vubctl" -j device list 2>/dev/null | jq '[.[].ioctls] | add // 0'; }
 
-# bench_run NAME SIZE REP: one traffic run of VMM NAME.
+# bench_run NAME SIZE REP [KEY]: one traffic run of VMM NAME, its sample under KEY
+# (default data) in $runs.
 bench_run() {
-	local name=$1 size=$2 rep=$3 c0 c1 i0 i1 pps
+	local name=$1 size=$2 rep=$3 key=${4:-data} c0 c1 i0 i1 pps
 	tp_cmd "$name" "start tx_first $E2E_BURSTS"
 	sleep 1
 	bench_pps "$name" >/dev/null || return 1
@@ -168,9 +178,9 @@ bench_run() {
 	tp_stop "$name" || return 1
 	tp_cmd "$name" "set fwd io"
 	read -r rx tx <<<"$pps"
-	printf 'data\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$name" "$rep" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$size" "$name" "$rep" \
 		"$(((rx + tx) / 2))" "$((c1 - c0))" "$((i1 - i0))" "$pps" >>"$runs"
-	echo "    $size B, $([ "$name" = b ] && echo bridge || echo native), run $rep: RX $rx TX $tx packets/s; daemon CPU $((c1 - c0)) ticks, $((i1 - i0)) ioctls"
+	echo "    $size B, $(case $name in b) echo bridge ;; a) echo bridge, mirrored ;; *) echo native ;; esac), run $rep: RX $rx TX $tx packets/s; daemon CPU $((c1 - c0)) ticks, $((i1 - i0)) ioctls"
 }
 
 # --- 1. data path -------------------------------------------------------------
@@ -206,6 +216,33 @@ for ((rep = 1; rep <= BENCH_BRINGUP && !failed; rep++)); do
 done
 tp_quit b
 tp_quit n
+fi
+
+# --- 1m. data path, mirrored memory ---------------------------------------------
+if want anon; then
+echo "== 1m. data path: the bridge with mirrored anonymous memory (a) and with memfd memory (b), ${BENCH_SECS} s per run, $BENCH_REPS runs per size"
+if [ ! -e "$e2e_build/libvub_nomemfd.so" ]; then
+	fail "no $e2e_build/libvub_nomemfd.so (make)"
+elif ! "$e2e_build/vubctl" instance add vubbench-anon --socket "$socka" --mem mirror; then
+	fail "vubctl instance add vubbench-anon --mem mirror"
+elif bench_vmm a && bench_vmm b; then
+	grep -h 'Falling back to anonymous\|memfd' "${e2e_log[a]}" | sed 's/^/    a: /'
+	for size in $BENCH_SIZES; do
+		tp_cmd a "set txpkts $size"
+		tp_cmd b "set txpkts $size"
+		for ((rep = 1; rep <= BENCH_REPS; rep++)); do
+			order="a b"
+			[ $((rep % 2)) = 0 ] && order="b a"
+			for name in $order; do
+				bench_run "$name" "$size" "$rep" datam ||
+					{ fail "$name: ${e2e_why:-traffic run failed}"; break 3; }
+			done
+		done
+	done
+fi
+tp_quit a
+tp_quit b
+"$e2e_build/vubctl" instance del vubbench-anon --force >/dev/null 2>&1
 fi
 
 # --- 3b. QEMU bring-up --------------------------------------------------------
@@ -418,6 +455,21 @@ report() {
 			echo "| $size B | $am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh) | $((cpu * 10)) ms in $((BENCH_REPS * BENCH_SECS)) s | $io |"
 		done
 		echo
+		if want anon; then
+			echo "#### 1m. Data path with mirrored memory: packets/s each way, median (min..max) of $BENCH_REPS runs of $BENCH_SECS s"
+			echo
+			echo "| frame | (a) bridge, private anonymous memory, mirrored | (b) bridge, memfd memory | a/b median (min..max) |"
+			echo "|---|---|---|---|"
+			for size in $BENCH_SIZES; do
+				read -r am al ah <<<"$(col "datam\t$size\ta" 5 | mmm)"
+				read -r bm bl bh <<<"$(col "datam\t$size\tb" 5 | mmm)"
+				col "datam\t$size\ta" 5 >"$e2e_dir/a"
+				col "datam\t$size\tb" 5 >"$e2e_dir/b"
+				read -r rm rl rh <<<"$(paste "$e2e_dir/a" "$e2e_dir/b" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | mmm)"
+				echo "| $size B | $am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh) |"
+			done
+			echo
+		fi
 		echo "#### 2. Per-ioctl cost, us: median / p99 (bridge: /dev/vhost-user-bridge; direct: the daemon's vu_frontend calls on its own connection)"
 		echo
 		echo "| operation | bridge | direct | ratio of medians | ratio of p99 |"

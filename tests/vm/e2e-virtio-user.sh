@@ -55,6 +55,9 @@ E2E_VMM_MEM=${E2E_VMM_MEM:-64}	# MiB of VMM memory
 # reservation, which the kernel leaves out of what the back-end gets.
 E2E_HUGE_DIR=${E2E_HUGE_DIR:-}
 E2E_RESTART=${E2E_RESTART:-0}
+# A library the VMM runs with (LD_PRELOAD), e.g. build/libvub_nomemfd.so: no memfd, so
+# DPDK's --no-huge memory is private anonymous memory (tests/vm/guest.d/29-...).
+E2E_VMM_PRELOAD=${E2E_VMM_PRELOAD:-}
 E2E_RING=256			# virtio-user's ring size: packets in flight at most
 
 declare -F say >/dev/null || say() { echo "$*"; }
@@ -89,15 +92,16 @@ e2e_since() { awk -v a="$1" -v b="$(e2e_now)" 'BEGIN { printf "%.1f", b - a }'; 
 # $e2e_dir/NAME.log.
 tp_start() {
 	local name=$1 main=$2 fwd=$3 mem=$4 fd
-	local -a memopt=(--no-huge)
+	local -a memopt=(--no-huge) pre=()
 	shift 4
 	[ "$name" = vmm ] && [ -n "$E2E_HUGE_DIR" ] &&
 		memopt=(--huge-dir "$E2E_HUGE_DIR" --single-file-segments)
+	[ "$name" = vmm ] && [ -n "$E2E_VMM_PRELOAD" ] && pre=(env "LD_PRELOAD=$E2E_VMM_PRELOAD")
 	[ -p "$e2e_dir/$name.in" ] || mkfifo "$e2e_dir/$name.in"
 	exec {fd}<>"$e2e_dir/$name.in"
 	e2e_fd[$name]=$fd
 	e2e_log[$name]=$e2e_dir/$name.log
-	setsid stdbuf -oL "$e2e_testpmd" --lcores="0@$main,1@$fwd" "${memopt[@]}" --no-pci -m "$mem" \
+	setsid "${pre[@]}" stdbuf -oL "$e2e_testpmd" --lcores="0@$main,1@$fwd" "${memopt[@]}" --no-pci -m "$mem" \
 		--file-prefix="vub-e2e-$name" --log-level=lib.eal:error "$@" \
 		<"$e2e_dir/$name.in" >"${e2e_log[$name]}" 2>&1 &
 	e2e_pid[$name]=$!

@@ -55,6 +55,17 @@ enum vub_instance_type {
 };
 
 /*
+ * What SET_MEM_TABLE does with guest memory that is no shared file mapping
+ * (private anonymous memory such as QEMU's default RAM, private file
+ * mappings): VUB_A_INSTANCE_MEM_POLICY.
+ */
+enum vub_mem_policy {
+	VUB_MEM_DEFAULT	= 0,	/* the module parameter mem_mirror decides */
+	VUB_MEM_REFUSE	= 1,	/* fail with EOPNOTSUPP */
+	VUB_MEM_MIRROR	= 2,	/* hand the back-end a mirror file */
+};
+
+/*
  * Control commands, in the cmd_op field of the SQE.  They use ioctl-style
  * encoding in the vhost ioctl space (0xAF), numbers vhost itself does not use.
  */
@@ -340,10 +351,15 @@ struct vub_req {
  *
  * The kernel resolves each region of a VHOST_SET_MEM_TABLE in the VMM's
  * address space.  A region that spans several mappings becomes several
- * pieces; adjacent mappings of the same file are merged.  Only shared
- * mappings of files (memfd, shmem, hugetlbfs, regular files) can be handed
- * to a back-end: other memory fails the ioctl (EOPNOTSUPP, unmapped memory
- * EFAULT) with a kernel log line naming the process and the fix.
+ * pieces; adjacent mappings of the same file are merged.  Shared mappings
+ * of files (memfd, shmem, hugetlbfs, regular files) are handed to the
+ * back-end as they are.  Other memory (private anonymous or private file
+ * mappings) fails the ioctl with EOPNOTSUPP and a kernel log line naming
+ * the process and the fix, unless the instance's enum vub_mem_policy is to
+ * mirror it: then each run of such memory becomes one piece whose file is
+ * a mirror the kernel made, showing the VMM's pages at
+ * userspace_addr - file_offset onwards (file_offset is below the page
+ * size).  Unmapped memory fails with EFAULT.
  *
  * Address space the VMM only reserved is left out, so pieces need not cover
  * their region: private anonymous mappings without access (PROT_NONE) in
@@ -406,7 +422,9 @@ struct vub_log_info {
 
 enum vub_genl_cmd {
 	VUB_CMD_UNSPEC,
-	/* NAME, SOCKET[, TYPE]: create /dev/vhost-user-bridge-NAME */
+	/*
+	 * NAME, SOCKET[, TYPE, MEM_POLICY]: create /dev/vhost-user-bridge-NAME
+	 */
 	VUB_CMD_INSTANCE_ADD,
 	/*
 	 * NAME[, FORCE]: remove it; EBUSY while devices are open, unless
@@ -517,6 +535,8 @@ enum vub_genl_attr {
 	 * ioctl failed with EAGAIN.
 	 */
 	VUB_A_BRIDGE_REFUSED,
+	/* u32, enum vub_mem_policy: the instance's; absent: VUB_MEM_DEFAULT */
+	VUB_A_INSTANCE_MEM_POLICY,
 
 	__VUB_A_MAX,
 };

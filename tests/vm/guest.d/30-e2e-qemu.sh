@@ -43,6 +43,10 @@ qe_strace=1
 qe_tap=tapq0
 qe_vfd=20	# the vhostfd= number (also literal in qe_run's redirection)
 qe_nic=/machine/peripheral/nic0/virtio-backend
+# Guest RAM: a shared memfd (27-anon-ram.sh, which reuses these functions, sets its own)
+qe_mem=(-machine pc,graphics=off,memory-backend=mem
+	-object memory-backend-memfd,id=mem,size=128M,share=on)
+qe_mem_what="memfd share=on"
 # QEMU 7.2 on vhost trouble (hw/net/virtio-net.c, hw/virtio/vhost*.c, net/tap.c)
 qe_bad='vhost|falling back|userspace virtio|Assertion|[Ee]rror'
 
@@ -219,11 +223,9 @@ qe_run() {
 	qe_cat=$!
 	[ "$qe_strace" = 1 ] && pre=(strace -f -tt -T --seccomp-bpf -e trace=ioctl -e signal=none -o "$qe_dir/$run.strace")
 	[ -n "$cpus" ] && pre=(taskset -c "$cpus" "${pre[@]}")
-	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m 128M memfd share=on, -boot n)"
+	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m 128M $qe_mem_what, -boot n)"
 	"${pre[@]}" "$qe_qemu" -accel tcg -smp 1 -m 128M \
-		-nodefaults -no-user-config -display none \
-		-machine pc,graphics=off,memory-backend=mem \
-		-object memory-backend-memfd,id=mem,size=128M,share=on \
+		-nodefaults -no-user-config -display none "${qe_mem[@]}" \
 		-netdev "tap,id=n0,ifname=$qe_tap,script=no,downscript=no,vhost=on,vhostfd=$qe_vfd" \
 		-device virtio-net-pci,netdev=n0,id=nic0,mac=52:54:00:12:34:56 \
 		-boot n -serial "file:$qe_dir/$run.serial" \
@@ -443,6 +445,9 @@ qe_main() {
 	echo "PASS"
 	return 0
 }
+
+# Sourced by another test for its functions (qe_lib=1): nothing runs.
+[ "${qe_lib:-}" = 1 ] && return 0
 
 # Run as the whole guest script (VUB_GUEST=this file): what guest.sh would do around it.
 if [ "${VUB_GUEST:-}" = "$qe_self" ] || [ "${VUB_GUEST:-}" = "$0" ]; then
