@@ -53,12 +53,12 @@ struct rec {
 
 static struct vub_chan ch;
 static pthread_t daemon_thread;
-static atomic_int daemon_stop;
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rec recs[NREC];
 static unsigned int nrec;
 static int iotlb_errno;		/* the daemon's answer to IOTLB messages */
 static _Atomic uint32_t last_dev;	/* the device of the last request */
+static atomic_int daemon_ret;		/* vub_chan_start()'s result, 0 before */
 
 static int handler(void *ctx, const struct vub_req *req, const void *payload,
 		   int *fds, void *reply, uint32_t *reply_len)
@@ -91,31 +91,41 @@ static int handler(void *ctx, const struct vub_req *req, const void *payload,
 	return 0;
 }
 
+/*
+ * The daemon's thread attaches and posts its FETCHes itself: the kernel
+ * completes a command in the task that submitted it, which must not be the
+ * VMM's thread waiting in an ioctl.
+ */
 static void *daemon_main(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&daemon_stop))
-		if (vub_chan_step(&ch, handler, NULL, 50, NULL) < 0 &&
-		    !atomic_load(&daemon_stop))
-			break;
-	return NULL;
-}
-
-/* Attach (a previous test's daemon may still be detaching) and serve. */
-static void daemon_start(void)
 {
 	int i, ret = -EBUSY;
 
+	(void)arg;
+	/* a previous test's daemon may still be detaching */
 	for (i = 0; i < 100 && ret == -EBUSY; i++) {
 		ret = vub_chan_start(&ch, NULL, 4);
 		if (ret == -EBUSY)
 			usleep(100000);
 	}
+	if (ret > 0)
+		ch.log = NULL;
+	atomic_store(&daemon_ret, ret);
+	while (ret > 0 && vub_chan_step(&ch, handler, NULL, 50, NULL) >= 0)
+		;
+	return NULL;
+}
+
+static void daemon_start(void)
+{
+	int ret;
+
+	atomic_store(&daemon_ret, 0);
+	ASSERT_EQ(pthread_create(&daemon_thread, NULL, daemon_main, NULL), 0);
+	while (!(ret = atomic_load(&daemon_ret)))
+		usleep(10000);
 	if (ret == -ENOENT)
 		SKIP("no /dev/" VUB_CTRL_DEVICE_NAME " (module not loaded)");
 	ASSERT_GT(ret, 0);
-	ch.log = NULL;
-	ASSERT_EQ(pthread_create(&daemon_thread, NULL, daemon_main, NULL), 0);
 }
 
 static unsigned int recorded(struct rec *out, unsigned int max)

@@ -58,12 +58,13 @@ io_selftests() {
 }
 
 io_main() {
-	local rc
-	io_selftests || return 1
+	local rc st=0
+	io_selftests || st=1
 	command -v "$qe_qemu" >/dev/null || { echo "no $qe_qemu (make deps)"; return 4; }
 	say "QEMU with a vIOMMU (q35, intel-iommu, virtio-net-pci$qe_nic_opts)"
 	qe_main
 	rc=$?
+	[ $st = 0 ] || { echo "FAIL: vub_iotlb"; return 1; }
 	[ $rc = 0 ] || return $rc
 	# QEMU acked and used ACCESS_PLATFORM: the guest's features in the bridge run
 	grep -q 'VIRTIO_F_IOMMU_PLATFORM' "${VUB_OUT:-/nonexistent}/$qe_keep_dir/bridge.qmp.log" 2>/dev/null &&
