@@ -249,10 +249,13 @@ static unsigned int write_cases(struct wcase *c)
 	C("MISS written by the VMM", v2(VHOST_IOTLB_MISS, 0x10000, 4096, u, 1), 72, 0);
 	C("ACCESS_FAIL written by the VMM", v2(VHOST_IOTLB_ACCESS_FAIL, 0x10000, 4096, u, 1), 72, 0);
 	C("iotlb type 9", v2(9, 0x10000, 4096, u, 1), 72, 0);
-	C("v2 header, 40 bytes", v2(VHOST_IOTLB_UPDATE, 0x10000, 4096, u, 3), 40, 0);
+	/* 40 bytes are all vhost-net reads of a v2 message: it returns 72 */
+	C("v2, 40 bytes", v2(VHOST_IOTLB_UPDATE, 0x60000, 4096, u, 3), 40, 1);
+	C("v2, 39 bytes", v2(VHOST_IOTLB_UPDATE, 0x10000, 4096, u, 3), 39, 0);
 	C("3 bytes", v2(VHOST_IOTLB_UPDATE, 0x10000, 4096, u, 3), 3, 0);
 	c[n] = c[0];
 	c[n].m.type = 7;
+	c[n].forwarded = 0;
 	c[n++].what = "message type 7";
 	memset(&v1, 0, sizeof(v1));
 	v1.type = VHOST_IOTLB_MSG;
@@ -453,8 +456,11 @@ TEST(miss_reaches_the_vmm)
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
 	ASSERT_EQ(poll(&p, 1, 0), 0);
 
-	/* v1 (no backend features): struct vhost_msg */
-	ASSERT_EQ(miss(id, 0x102000, VHOST_ACCESS_WO), 0);
+	/*
+	 * v1 (no backend features): struct vhost_msg.  The miss vhost-net
+	 * gives for the same ring below: a read of its used ring (used->idx).
+	 */
+	ASSERT_EQ(miss(id, 0x102000, VHOST_ACCESS_RO), 0);
 	ASSERT_EQ(poll(&p, 1, 1000), 1);
 	EXPECT_EQ(p.revents, POLLIN);
 	memset(&m, 0xa5, sizeof(m));
@@ -462,7 +468,7 @@ TEST(miss_reaches_the_vmm)
 	EXPECT_EQ(v1->type, VHOST_IOTLB_MSG);
 	EXPECT_EQ(v1->iotlb.type, VHOST_IOTLB_MISS);
 	EXPECT_EQ(v1->iotlb.iova, 0x102000);
-	EXPECT_EQ(v1->iotlb.perm, VHOST_ACCESS_WO);
+	EXPECT_EQ(v1->iotlb.perm, VHOST_ACCESS_RO);
 	EXPECT_EQ(v1->iotlb.size, 0);
 	EXPECT_EQ(v1->iotlb.uaddr, 0);
 	EXPECT_EQ(poll(&p, 1, 0), 0);
@@ -477,6 +483,8 @@ TEST(miss_reaches_the_vmm)
 		EXPECT_EQ(r1->iotlb.type, v1->iotlb.type);
 		EXPECT_EQ(r1->iotlb.iova, v1->iotlb.iova);
 		EXPECT_EQ(r1->iotlb.perm, v1->iotlb.perm);
+		EXPECT_EQ(r1->iotlb.size, v1->iotlb.size);
+		EXPECT_EQ(r1->iotlb.uaddr, v1->iotlb.uaddr);
 	} else {
 		TH_LOG("vhost-net gave no miss to compare with (v1)");
 	}
