@@ -54,7 +54,7 @@ void vub_iotlb_reset(struct vub_dev *dev)
 	list_splice_init(&dev->msgs, &drop);
 	dev->nr_msgs = 0;
 	spin_unlock(&dev->msg_lock);
-	dev->msg_v2 = false;
+	WRITE_ONCE(dev->msg_v2, false);
 	list_for_each_entry_safe(n, tmp, &drop, node)
 		kfree(n);
 	/* Blocked readers see no IOTLB: EBADFD, as in vhost_dev_cleanup(). */
