@@ -45,10 +45,15 @@ qe_strace=1
 qe_tap=tapq0
 qe_vfd=20	# the vhostfd= number (also literal in qe_run's redirection)
 qe_nic=/machine/peripheral/nic0/virtio-backend
+# shellcheck disable=SC2054 # commas: QEMU's option syntax
 qe_machine=(-machine pc,graphics=off,memory-backend=mem)	# and devices before the NIC
 qe_nic_opts=		# more virtio-net-pci properties (",iommu_platform=on")
 qe_vhost_opts=		# more net_vhost devargs for testpmd (",iommu-support=1")
 qe_keep_dir=qemu-e2e	# under $VUB_OUT
+# 1: testpmd may drop echoes on TX (with an IOTLB, DPDK drops a packet whose guest buffer
+# has no translation yet instead of waiting for it); the sourcing test accounts for them
+qe_tx_drops_ok=0
+qe_tp_txdrop=0		# testpmd's TX drops in the bridge run, for the sourcing test
 # QEMU 7.2 on vhost trouble (hw/net/virtio-net.c, hw/virtio/vhost*.c, net/tap.c)
 qe_bad='vhost|falling back|userspace virtio|Assertion|[Ee]rror'
 
@@ -404,8 +409,15 @@ qe_bridge() {
 		return
 	fi
 	[ "${s[0]}" -gt "$qe_tp_rx0" ] || { qe_fail "no packet reached testpmd after QEMU resumed (RX ${s[0]})"; return; }
-	[ "${s[0]}" = "${s[2]}" ] && [ "${f[0]}" = "${f[2]}" ] && [ "${f[1]}" = 0 ] && [ "${f[3]}" = 0 ] ||
-		{ qe_fail "testpmd did not echo every packet: RX ${s[0]} TX ${s[2]}, forwarded RX ${f[0]} TX ${f[2]}, dropped ${f[1]}/${f[3]}"; return; }
+	# shellcheck disable=SC2034 # read by 32-iotlb.sh
+	qe_tp_txdrop=${f[3]}
+	if [ "$qe_tx_drops_ok" = 1 ]; then
+		[ "${s[0]}" = $((s[2] + f[3])) ] && [ "${f[0]}" = $((f[2] + f[3])) ] && [ "${f[1]}" = 0 ] && [ "${s[2]}" -gt 0 ] ||
+			{ qe_fail "testpmd did not echo or drop (TX) every packet: RX ${s[0]} TX ${s[2]}, forwarded RX ${f[0]} TX ${f[2]}, dropped ${f[1]}/${f[3]}"; return; }
+	else
+		[ "${s[0]}" = "${s[2]}" ] && [ "${f[0]}" = "${f[2]}" ] && [ "${f[1]}" = 0 ] && [ "${f[3]}" = 0 ] ||
+			{ qe_fail "testpmd did not echo every packet: RX ${s[0]} TX ${s[2]}, forwarded RX ${f[0]} TX ${f[2]}, dropped ${f[1]}/${f[3]}"; return; }
+	fi
 	if [ -n "$qe_seq_ref" ]; then
 		if [ "$qe_seq" = "$qe_seq_ref" ]; then
 			detail "QEMU issued the same vhost ioctls, with the same results, as against vhost-net"
@@ -418,7 +430,9 @@ qe_bridge() {
 	if declare -F qe_bridge_extra >/dev/null; then
 		qe_bridge_extra || return 1
 	fi
-	say "ok bridge: guest TX $qe_tx = testpmd RX $qe_tp_rx0, testpmd TX $qe_tp_tx0 = guest RX $qe_rx at the pause; $((s[0])) echoed in all, tap 0"
+	i="${s[2]} echoed in all"
+	[ "${f[3]}" = 0 ] || i="${s[2]} of ${s[0]} echoed in all (${f[3]} dropped)"
+	say "ok bridge: guest TX $qe_tx = testpmd RX $qe_tp_rx0, testpmd TX $qe_tp_tx0 = guest RX $qe_rx at the pause; $i, tap 0"
 }
 
 qe_main() {
