@@ -140,12 +140,45 @@ static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
 	return dev;
 }
 
+/* ", IOTLB: ..." with the device's IOTLB messages, or "" if it had none. */
+static const char *iotlb_counts(const struct vub_dev *d)
+{
+	static char buf[160];
+
+	if (!(d->nr_iotlb[VU_IOTLB_UPDATE] | d->nr_iotlb[VU_IOTLB_INVALIDATE] |
+	      d->nr_iotlb[VU_IOTLB_MISS] | d->nr_iotlb[VU_IOTLB_ACCESS_FAIL]))
+		return "";
+	snprintf(buf, sizeof(buf),
+		 ", IOTLB: %llu updates and %llu invalidates from the VMM, %llu misses and %llu access failures to it",
+		 (unsigned long long)d->nr_iotlb[VU_IOTLB_UPDATE],
+		 (unsigned long long)d->nr_iotlb[VU_IOTLB_INVALIDATE],
+		 (unsigned long long)d->nr_iotlb[VU_IOTLB_MISS],
+		 (unsigned long long)d->nr_iotlb[VU_IOTLB_ACCESS_FAIL]);
+	return buf;
+}
+
+/* The back-end's IOTLB request for @dev_id's VMM: the kernel queues it. */
+static int dev_iotlb_msg(void *opaque, uint32_t dev_id, uint32_t type, uint64_t iova,
+			 uint8_t perm)
+{
+	struct bridge *br = opaque;
+	struct vub_dev_msg m = { .dev_id = dev_id, .type = type, .perm = perm, .iova = iova };
+	int32_t res;
+	int ret;
+
+	if (!br->store)
+		return -EOPNOTSUPP;
+	ret = vub_chan_raw_cmd(&br->store_ring, br->ch->fd, VUB_U_CMD_DEV_MSG, &m, sizeof(m),
+			       5000, &res);
+	return ret ? ret : res;
+}
+
 static void device_forget(struct bridge *br, size_t pos)
 {
 	struct vub_dev *dev = br->devs[pos];
 
-	logmsg("dev %u: released after %llu requests%s", dev->dev_id,
-	       (unsigned long long)dev->nr_reqs,
+	logmsg("dev %u: released after %llu requests%s%s", dev->dev_id,
+	       (unsigned long long)dev->nr_reqs, iotlb_counts(dev),
 	       dev->fe ? ", back-end connection closed" : "");
 	vub_dev_release(dev);
 	if (dev->state_fd >= 0)
@@ -480,6 +513,23 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev
 	return ret;
 }
 
+/* The VMM's IOTLB message, for the log. */
+static const char *format_iotlb(const void *payload, uint32_t len)
+{
+	static char buf[160];
+	struct vhost_iotlb_msg m;
+
+	if (len != sizeof(m))
+		return "(malformed)";
+	memcpy(&m, payload, sizeof(m));
+	snprintf(buf, sizeof(buf), "%s iova %#llx size %#llx uaddr %#llx perm %u",
+		 m.type == VHOST_IOTLB_UPDATE ? "UPDATE" :
+		 m.type == VHOST_IOTLB_INVALIDATE ? "INVALIDATE" : "?",
+		 (unsigned long long)m.iova, (unsigned long long)m.size,
+		 (unsigned long long)m.uaddr, m.perm);
+	return buf;
+}
+
 static int on_open(struct bridge *br, const struct vub_req *req, const void *payload)
 {
 	struct vub_open_info oi;
@@ -568,6 +618,23 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
 		persist(br, dev, false, ioctl_sets_files(req->ioctl));
 		vub_co_unlock(l);
+		return ret;
+	case VUB_OP_IOTLB_MSG:
+		dev = device_get(br, req);
+		if (!dev)
+			return -ENOMEM;
+		l = take_turn(br, req, dev);
+		if (!l)
+			return -ETIMEDOUT;
+		persist(br, dev, true, false);
+		ret = vub_dev_iotlb(dev, payload, req->payload_len);
+		persist(br, dev, false, false);
+		vub_co_unlock(l);
+		if (br->verbose || ret)
+			logmsg("dev %u pid %u seq %llu: IOTLB %s -> %s%s%s", req->dev_id,
+			       req->vmm_pid, (unsigned long long)req->seq,
+			       format_iotlb(payload, req->payload_len), ret ? errname(-ret) : "0",
+			       ret && *vub_dev_why(dev) ? ": " : "", ret ? vub_dev_why(dev) : "");
 		return ret;
 	case VUB_OP_OPEN:
 		return on_open(br, req, payload);
@@ -1021,6 +1088,8 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		logmsg("cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
 
+	br.cfg.iotlb_msg = dev_iotlb_msg;
+	br.cfg.iotlb_msg_opaque = &br;
 	br.ch = &ch;
 	ch.dispatch = dispatch;
 	ch.dispatch_ctx = &br;

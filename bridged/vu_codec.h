@@ -50,6 +50,7 @@
 #define VU_F_PROTOCOL_FEATURES	30	/* VHOST_USER_F_PROTOCOL_FEATURES */
 #define VU_F_LOG_ALL		26	/* VHOST_F_LOG_ALL */
 #define VU_F_VERSION_1		32
+#define VU_F_ACCESS_PLATFORM	33	/* IOTLB messages (a vIOMMU) */
 #define VU_F_RING_PACKED	34
 #define VU_F_RING_RESET		40
 
@@ -183,6 +184,15 @@ struct vu_log {
 	uint64_t size;
 	uint64_t offset;
 };
+
+/* struct vu_iotlb's types (the kernel's VHOST_IOTLB_*) and perm bits. */
+#define VU_IOTLB_MISS		1
+#define VU_IOTLB_UPDATE		2
+#define VU_IOTLB_INVALIDATE	3
+#define VU_IOTLB_ACCESS_FAIL	4
+#define VU_ACCESS_RO		1
+#define VU_ACCESS_WO		2
+#define VU_ACCESS_RW		3
 
 struct vu_iotlb {
 	uint64_t iova;

@@ -415,7 +415,9 @@ static int handshake(struct vu_frontend *fe)
 	if (ret)
 		return ret;
 	mask = fe->opts.proto_mask & VU_FRONTEND_PROTO_SUPPORTED;
-	if (!(fe->opts.flags & VU_FRONTEND_F_BACKEND_REQ))
+	/* IOTLB misses come on the back-end channel. */
+	if (!(fe->opts.flags & VU_FRONTEND_F_BACKEND_REQ) &&
+	    !(fe->backend_features & PF(VU_F_ACCESS_PLATFORM)))
 		mask &= ~PF(VU_PF_BACKEND_REQ);
 	v = fe->backend_proto & mask;
 	ret = fe_u64(fe, VU_SET_PROTOCOL_FEATURES, v);
@@ -1453,6 +1455,10 @@ int vu_frontend_handle_backend(struct vu_frontend *fe)
 	switch (m.request) {
 	case VU_BACKEND_CONFIG_CHANGE_MSG:
 		break;		/* nothing cached to invalidate */
+	case VU_BACKEND_IOTLB_MSG:
+		fe->nr_backend_iotlb++;
+		status = !fe->iotlb_fn || fe->iotlb_fn(fe->iotlb_opaque, &m.p.iotlb);
+		break;
 	case VU_BACKEND_VRING_CALL:
 	case VU_BACKEND_VRING_ERR:
 		if (m.p.state.index < VU_FRONTEND_MAX_RINGS)
@@ -1463,8 +1469,8 @@ int vu_frontend_handle_backend(struct vu_frontend *fe)
 			status = 1;
 		break;
 	default:
-		/* IOTLB (no vIOMMU here), host notifiers, shared objects:
-		 * refused; any fd that came with them is closed below. */
+		/* Host notifiers, shared objects: refused; any fd that
+		 * came with them is closed below. */
 		status = 1;
 		break;
 	}
@@ -1481,4 +1487,49 @@ int vu_frontend_handle_backend(struct vu_frontend *fe)
 		return fe_fail(fe, ret, "back-end channel: %s", err.msg);
 	}
 	return (int)m.request;
+}
+
+void vu_frontend_set_iotlb_handler(struct vu_frontend *fe,
+				   int (*fn)(void *opaque, const struct vu_iotlb *m),
+				   void *opaque)
+{
+	fe->iotlb_fn = fn;
+	fe->iotlb_opaque = opaque;
+}
+
+/* --- IOTLB ---------------------------------------------------------------- */
+
+bool vu_frontend_has_iotlb(const struct vu_frontend *fe)
+{
+	const uint64_t need = PF(VU_PF_REPLY_ACK) | PF(VU_PF_BACKEND_REQ);
+
+	return (fe->backend_features & PF(VU_F_ACCESS_PLATFORM)) &&
+	       (fe->proto & need) == need && fe->backend_fd >= 0;
+}
+
+int vu_frontend_iotlb_msg(struct vu_frontend *fe, const struct vu_iotlb *iotlb)
+{
+	struct vu_msg m, r;
+	int ret;
+
+	if (!vu_frontend_has_iotlb(fe))
+		return fe_fail(fe, -EOPNOTSUPP,
+			       "IOTLB_MSG: the back-end takes no IOTLB messages (needs ACCESS_PLATFORM, REPLY_ACK and BACKEND_REQ)");
+	vu_msg_init(&m, VU_IOTLB_MSG);
+	m.size = sizeof(m.p.iotlb);
+	m.p.iotlb = *iotlb;
+	/* The reply is asked for: DPDK sends one only then, as QEMU asks. */
+	m.flags |= VU_FLAG_NEED_REPLY;
+	ret = fe_call(fe, &m, &r);
+	if (ret)
+		return ret;
+	if (r.p.u64)
+		return fe_fail(fe, -EFAULT,
+			       "back-end refused IOTLB_MSG type %u iova %#llx size %#llx uaddr %#llx perm %u (status %llu)",
+			       iotlb->type, (unsigned long long)iotlb->iova,
+			       (unsigned long long)iotlb->size,
+			       (unsigned long long)iotlb->uaddr, iotlb->perm,
+			       (unsigned long long)r.p.u64);
+	fe->nr_iotlb_msgs++;
+	return 0;
 }

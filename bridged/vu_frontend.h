@@ -33,9 +33,15 @@
  *  - With F_STATUS, SET_STATUS(ACK|DRIVER|FEATURES_OK) follows SET_FEATURES
  *    and DRIVER_OK is added once all `nr_rings` rings have been started
  *    (DPDK does not process rings before DRIVER_OK).
- *  - The back-end channel (BACKEND_REQ) is only negotiated on request; its
- *    messages are then answered (config change, vring call/err) or refused
- *    with a non-zero status (everything that would hand us an fd or memory).
+ *  - The back-end channel (BACKEND_REQ) is only negotiated on request, or
+ *    when the back-end offers ACCESS_PLATFORM (its IOTLB misses come on
+ *    it); its messages are then answered (config change, vring call/err,
+ *    IOTLB through the caller's handler) or refused with a non-zero status
+ *    (everything that would hand us an fd or memory).
+ *  - IOTLB (vIOMMU): with ACCESS_PLATFORM offered and REPLY_ACK and
+ *    BACKEND_REQ negotiated (QEMU's condition), IOTLB_MSG carries the
+ *    caller's UPDATE and INVALIDATE, always with NEED_REPLY (DPDK answers
+ *    only then); the back-end's misses go to the caller's handler.
  *
  * Errors: negative errno.  A failure of the connection itself (EOF, malformed
  * reply, timeout) leaves the front-end broken (-ENOTCONN afterwards); a
@@ -181,11 +187,16 @@ struct vu_frontend {
 
 	int backend_fd;			/* our end of BACKEND_REQ, or -1 */
 	struct vu_conn backend_conn;
+	/* the back-end's IOTLB requests (vu_frontend_set_iotlb_handler) */
+	int (*iotlb_fn)(void *opaque, const struct vu_iotlb *m);
+	void *iotlb_opaque;
 
 	struct vu_err err;		/* last error */
 	/* counters for tests and statistics */
 	unsigned long nr_sent;
 	unsigned long nr_backend_reqs;
+	unsigned long nr_iotlb_msgs;		/* IOTLB_MSG sent and acked */
+	unsigned long nr_backend_iotlb;		/* BACKEND_IOTLB_MSG received */
 	unsigned long nr_mem_table_msgs;
 	unsigned long nr_add_mem_reg;
 	unsigned long nr_rem_mem_reg;
@@ -331,6 +342,22 @@ int vu_frontend_backend_fd(const struct vu_frontend *fe);
 /* Read and answer one back-end request.  Returns the request id handled,
  * 0 if nothing was pending, or a negative errno (channel closed). */
 int vu_frontend_handle_backend(struct vu_frontend *fe);
+/*
+ * Who gets the back-end's IOTLB requests (a miss, an access failure): @fn
+ * returns 0 when it took it (status 0 to the back-end if it asked), else
+ * -errno (status 1).  NULL: refused.
+ */
+void vu_frontend_set_iotlb_handler(struct vu_frontend *fe,
+				   int (*fn)(void *opaque, const struct vu_iotlb *m),
+				   void *opaque);
+
+/* --- IOTLB ------------------------------------------------------------ */
+/* The back-end can take IOTLB messages: ACCESS_PLATFORM offered, REPLY_ACK
+ * and BACKEND_REQ negotiated, the back-end channel open. */
+bool vu_frontend_has_iotlb(const struct vu_frontend *fe);
+/* IOTLB_MSG (UPDATE or INVALIDATE): 0, -EOPNOTSUPP without IOTLB, -EFAULT
+ * when the back-end refuses it (non-zero status), or a connection error. */
+int vu_frontend_iotlb_msg(struct vu_frontend *fe, const struct vu_iotlb *m);
 
 /* --- pure helpers, exposed for tests ---------------------------------- */
 /*

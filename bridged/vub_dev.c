@@ -199,7 +199,9 @@ static int dev_connect(struct vub_dev *d)
 		(unsigned long long)(vub_dev_net_features(vu_frontend_backend_features(fe) &
 							  ~VU_FRONTEND_HIDDEN_FEATURES) |
 				     vub_dev_log_features(vu_frontend_backend_features(fe),
-							  vu_frontend_protocol_features(fe))));
+							  vu_frontend_protocol_features(fe)) |
+				     vub_dev_iommu_features(vu_frontend_backend_features(fe),
+							    vu_frontend_protocol_features(fe))));
 	return 0;
 }
 
@@ -284,6 +286,67 @@ int vub_dev_reconnect(struct vub_dev *d)
 	return 0;
 }
 
+static const char *const iotlb_type[] = {
+	[VU_IOTLB_MISS] = "MISS", [VU_IOTLB_UPDATE] = "UPDATE",
+	[VU_IOTLB_INVALIDATE] = "INVALIDATE", [VU_IOTLB_ACCESS_FAIL] = "ACCESS_FAIL",
+};
+static const char *const access_name[] = { "none", "ro", "wo", "rw" };
+
+/*
+ * The back-end's IOTLB request (BACKEND_IOTLB_MSG): a miss or an access
+ * failure, for the VMM to read from its device (the kernel queues it).
+ * Anything else is refused; the kernel refuses it for a device whose VMM
+ * has no IOTLB (EBADFD).
+ */
+static int backend_iotlb(void *opaque, const struct vu_iotlb *m)
+{
+	struct vub_dev *d = opaque;
+	uint32_t type;
+	int ret;
+
+	if (m->type != VU_IOTLB_MISS && m->type != VU_IOTLB_ACCESS_FAIL) {
+		dev_log(d, "back-end IOTLB message of type %u refused: only MISS and ACCESS_FAIL come from a back-end",
+			m->type);
+		return -EINVAL;
+	}
+	if (!m->perm || (m->perm & ~VU_ACCESS_RW)) {
+		dev_log(d, "back-end IOTLB %s iova %#llx with perm %#x refused",
+			iotlb_type[m->type], (unsigned long long)m->iova, m->perm);
+		return -EINVAL;
+	}
+	if (!d->cfg->iotlb_msg)
+		return -EOPNOTSUPP;
+	type = m->type == VU_IOTLB_MISS ? VUB_DEV_MSG_IOTLB_MISS : VUB_DEV_MSG_IOTLB_ACCESS_FAIL;
+	ret = d->cfg->iotlb_msg(d->cfg->iotlb_msg_opaque, d->dev_id, type, m->iova, m->perm);
+	if (!ret)
+		d->nr_iotlb[m->type]++;
+	dev_log(d, "back-end IOTLB %s iova %#llx perm %s -> VMM: %s", iotlb_type[m->type],
+		(unsigned long long)m->iova, access_name[m->perm], ret ? strerror(-ret) : "queued");
+	return ret;
+}
+
+int vub_dev_iotlb(struct vub_dev *d, const void *payload, uint32_t len)
+{
+	struct vu_iotlb m;
+	char why[160];
+	int ret;
+
+	d->why[0] = '\0';
+	d->nr_reqs++;
+	if (vub_dev_iotlb_convert(payload, len, &m, why, sizeof(why)))
+		return fail(d, -EINVAL, "malformed IOTLB message: %s", why);
+	/* The kernel sends it only once the VMM set ACCESS_PLATFORM. */
+	ret = dev_connect(d);
+	if (ret)
+		return ret;
+	if (d->nic)
+		vu_frontend_set_log(d->fe, fe_log, d);
+	ret = vu_frontend_iotlb_msg(d->fe, &m);
+	if (!ret)
+		d->nr_iotlb[m.type]++;
+	return fe_result(d, ret);
+}
+
 /*
  * The back-end said something while no request was in flight: a request on
  * the back-end channel, or on the connection itself a hang-up (or bytes no
@@ -297,6 +360,7 @@ int vub_dev_check_backend(struct vub_dev *d)
 
 	if (fd < 0)
 		return 0;
+	vu_frontend_set_iotlb_handler(d->fe, backend_iotlb, d);
 	if (vu_frontend_handle_backend(d->fe) < 0 && vu_frontend_broken(d->fe)) {
 		dev_lost(d, vu_frontend_strerror(d->fe));
 		return -ENOTCONN;
@@ -714,6 +778,63 @@ uint64_t vub_dev_log_features(uint64_t backend_features, uint64_t proto)
 	return 0;
 }
 
+uint64_t vub_dev_iommu_features(uint64_t backend_features, uint64_t proto)
+{
+	const uint64_t need = BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_BACKEND_REQ);
+
+	if ((backend_features & BIT(VU_F_ACCESS_PLATFORM)) && (proto & need) == need)
+		return BIT(VU_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+int vub_dev_iotlb_convert(const void *payload, uint32_t len, struct vu_iotlb *out,
+			  char *why, size_t why_len)
+{
+	struct vhost_iotlb_msg m;
+	static const uint8_t zero[sizeof(m) - offsetof(struct vhost_iotlb_msg, type) - 1];
+
+	if (len != sizeof(m)) {
+		snprintf(why, why_len, "payload of %u bytes, not %zu", len, sizeof(m));
+		return -EINVAL;
+	}
+	memcpy(&m, payload, sizeof(m));
+	if (memcmp((const uint8_t *)payload + offsetof(struct vhost_iotlb_msg, type) + 1,
+		   zero, sizeof(zero))) {
+		snprintf(why, why_len, "padding is not 0");
+		return -EINVAL;
+	}
+	if (m.perm & ~VU_ACCESS_RW) {
+		snprintf(why, why_len, "perm %#x has bits beyond RW", m.perm);
+		return -EINVAL;
+	}
+	*out = (struct vu_iotlb){ .iova = m.iova, .size = m.size, .perm = m.perm,
+				  .type = m.type };
+	switch (m.type) {
+	case VU_IOTLB_UPDATE:
+		if (!m.size || m.iova + m.size - 1 < m.iova || m.uaddr + m.size - 1 < m.uaddr) {
+			snprintf(why, why_len, "UPDATE iova %#llx uaddr %#llx size %#llx: empty or wrapping",
+				 (unsigned long long)m.iova, (unsigned long long)m.uaddr,
+				 (unsigned long long)m.size);
+			return -EINVAL;
+		}
+		out->uaddr = m.uaddr;
+		return 0;
+	case VU_IOTLB_INVALIDATE:
+		if (m.iova + m.size - 1 < m.iova) {
+			snprintf(why, why_len, "INVALIDATE iova %#llx size %#llx wraps",
+				 (unsigned long long)m.iova, (unsigned long long)m.size);
+			return -EINVAL;
+		}
+		if (m.iova + m.size < m.iova || !m.size)	/* ends at 2^64 */
+			out->size = UINT64_MAX - m.iova;
+		out->perm = 0;
+		return 0;
+	default:
+		snprintf(why, why_len, "type %u is not UPDATE (2) or INVALIDATE (3)", m.type);
+		return -EINVAL;
+	}
+}
+
 uint64_t vub_dev_tap_offloads(const struct vub_tap_info *ti)
 {
 	static const struct {
@@ -951,8 +1072,10 @@ static int ring_index(struct vub_dev *d, const void *payload, uint32_t *idx)
  * when the back-end logs into a shared log (LOG_ALL and LOG_SHMFD). */
 static uint64_t dev_features(const struct vub_dev *d, uint64_t backend)
 {
-	return vub_dev_net_features(backend) |
-	       vub_dev_log_features(backend, vu_frontend_protocol_features(d->fe));
+	uint64_t proto = vu_frontend_protocol_features(d->fe);
+
+	return vub_dev_net_features(backend) | vub_dev_log_features(backend, proto) |
+	       vub_dev_iommu_features(backend, proto);
 }
 
 static int h_get_features(struct vub_dev *d, const struct vub_req *req,
@@ -1435,6 +1558,10 @@ static int h_net_set_backend(struct vub_dev *d, const struct vub_req *req,
 	return ret;
 }
 
+/* vhost-net's VHOST_NET_BACKEND_FEATURES: the message format is the
+ * kernel's business (it writes and reads both). */
+#define VUB_BACKEND_FEATURES	(1ull << VHOST_BACKEND_F_IOTLB_MSG_V2)
+
 static int h_set_backend_features(struct vub_dev *d, const struct vub_req *req,
 				  const void *payload, const int *fds, void *reply,
 				  uint32_t *reply_len)
@@ -1443,10 +1570,10 @@ static int h_set_backend_features(struct vub_dev *d, const struct vub_req *req,
 
 	(void)req; (void)fds; (void)reply; (void)reply_len;
 	memcpy(&f, payload, sizeof(f));
-	if (f)
+	if (f & ~VUB_BACKEND_FEATURES)
 		return fail(d, -EOPNOTSUPP,
-			    "backend features %#llx: none is offered (no IOTLB messages)",
-			    (unsigned long long)f);
+			    "backend features %#llx: only %#llx (IOTLB_MSG_V2) is offered",
+			    (unsigned long long)f, VUB_BACKEND_FEATURES);
 	return 0;
 }
 
@@ -1455,7 +1582,7 @@ static int h_get_backend_features(struct vub_dev *d, const struct vub_req *req,
 				  uint32_t *reply_len)
 {
 	(void)d; (void)req; (void)payload; (void)fds;
-	reply_u64(reply, reply_len, 0);
+	reply_u64(reply, reply_len, VUB_BACKEND_FEATURES);
 	return 0;
 }
 

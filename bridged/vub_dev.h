@@ -62,11 +62,13 @@
  * The features GET_FEATURES may show: vhost-net's VHOST_NET_FEATURES
  * (MRG_RXBUF 15, NOTIFY_ON_EMPTY 24, ANY_LAYOUT = VHOST_NET_F_VIRTIO_NET_HDR
  * 27, INDIRECT_DESC 28, EVENT_IDX 29, VERSION_1 32), without
- *   ACCESS_PLATFORM (33) no IOTLB forwarding yet,
  *   RING_RESET (40)      DPDK stops the whole device on a one-ring stop.
  * Each bit is shown only if the back-end offers it.  LOG_ALL (26) is added
  * when the back-end offers it and the protocol feature LOG_SHMFD
  * (vub_dev_log_features): the dirty log is then shared with it.
+ * ACCESS_PLATFORM (33) is added when the back-end offers it and REPLY_ACK
+ * and BACKEND_REQ were negotiated (vub_dev_iommu_features): the VMM's IOTLB
+ * messages are then forwarded, the back-end's misses passed up.
  */
 #define VUB_NET_FEATURES	((1ull << 15) | (1ull << 24) | (1ull << 27) | \
 				 (1ull << 28) | (1ull << 29) | (1ull << 32))
@@ -109,6 +111,12 @@ struct vub_dev_cfg {
 	/* The daemon's multiqueue NICs; NULL: every device keeps a connection
 	 * of its own. */
 	struct vub_nics *nics;
+	/* The back-end's IOTLB request for the device's VMM (the kernel
+	 * queues it for the VMM to read): @type VUB_DEV_MSG_IOTLB_MISS or
+	 * _ACCESS_FAIL, @perm VU_ACCESS_*.  0 or -errno; NULL: refused. */
+	int (*iotlb_msg)(void *opaque, uint32_t dev_id, uint32_t type,
+			 uint64_t iova, uint8_t perm);
+	void *iotlb_msg_opaque;
 };
 
 struct vub_dev {
@@ -132,6 +140,9 @@ struct vub_dev {
 					 * VMM agreed on (vub_dev_tap_offloads) */
 	uint64_t missing;		/* of those, host ones the back-end lacks */
 	uint64_t nr_reqs;
+	uint64_t nr_iotlb[5];		/* IOTLB messages by VU_IOTLB_* type:
+					 * UPDATE, INVALIDATE from the VMM,
+					 * MISS, ACCESS_FAIL passed up to it */
 	uint64_t nr_connects;
 	uint32_t nr_reconnects;		/* after a lost connection */
 	/* Reconnecting (the daemon's loop): next attempt, its backoff, and
@@ -178,6 +189,15 @@ void vub_dev_release(struct vub_dev *d);
 int vub_dev_ioctl(struct vub_dev *d, const struct vub_vhost_ioctl *desc,
 		  const struct vub_req *req, const void *payload, const int *fds,
 		  void *reply, uint32_t *reply_len);
+
+/*
+ * Answer one VUB_OP_IOTLB_MSG request: the VMM's UPDATE or INVALIDATE
+ * (struct vhost_iotlb_msg, checked by the kernel and again here) to the
+ * back-end as IOTLB_MSG.  0, -EINVAL for a malformed request, -EFAULT when
+ * the back-end refuses it, -EOPNOTSUPP when it takes no IOTLB messages,
+ * -ENOTCONN.  On failure vub_dev_why() explains it.
+ */
+int vub_dev_iotlb(struct vub_dev *d, const void *payload, uint32_t len);
 
 /* Why the last failing ioctl failed ("" if nothing to add to the errno). */
 const char *vub_dev_why(const struct vub_dev *d);
@@ -236,6 +256,18 @@ uint64_t vub_dev_net_features(uint64_t backend_features);
 /* VHOST_F_LOG_ALL (bit 26) if the back-end offers it with the protocol
  * feature LOG_SHMFD in @proto (its log is then the VMM's, shared), else 0. */
 uint64_t vub_dev_log_features(uint64_t backend_features, uint64_t proto);
+/* VIRTIO_F_ACCESS_PLATFORM (bit 33) if the back-end offers it with the
+ * protocol features REPLY_ACK and BACKEND_REQ in @proto, else 0. */
+uint64_t vub_dev_iommu_features(uint64_t backend_features, uint64_t proto);
+/*
+ * The VMM's IOTLB message (VUB_OP_IOTLB_MSG's payload) as a vhost-user
+ * IOTLB_MSG: types UPDATE and INVALIDATE, VHOST_ACCESS_* perm bits, zero
+ * padding, an UPDATE of size > 0 whose ranges do not wrap; an INVALIDATE
+ * whose range reaches 2^64 (size 0 with iova 0: everything) ends at
+ * 2^64 - 1 (DPDK's end would wrap to 0).  0 or -EINVAL with @why.
+ */
+int vub_dev_iotlb_convert(const void *payload, uint32_t len, struct vu_iotlb *out,
+			  char *why, size_t why_len);
 
 /*
  * The virtio-net offloads a VMM on vhost-kernel agreed on with its guest, as

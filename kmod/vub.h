@@ -13,7 +13,9 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/vhost_user_bridge.h>
 
@@ -140,6 +142,16 @@ struct vub_instance {
  * @log_need: bytes of log the memory table in force needs (vub_log_need()).
  * @log: the log the back-end has (vub_log_create(), the device's reference),
  *	or NULL (no log sent yet: no memory table, or none since RESET_OWNER).
+ * @iotlb: VIRTIO_F_ACCESS_PLATFORM was accepted (as vhost's dev->iotlb: set
+ *	by SET_FEATURES with it, cleared by RESET_OWNER); written under
+ *	@mutex and @msg_lock.
+ * @msg_v2: VHOST_BACKEND_F_IOTLB_MSG_V2 was accepted: messages the VMM
+ *	reads are struct vhost_msg_v2, else struct vhost_msg.
+ * @msg_lock: protects @msgs and @nr_msgs.
+ * @msgs: messages from the back-end the VMM has not read
+ *	(struct vub_msg_node), oldest first.
+ * @nr_msgs: their number, at most VUB_DEV_MSG_MAX.
+ * @msg_wait: readers and pollers of the device.
  */
 struct vub_dev {
 	u32			id;
@@ -169,6 +181,12 @@ struct vub_dev {
 	bool			log_set;
 	u64			log_need;
 	struct vub_log		*log;
+	bool			iotlb;
+	bool			msg_v2;
+	spinlock_t		msg_lock;	/* see above */
+	struct list_head	msgs;
+	unsigned int		nr_msgs;
+	wait_queue_head_t	msg_wait;
 };
 
 /* All open devices, by id; readers of a device hold the xa_lock. */
@@ -253,6 +271,27 @@ struct file *vub_log_file(struct vub_log *log);
 void vub_log_fold(struct vub_log *log);
 void vub_log_put(struct vub_log *log);
 u64 vub_log_size(const struct vub_log *log);
+
+/* The IOTLB message channel (vub_iotlb.c). */
+struct iov_iter;
+struct poll_table_struct;
+struct vhost_iotlb_msg;
+void vub_iotlb_init(struct vub_dev *dev);
+/* RESET_OWNER, close: no IOTLB, unread messages dropped, readers woken. */
+void vub_iotlb_reset(struct vub_dev *dev);
+void vub_iotlb_set(struct vub_dev *dev, bool on);
+int vub_dev_msg(const struct vub_dev_msg *m);
+ssize_t vub_iotlb_read(struct vub_dev *dev, struct iov_iter *to, bool noblock);
+__poll_t vub_iotlb_poll(struct vub_dev *dev, struct file *file,
+			struct poll_table_struct *wait);
+/* Parse the VMM's message as vhost-net does: 0, -EINVAL; *@len its size. */
+int vub_iotlb_parse(struct iov_iter *from, struct vhost_iotlb_msg *msg,
+		    size_t *len);
+/*
+ * vhost-net's checks of a parsed message: 0 to forward it, 1 when it is
+ * accepted with nothing to forward, -EFAULT.
+ */
+int vub_iotlb_check(struct vub_dev *dev, struct vhost_iotlb_msg *msg);
 
 /* The fd store (vub_fdstore.c); see struct vub_fd_cmd. */
 int vub_fd_store(u32 dev_id, u32 slot, int fd);

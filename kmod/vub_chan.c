@@ -745,13 +745,15 @@ static int vub_ctrl_fd(struct io_uring_cmd *cmd)
 {
 	const void *area = vub_cmd_area(cmd);
 	struct vub_fd_fetch uf;
+	struct vub_dev_msg um;
 	struct vub_fd_cmd uc;
 	struct vub_bridge *b;
 	int ret = 0;
 
 	/* Both fill the SQE128 command area, as struct vub_io_cmd does. */
 	BUILD_BUG_ON(sizeof(uf) != sizeof(struct vub_io_cmd) ||
-		     sizeof(uc) != sizeof(struct vub_io_cmd));
+		     sizeof(uc) != sizeof(struct vub_io_cmd) ||
+		     sizeof(um) != sizeof(struct vub_io_cmd));
 	spin_lock(&vub_lock);
 	b = cmd->file->private_data;
 	if (!b)
@@ -764,6 +766,10 @@ static int vub_ctrl_fd(struct io_uring_cmd *cmd)
 	if (ret)
 		return ret;
 
+	if (cmd->cmd_op == VUB_U_CMD_DEV_MSG) {
+		memcpy(&um, area, sizeof(um));
+		return vub_dev_msg(&um);
+	}
 	if (cmd->cmd_op == VUB_U_CMD_FD_FETCH) {
 		memcpy(&uf, area, sizeof(uf));
 		if (uf.flags || !vub_mem_is_zero(uf.reserved, sizeof(uf.reserved)))
@@ -819,6 +825,7 @@ static int vub_ctrl_uring_cmd(struct io_uring_cmd *cmd,
 	case VUB_U_CMD_FD_STORE:
 	case VUB_U_CMD_FD_DROP:
 	case VUB_U_CMD_FD_FETCH:
+	case VUB_U_CMD_DEV_MSG:
 		return vub_ctrl_fd(cmd);
 	default:
 		return -EOPNOTSUPP;

@@ -29,9 +29,12 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/vhost.h>
+#include <linux/virtio_config.h>
 #include <linux/xarray.h>
 #include <net/sock.h>
 
@@ -342,7 +345,7 @@ static int vub_roundtrip(struct vub_dev *dev, struct vub_request *req, u64 gen,
 	ret = vub_chan_wait(req, msecs_to_jiffies(ms), &end);
 	if (end == VUB_WAIT_HELD)
 		dev->seen = *queued_gen;
-	if (req->op == VUB_OP_IOCTL && end != VUB_WAIT_WITHDRAWN)
+	if (req->op != VUB_OP_OPEN && end != VUB_WAIT_WITHDRAWN)
 		dev->stateful = true;	/* the daemon saw the ioctl */
 	/* (-ETIMEDOUT as the daemon's answer is only an errno for the VMM) */
 	if (end == VUB_WAIT_HELD || (end == VUB_WAIT_WITHDRAWN && ret == -ETIMEDOUT)) {
@@ -657,9 +660,17 @@ static void vub_accepted(struct vub_dev *dev, const struct vub_request *req)
 		WRITE_ONCE(dev->rings, 0);
 		dev->have_mem = true;	/* vhost: an empty table, not none */
 		vub_log_drop(dev);
+		vub_iotlb_reset(dev);
 		break;
 	case VHOST_SET_FEATURES:
 		WRITE_ONCE(dev->features, *(u64 *)req->payload);
+		/* As vhost: ACCESS_PLATFORM makes an IOTLB, nothing removes it. */
+		if (dev->features & BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
+			vub_iotlb_set(dev, true);
+		break;
+	case VHOST_SET_BACKEND_FEATURES:
+		WRITE_ONCE(dev->msg_v2, *(u64 *)req->payload &
+			   BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2));
 		break;
 	case VHOST_SET_MEM_TABLE:
 		dev->have_mem = true;
@@ -760,6 +771,53 @@ out_unlock:
 	return vub_errno(ret);
 }
 
+/*
+ * The VMM's IOTLB message (vhost-net's write()): checked as vhost-net
+ * checks it, then forwarded; the message's size, or -errno (EFAULT for
+ * anything vhost-net would refuse but a malformed message, EINVAL).
+ */
+static ssize_t vub_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct vub_dev *dev = iocb->ki_filp->private_data;
+	struct vhost_iotlb_msg msg;
+	struct vub_request *req;
+	size_t len;
+	int ret;
+
+	ret = vub_iotlb_parse(from, &msg, &len);
+	if (ret)
+		return ret;
+	ret = mutex_lock_killable(&dev->mutex);
+	if (ret)
+		return ret;
+	ret = vub_iotlb_check(dev, &msg);
+	if (ret)
+		goto out_unlock;
+	ret = -ENOMEM;
+	req = vub_dev_request(dev, VUB_OP_IOTLB_MSG, sizeof(msg));
+	if (!req)
+		goto out_unlock;
+	memcpy(req->payload, &msg, sizeof(msg));
+	ret = vub_forward(dev, req);
+	vub_request_put(req);
+out_unlock:
+	mutex_unlock(&dev->mutex);
+	return ret < 0 ? vub_errno(ret) : len;
+}
+
+static ssize_t vub_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+
+	return vub_iotlb_read(file->private_data, to,
+			      file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t vub_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return vub_iotlb_poll(file->private_data, file, wait);
+}
+
 static void vub_instance_free(struct kref *ref)
 {
 	kfree(container_of(ref, struct vub_instance, ref));
@@ -786,6 +844,7 @@ static int vub_open(struct inode *inode, struct file *file)
 	if (!dev)
 		goto err_uncharge;
 	mutex_init(&dev->mutex);
+	vub_iotlb_init(dev);
 	dev->pid = task_tgid_nr(current);
 	get_task_comm(dev->comm, current);
 	/*
@@ -836,6 +895,8 @@ static int vub_release(struct inode *inode, struct file *file)
 		mmdrop(dev->owner);
 	vub_log_drop(dev);
 	xa_erase(&vub_devs, dev->id);
+	/* Not before: the daemon's messages find the device until now. */
+	vub_iotlb_reset(dev);
 	/* After the daemon was told: it closes its own copies. */
 	vub_fd_release(dev);
 	atomic_dec(&dev->inst->nr_devices);
@@ -852,6 +913,9 @@ static const struct file_operations vub_fops = {
 	.release	= vub_release,
 	.unlocked_ioctl	= vub_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.read_iter	= vub_read_iter,
+	.write_iter	= vub_write_iter,
+	.poll		= vub_poll,
 	.llseek		= noop_llseek,
 };
 

@@ -7,7 +7,8 @@
  *	Several VMM processes issue random vhost ioctl sequences with random
  *	arguments (indices, fds of every kind, memory tables over shared,
  *	private, sealable and reserved memory, bad pointers, unknown
- *	commands), fork children that use inherited devices and are killed
+ *	commands), IOTLB messages written and read (read/write on the
+ *	device), fork children that use inherited devices and are killed
  *	at random, and pass devices to a peer over SCM_RIGHTS.  Against
  *	/dev/vhost-user-bridge with a live daemon and back-end, or against
  *	/dev/vhost-net as a control.
@@ -15,7 +16,8 @@
  *   vub_fuzz daemon [--secs N] [--procs N] [--seed N]
  *	A malicious daemon on the raw channel (no other daemon may be
  *	attached): wrong tags and seqs, double commits, garbage results and
- *	reply sizes, requests never answered, the control fd or the ring
+ *	reply sizes, requests never answered, IOTLB messages for the VMMs
+ *	(VUB_U_CMD_DEV_MSG, valid or not), the control fd or the ring
  *	closed mid-request, exits at random points; VMM processes meanwhile
  *	issue ioctls and are killed at random.
  *
@@ -205,6 +207,41 @@ static void fill_mem(struct vmm *v, struct vhost_memory *m, uint32_t n)
 }
 
 /* One random ioctl on a random device (or @fd if >= 0). */
+/*
+ * The IOTLB message channel: a write of a random message (mostly of the
+ * two formats, types and ranges a VMM writes, with random or bad
+ * addresses), or a non-blocking read (O_NONBLOCK stays: a blocking read
+ * of a device with an IOTLB waits for a message).  A write's 72 and a
+ * read's count are successes.
+ */
+static void random_iotlb(struct vmm *v, int fd)
+{
+	struct vhost_msg_v2 m;
+	size_t len = sizeof(m);
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(m); i++)
+		((uint8_t *)&m)[i] = (uint8_t)rnd();
+	if (chance(50)) {
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		n = read(fd, &m, chance(90) ? sizeof(m) : rn(sizeof(m) + 8));
+		account(n >= 0 ? 0 : n, errno);
+		return;
+	}
+	if (chance(80))
+		m.type = chance(50) ? VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
+	if (chance(80)) {
+		m.iotlb.type = chance(50) ? VHOST_IOTLB_UPDATE : VHOST_IOTLB_INVALIDATE;
+		m.iotlb.perm = (uint8_t)rn(4);
+		m.iotlb.size = chance(50) ? 4096 : rnd();
+		m.iotlb.uaddr = chance(50) ? (uintptr_t)v->msealable : pick_addr(v);
+	}
+	if (chance(10))
+		len = rn(sizeof(m) + 8);
+	n = write(fd, &m, len);
+	account(n == (ssize_t)sizeof(m) ? 0 : n, errno);
+}
+
 static void random_ioctl(struct vmm *v, int fd)
 {
 	union {
@@ -222,6 +259,10 @@ static void random_ioctl(struct vmm *v, int fd)
 
 	if (fd < 0)
 		fd = v->dev[rn(NDEV)];
+	if (chance(10)) {
+		random_iotlb(v, fd);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(arg.b); i++)
 		arg.b[i] = (uint8_t)rnd();
 	if (chance(3))
@@ -454,6 +495,7 @@ struct bad {
 	uint32_t nr_tags;
 	uint64_t seq[VUB_MAX_TAGS];	/* last request seen per tag */
 	bool have[VUB_MAX_TAGS];
+	uint32_t last_dev;		/* device of the last request seen */
 };
 
 #define BUF_LEN	VUB_REQ_BUF_MIN
@@ -497,6 +539,7 @@ static void bad_take(struct bad *b, uint32_t tag)
 		return;
 	b->seq[tag] = m.req->seq;
 	b->have[tag] = true;
+	b->last_dev = m.req->dev_id;
 	for (i = 0; m.fds && i < m.req->nr_fds; i++)
 		if (chance(90))
 			close(m.fds[i]);
@@ -585,9 +628,25 @@ static _Noreturn void bad_daemon(uint64_t s, double end)
 		} else if (k < 20) {
 			t = rn(b.nr_tags);		/* COMMIT on whatever the tag is */
 			bad_answer(&b, t);
-		} else if (k < 22) {
+		} else if (k < 40) {
+			/* a back-end's IOTLB message for a VMM, often malformed */
+			struct vub_dev_msg dm = {
+				.dev_id = chance(80) ? b.last_dev : (uint32_t)rnd(),
+				.type = chance(80) ? 1 + rn(2) : (uint32_t)rnd(),
+				.perm = chance(80) ? 1 + rn(3) : (uint8_t)rnd(),
+				.iova = rnd(),
+			};
+
+			if (chance(5))
+				dm.flags = 1u << rn(32);
+			if (chance(5))
+				dm.pad[rn(3)] = 1;
+			if (chance(5))
+				dm.reserved[rn(7)] = rnd() | 1;
+			bad_submit(&b, VUB_U_CMD_DEV_MSG, &dm, sizeof(dm), 997);
+		} else if (k < 42) {
 			bad_submit(&b, VUB_U_CMD_ATTACH, &a, sizeof(a), 999);
-		} else if (k < 23) {
+		} else if (k < 43) {
 			bad_submit(&b, rn(2) ? (uint32_t)rnd() : _IOWR(0xAF, 0xE0 + rn(8), struct vub_io_cmd),
 				   &a, sizeof(a), 998);
 		}

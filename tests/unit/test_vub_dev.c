@@ -663,11 +663,14 @@ static void test_local_ioctls(void)
 	       ioc(&e.d, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s, sizeof(s), NULL, 0, &s) == 0 &&
 	       s.index == 1 && s.num == 50,
 	       "busyloop timeout: stored and returned (50)");
-	TAP_OK(ioc(&e.d, VHOST_GET_BACKEND_FEATURES, NULL, 0, NULL, 0, &v) == 0 && v == 0,
-	       "GET_BACKEND_FEATURES: 0");
+	TAP_OK(ioc(&e.d, VHOST_GET_BACKEND_FEATURES, NULL, 0, NULL, 0, &v) == 0 && v == 2,
+	       "GET_BACKEND_FEATURES: IOTLB_MSG_V2, as vhost-net");
 	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 0) == 0, "SET_BACKEND_FEATURES 0: ok");
-	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 2) == -EOPNOTSUPP,
-	       "SET_BACKEND_FEATURES IOTLB_MSG_V2: EOPNOTSUPP");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 2) == 0,
+	       "SET_BACKEND_FEATURES IOTLB_MSG_V2: ok");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 3) == -EOPNOTSUPP &&
+	       ioc_u64(&e.d, VHOST_SET_BACKEND_FEATURES, 1ull << 63) == -EOPNOTSUPP,
+	       "SET_BACKEND_FEATURES with another bit: EOPNOTSUPP");
 	TAP_OK(ioc_state(&e.d, VHOST_SET_VRING_ENDIAN, 0, 1) == -ENOTTY &&
 	       ioc_state(&e.d, VHOST_GET_VRING_ENDIAN, 0, 0) == -ENOTTY,
 	       "endian ioctls: ENOTTY, as vhost-net without CROSS_ENDIAN_LEGACY");
@@ -685,6 +688,114 @@ static void test_local_ioctls(void)
 		TAP_OK(vub_dev_open(&e.d, &oi) == -EOPNOTSUPP,
 		       "VUB_OP_OPEN of another instance type: EOPNOTSUPP");
 	}
+	env_fini(&e);
+}
+
+static struct vhost_iotlb_msg iotlb(uint8_t type, uint64_t iova, uint64_t size,
+				    uint64_t uaddr, uint8_t perm)
+{
+	struct vhost_iotlb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.iova = iova;
+	m.size = size;
+	m.uaddr = uaddr;
+	m.perm = perm;
+	return m;
+}
+
+/*
+ * IOTLB: ACCESS_PLATFORM shown with the back-end's and REPLY_ACK and
+ * BACKEND_REQ (negotiated for it), the VMM's UPDATE and INVALIDATE as
+ * IOTLB_MSG with NEED_REPLY, a refusal EFAULT, malformed payloads refused.
+ */
+static void test_iotlb(void)
+{
+	struct vhost_iotlb_msg m;
+	struct vu_iotlb o;
+	char why[160];
+	struct env e;
+	unsigned int mark, i;
+	uint64_t f = 0;
+	int found = 0;
+
+	TAP_OK(vub_dev_iommu_features(DPDK_FEATURES | 1ull << 33, DPDK_PROTO) == 1ull << 33 &&
+	       vub_dev_iommu_features(DPDK_FEATURES, DPDK_PROTO) == 0 &&
+	       vub_dev_iommu_features(DPDK_FEATURES | 1ull << 33, DPDK_PROTO & ~(1ull << 3)) == 0 &&
+	       vub_dev_iommu_features(DPDK_FEATURES | 1ull << 33, DPDK_PROTO & ~(1ull << 5)) == 0,
+	       "ACCESS_PLATFORM needs the back-end's, REPLY_ACK and BACKEND_REQ");
+	m = iotlb(VU_IOTLB_INVALIDATE, 0, 0, 0, 0);
+	TAP_OK(vub_dev_iotlb_convert(&m, sizeof(m), &o, why, sizeof(why)) == 0 &&
+	       o.iova == 0 && o.size == UINT64_MAX && o.type == VU_IOTLB_INVALIDATE,
+	       "INVALIDATE of everything (size 0): size 2^64 - 1");
+	m = iotlb(VU_IOTLB_INVALIDATE, 0x1000, 0ull - 0x1000, 0x55, 3);
+	TAP_OK(vub_dev_iotlb_convert(&m, sizeof(m), &o, why, sizeof(why)) == 0 &&
+	       o.size == UINT64_MAX - 0x1000 && o.uaddr == 0 && o.perm == 0,
+	       "INVALIDATE to 2^64: ends at 2^64 - 1, no uaddr or perm");
+	m = iotlb(VU_IOTLB_UPDATE, 0x1000, 0x2000, 0x7f0000000000ull, 2);
+	TAP_OK(vub_dev_iotlb_convert(&m, sizeof(m), &o, why, sizeof(why)) == 0 &&
+	       o.iova == 0x1000 && o.size == 0x2000 && o.uaddr == 0x7f0000000000ull &&
+	       o.perm == 2 && o.type == VU_IOTLB_UPDATE, "UPDATE: as it is");
+	{
+		struct vhost_iotlb_msg bad[] = {
+			iotlb(VU_IOTLB_UPDATE, 0x1000, 0, 0x1000, 3),
+			iotlb(VU_IOTLB_UPDATE, ~0ull, 2, 0x1000, 3),
+			iotlb(VU_IOTLB_UPDATE, 0x1000, 2, ~0ull, 3),
+			iotlb(VU_IOTLB_UPDATE, 0x1000, 2, 0x1000, 4),
+			iotlb(VU_IOTLB_INVALIDATE, 0x1000, ~0ull, 0, 0),
+			iotlb(VU_IOTLB_MISS, 0x1000, 2, 0x1000, 1),
+			iotlb(9, 0x1000, 2, 0x1000, 1),
+		};
+		int all = 1;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			all &= vub_dev_iotlb_convert(&bad[i], sizeof(bad[i]), &o, why,
+						     sizeof(why)) == -EINVAL;
+		m = iotlb(VU_IOTLB_UPDATE, 0x1000, 2, 0x1000, 3);
+		all &= vub_dev_iotlb_convert(&m, sizeof(m) - 1, &o, why, sizeof(why)) == -EINVAL;
+		((uint8_t *)&m)[sizeof(m) - 1] = 1;
+		all &= vub_dev_iotlb_convert(&m, sizeof(m), &o, why, sizeof(why)) == -EINVAL;
+		TAP_OK(all, "malformed IOTLB payloads: EINVAL (size 0, wrapping, perm, type, length, padding)");
+	}
+
+	env_init(&e);
+	e.mk.features |= 1ull << 33;
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 &&
+	       ioc(&e.d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f) == 0 &&
+	       f == (DPDK_VISIBLE | 1ull << 26 | 1ull << 33),
+	       "GET_FEATURES: ACCESS_PLATFORM shown (%#llx)", (unsigned long long)f);
+	for (i = 0; i < e.mk.n; i++)
+		found |= e.mk.log[i].request == VU_SET_BACKEND_REQ_FD && e.mk.log[i].nfds == 1;
+	TAP_OK(found && vu_frontend_has_iotlb(e.d.fe),
+	       "BACKEND_REQ negotiated for it: SET_BACKEND_REQ_FD with a socket");
+	TAP_OK(ioc_u64(&e.d, VHOST_SET_FEATURES, 1ull << 32 | 1ull << 33) == 0,
+	       "SET_FEATURES with ACCESS_PLATFORM: ok");
+	mark = e.mk.n;
+	m = iotlb(VU_IOTLB_UPDATE, 0x10000, 0x1000, 0x7f0000001000ull, 3);
+	TAP_OK(vub_dev_iotlb(&e.d, &m, sizeof(m)) == 0 && e.mk.n == mark + 1 &&
+	       e.mk.log[mark].request == VU_IOTLB_MSG &&
+	       e.mk.log[mark].p.iotlb.iova == 0x10000 && e.mk.log[mark].p.iotlb.size == 0x1000 &&
+	       e.mk.log[mark].p.iotlb.uaddr == 0x7f0000001000ull &&
+	       e.mk.log[mark].p.iotlb.perm == 3 && e.mk.log[mark].p.iotlb.type == VU_IOTLB_UPDATE &&
+	       e.d.nr_iotlb[VU_IOTLB_UPDATE] == 1,
+	       "UPDATE: one IOTLB_MSG, acked (%s)", vub_dev_why(&e.d));
+	e.mk.nack_request = VU_IOTLB_MSG;
+	TAP_OK(vub_dev_iotlb(&e.d, &m, sizeof(m)) == -EFAULT && !vu_frontend_broken(e.d.fe),
+	       "the back-end refuses it: EFAULT, the connection stays (%s)", vub_dev_why(&e.d));
+	e.mk.nack_request = 0;
+	mark = e.mk.n;
+	m = iotlb(VU_IOTLB_UPDATE, 0x10000, 0, 0x7f0000001000ull, 3);
+	TAP_OK(vub_dev_iotlb(&e.d, &m, sizeof(m)) == -EINVAL && e.mk.n == mark,
+	       "a malformed one: EINVAL, nothing sent");
+	env_fini(&e);
+
+	env_init(&e);
+	m = iotlb(VU_IOTLB_UPDATE, 0x10000, 0x1000, 0x7f0000001000ull, 3);
+	TAP_OK(ioc(&e.d, VHOST_SET_OWNER, NULL, 0, NULL, 0, NULL) == 0 &&
+	       ioc(&e.d, VHOST_GET_FEATURES, NULL, 0, NULL, 0, &f) == 0 &&
+	       !(f & 1ull << 33) && vub_dev_iotlb(&e.d, &m, sizeof(m)) == -EOPNOTSUPP,
+	       "a back-end without ACCESS_PLATFORM: not shown, IOTLB messages EOPNOTSUPP");
 	env_fini(&e);
 }
 
@@ -1390,6 +1501,7 @@ int main(void)
 	test_local_ioctls();
 	test_errors();
 	test_log();
+	test_iotlb();
 	test_multiqueue();
 	test_not_grouped();
 	return tap_done();

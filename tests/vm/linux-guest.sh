@@ -57,7 +57,12 @@
 # under nested TCG.  LG_PATHS picks paths (default "1 2 3 4 5 6"; "1 2 3" with
 # LG_QUEUES=1), LG_QUEUES the pairs of 4-6, LG_BYTES the TCP bytes each way per path,
 # LG_PANIC=P crashes the guest's kernel (sysrq c) as path P begins on the first boot (a
-# test of the one retry a panic gets, below).
+# test of the one retry a panic gets, below).  LG_VIOMMU=1 gives the guest a vIOMMU that
+# it uses (q35, -device intel-iommu,intremap=off, every NIC iommu_platform=on,ats=on,
+# the guest booted with intel_iommu=on, testpmd's vhost ports iommu-support=1): the
+# guest's DMA addresses are then real I/O virtual addresses, which each vhost back-end
+# learns through the IOTLB (QEMU answers its misses and sends the guest's unmaps as
+# invalidations); slow, use it with few paths and bytes (LG_PATHS="1 3" LG_QUEUES=1).
 # Exit 0 pass, 1 fail, 4 skip (last line: why).
 # Logs: $VUB_OUT/linux-guest/ (build/vm-KREL/linux-guest/).
 set -u
@@ -68,6 +73,9 @@ lg_qemu=${QEMU:-qemu-system-x86_64}
 lg_mq=${LG_QUEUES:-4}
 if [ "$lg_mq" -gt 1 ]; then lg_paths=${LG_PATHS:-1 2 3 4 5 6}; else lg_paths=${LG_PATHS:-1 2 3}; fi
 lg_bytes=${LG_BYTES:-16777216}
+lg_viommu=${LG_VIOMMU:-0}
+lg_nicopt=	# with LG_VIOMMU=1: the NICs' vIOMMU properties
+[ "$lg_viommu" = 1 ] && lg_nicopt=,iommu_platform=on,ats=on,disable-legacy=on
 # Seconds for the nested guest, boot to poweroff: what the test's time limit leaves.
 lg_budget=${LG_BUDGET:-$((${VUB_TEST_TIMEOUT:-600} - 150))}
 lg_kinds=([1]=vhost-net [2]=vhost-user [3]=bridge)
@@ -170,7 +178,7 @@ lg_testpmd() {
 	local name=$1 q=$2 p vdev=() mb=$((8192 + 2048 * $2 * ($# - 2)))
 	shift 2
 	for p in "$@"; do
-		vdev+=(--vdev "net_vhost$p,iface=$lg_dir/vu$p.sock,queues=$q,client=0"
+		vdev+=(--vdev "net_vhost$p,iface=$lg_dir/vu$p.sock,queues=$q,client=0$([ "$lg_viommu" = 1 ] && echo ,iommu-support=1)"
 			--vdev "net_virtio_user$p,path=/dev/vhost-net,iface=vubl$p,queues=$q,queue_size=1024")
 	done
 	rm -rf "/run/dpdk/vub-e2e-$name"
@@ -274,7 +282,7 @@ lg_qemu_exec() {
 			if [ "$q" = 1 ]; then
 				exec {fd}<>"$dev" || exit 1
 				nd+=(-netdev "tap,id=n$p,ifname=$t,script=no,downscript=no,vhost=on,vhostfd=$fd"
-					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02")
+					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02$lg_nicopt")
 			else
 				# QEMU 7.2 takes vhostfds= only with fds=.
 				vf='' tf=''
@@ -286,18 +294,22 @@ lg_qemu_exec() {
 				done
 				pre+=("$lg_build/vub_nettool" tap-exec "$t" "$tf")
 				nd+=(-netdev "tap,id=n$p,fds=${tf//,/:},vhost=on,vhostfds=$vf"
-					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,mq=on,vectors=$((2 * q + 2))")
+					-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,mq=on,vectors=$((2 * q + 2))$lg_nicopt")
 			fi ;;
 		2)	nd+=(-chardev "socket,id=c$p,path=$lg_dir/vu$p.sock" -netdev "vhost-user,id=n$p,chardev=c$p,queues=$q"
-				-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,vectors=0$([ "$q" -gt 1 ] && echo ,mq=on)") ;;
+				-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,vectors=0$([ "$q" -gt 1 ] && echo ,mq=on)$lg_nicopt") ;;
 		esac
 	done
 	echo "$lg_qemu -smp $lg_smp -m 256M (memfd share=on) -kernel vmlinuz-$VUB_KREL ${nd[*]}" >"$lg_dir/qemu.cmd"
+	local machine=(-machine pc,memory-backend=mem) iommu=
+	# shellcheck disable=SC2054 # commas: QEMU's option syntax
+	[ "$lg_viommu" = 1 ] && machine=(-machine q35,memory-backend=mem
+		-device intel-iommu,intremap=off,device-iotlb=on) iommu=" intel_iommu=on"
 	exec $lg_cpu "${pre[@]}" "$lg_qemu" -accel tcg -cpu qemu64 -smp "$lg_smp" -m 256M \
 		-nodefaults -no-user-config -display none -no-reboot \
-		-machine pc,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on \
+		"${machine[@]}" -object memory-backend-memfd,id=mem,size=256M,share=on \
 		-kernel "$VUB_MODROOT/boot/vmlinuz-$VUB_KREL" -initrd "$lg_dir/initrd.cpio" \
-		-append "console=ttyS0 quiet panic=-1 apparmor=0 vubl_paths=$lg_cmdpaths vubl_bytes=$lg_bytes$([ "$lg_attempt" = 1 ] && echo "${LG_PANIC:+ vubl_panic=$LG_PANIC}")" \
+		-append "console=ttyS0 quiet panic=-1 apparmor=0$iommu vubl_paths=$lg_cmdpaths vubl_bytes=$lg_bytes$([ "$lg_attempt" = 1 ] && echo "${LG_PANIC:+ vubl_panic=$LG_PANIC}")" \
 		-serial "file:$lg_log/guest.serial" "${nd[@]}" \
 		</dev/null >"$lg_log/qemu.log" 2>&1
 }

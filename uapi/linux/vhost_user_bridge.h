@@ -75,6 +75,7 @@ enum vub_mem_policy {
 #define VUB_U_CMD_FD_STORE		_IOWR(0xAF, 0xE3, struct vub_fd_cmd)
 #define VUB_U_CMD_FD_DROP		_IOWR(0xAF, 0xE4, struct vub_fd_cmd)
 #define VUB_U_CMD_FD_FETCH		_IOWR(0xAF, 0xE5, struct vub_fd_fetch)
+#define VUB_U_CMD_DEV_MSG		_IOWR(0xAF, 0xE6, struct vub_dev_msg)
 
 /**
  * struct vub_attach - VUB_U_CMD_ATTACH: become the bridge daemon
@@ -190,6 +191,49 @@ struct vub_fd_fetch {
 	__u64	reserved[7];
 };
 
+/* Types of struct vub_dev_msg. */
+enum vub_dev_msg_type {
+	/* The back-end has no translation for @iova (VHOST_IOTLB_MISS). */
+	VUB_DEV_MSG_IOTLB_MISS		= 1,
+	/* The back-end's translation of @iova denies @perm (ACCESS_FAIL). */
+	VUB_DEV_MSG_IOTLB_ACCESS_FAIL	= 2,
+};
+
+/* Most messages a device holds that its VMM has not read yet. */
+#define VUB_DEV_MSG_MAX		256
+
+/**
+ * struct vub_dev_msg - VUB_U_CMD_DEV_MSG: a message for a device's VMM
+ * @dev_id: an open device (struct vub_req.dev_id).
+ * @type: enum vub_dev_msg_type.
+ * @flags: none defined; must be 0.
+ * @perm: the access that missed or failed: VHOST_ACCESS_RO, VHOST_ACCESS_WO
+ *	or VHOST_ACCESS_RW.
+ * @pad: must be 0.
+ * @iova: the I/O virtual address.
+ * @reserved: must be 0.
+ *
+ * The back-end's IOTLB requests (vhost-user VHOST_USER_BACKEND_IOTLB_MSG on
+ * its back-end channel) on their way to the VMM, which reads them from the
+ * device as vhost-net's struct vhost_msg or struct vhost_msg_v2 (with
+ * VHOST_BACKEND_F_IOTLB_MSG_V2): the kernel queues one and the device polls
+ * readable.  Only the attached daemon may send them, at any time (-EPERM
+ * otherwise; -EINVAL before an attach on this file).  CQE res: 0 once
+ * queued, or -ENOENT for a device that is not open, -EBADFD for one whose
+ * VMM did not accept VIRTIO_F_ACCESS_PLATFORM (no IOTLB), -ENOSPC when it
+ * already holds VUB_DEV_MSG_MAX unread messages, -EINVAL for a malformed
+ * command, -ENOMEM.
+ */
+struct vub_dev_msg {
+	__u32	dev_id;
+	__u32	type;
+	__u32	flags;
+	__u8	perm;
+	__u8	pad[3];
+	__u64	iova;
+	__u64	reserved[7];
+};
+
 /**
  * struct vub_io_cmd - VUB_U_IO_FETCH and VUB_U_IO_COMMIT_AND_FETCH
  * @tag: slot number, below the attach's nr_tags.
@@ -253,6 +297,19 @@ enum vub_op {
 	 * error result fails the VMM's ioctl with it.
 	 */
 	VUB_OP_OPEN	= 3,
+	/*
+	 * The VMM wrote an IOTLB message to the device (vhost-net's write()
+	 * of struct vhost_msg or struct vhost_msg_v2); the payload is its
+	 * struct vhost_iotlb_msg, checked as vhost-net checks it: type
+	 * VHOST_IOTLB_UPDATE (size not 0, neither iova + size nor uaddr +
+	 * size beyond 2^64, uaddr + size a user address) or
+	 * VHOST_IOTLB_INVALIDATE (size 0 with iova 0: everything); perm
+	 * holds VHOST_ACCESS_* bits only; the padding is 0.  Sent only for a
+	 * device whose VMM accepted VIRTIO_F_ACCESS_PLATFORM.  No reply;
+	 * an error result is the write's errno (a back-end's refusal should
+	 * be EFAULT, as vhost-net's).
+	 */
+	VUB_OP_IOTLB_MSG = 4,
 };
 
 /*

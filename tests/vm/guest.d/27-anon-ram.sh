@@ -10,7 +10,6 @@
 #
 # exit 0 pass, 1 fail, 4 skip (the last line says why).
 set -u
-qe_lib=1
 # shellcheck source-path=SCRIPTDIR source=30-e2e-qemu.sh
 . "$(dirname "$(readlink -f "$0")")/30-e2e-qemu.sh"
 
@@ -18,7 +17,8 @@ qe_lib=1
 # locking of its one mmu_notifier map (design.rst, "Mirrored memory"), and turns lockdep
 # off for every later test: not run there until that is solved.
 [ -e /proc/lockdep ] && { echo "lockdep kernel: mirrors nest mmu notifier invalidations, which lockdep reports (design.rst)"; exit 4; }
-qe_mem=(-machine pc,graphics=off)	# shellcheck disable=SC2054 # one argument
+qe_machine=(-machine pc,graphics=off)	# shellcheck disable=SC2054 # one argument
+qe_mem=()
 qe_mem_what="default RAM: private anonymous"
 ar_param=/sys/module/vhost_user_bridge/parameters/mem_mirror
 [ -w "$ar_param" ] || { echo "FAIL: no $ar_param (module not loaded, or without mirrors)"; exit 1; }
