@@ -20,7 +20,7 @@ for s in "${stages[@]}"; do
 	name=${s/ KVER=/-}
 	echo "=== make $s"
 	res=
-	case $s in check-vm*) res=$top/build/vm-${s#*KVER=}/result; rm -f "$res" ;; esac
+	case $s in check-vm*) res=$top/build/vm-${s#*KVER=}/result; rm -f "$res" "${res%/*}/failures" ;; esac
 	t0=$SECONDS
 	rc=0
 	# shellcheck disable=SC2086 # $s is a target plus variable assignments
@@ -60,5 +60,9 @@ done
 
 echo "=== check summary (logs in build/check/)"
 printf '%s\n' "${summary[@]}"
+for s in "${stages[@]}"; do
+	f=$top/build/vm-${s#*KVER=}/failures
+	case $s in check-vm*) [ ! -s "$f" ] || { echo "=== failed in make $s"; cat "$f"; } ;; esac
+done
 echo "check: $passed passed, $failed failed, $skipped skipped"
 [ "$any_failed" = 0 ]

@@ -5,7 +5,7 @@
 # once by tests/vm/build-debug-kernel.sh (tests/vm/debug.config); slower, larger timeouts.
 # Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
 # for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
-# ("passed failed skipped").
+# ("passed failed skipped"), failures (each failed test with its last lines of output).
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -183,6 +183,15 @@ read -r passed failed skipped < <(awk '
 	END { print passed + 0, failed + 0, skipped + 0 }' "$out/test.log")
 if [ ${#problems[@]} = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo "$passed $failed $skipped" >"$out/result"
+# What failed, with the last lines each failed test printed: tests/vm/check.sh repeats it
+# at the end of `make check`, where a truncated CI log still shows it.
+{
+	awk -v keep=40 '/^(not )?ok / {
+		if (/^not ok/) { print; for (i = (c > keep ? c - keep : 0); i < c; i++) print "  " b[i % keep] }
+		c = 0; next }
+		{ b[c++ % keep] = $0 }' "$out/test.log"
+	for p in "${problems[@]}"; do echo "FAIL: $p"; done
+} >"$out/failures"
 
 echo "== vm $krel ($mode): ${secs}s, qemu rc $qrc, guest rc $grc; results in ${out#"$top"/}/"
 for p in "${problems[@]}"; do echo "FAIL: $p"; done
