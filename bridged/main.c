@@ -530,6 +530,19 @@ static const char *format_iotlb(const void *payload, uint32_t len)
 	return buf;
 }
 
+static int on_iotlb(struct bridge *br, const struct vub_req *req, struct vub_dev *dev,
+		    const void *payload)
+{
+	int ret = vub_dev_iotlb(dev, payload, req->payload_len);
+
+	if (br->verbose || ret)
+		logmsg("dev %u pid %u seq %llu: IOTLB %s -> %s%s%s", req->dev_id, req->vmm_pid,
+		       (unsigned long long)req->seq, format_iotlb(payload, req->payload_len),
+		       ret ? errname(-ret) : "0", ret && *vub_dev_why(dev) ? ": " : "",
+		       ret ? vub_dev_why(dev) : "");
+	return ret;
+}
+
 static int on_open(struct bridge *br, const struct vub_req *req, const void *payload)
 {
 	struct vub_open_info oi;
@@ -608,17 +621,6 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 
 	switch (req->op) {
 	case VUB_OP_IOCTL:
-		dev = device_get(br, req);
-		if (!dev)
-			return -ENOMEM;
-		l = take_turn(br, req, dev);
-		if (!l)
-			return -ETIMEDOUT;
-		persist(br, dev, true, false);
-		ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
-		persist(br, dev, false, ioctl_sets_files(req->ioctl));
-		vub_co_unlock(l);
-		return ret;
 	case VUB_OP_IOTLB_MSG:
 		dev = device_get(br, req);
 		if (!dev)
@@ -627,14 +629,12 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		if (!l)
 			return -ETIMEDOUT;
 		persist(br, dev, true, false);
-		ret = vub_dev_iotlb(dev, payload, req->payload_len);
-		persist(br, dev, false, false);
+		if (req->op == VUB_OP_IOCTL)
+			ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
+		else
+			ret = on_iotlb(br, req, dev, payload);
+		persist(br, dev, false, req->op == VUB_OP_IOCTL && ioctl_sets_files(req->ioctl));
 		vub_co_unlock(l);
-		if (br->verbose || ret)
-			logmsg("dev %u pid %u seq %llu: IOTLB %s -> %s%s%s", req->dev_id,
-			       req->vmm_pid, (unsigned long long)req->seq,
-			       format_iotlb(payload, req->payload_len), ret ? errname(-ret) : "0",
-			       ret && *vub_dev_why(dev) ? ": " : "", ret ? vub_dev_why(dev) : "");
 		return ret;
 	case VUB_OP_OPEN:
 		return on_open(br, req, payload);
