@@ -28,7 +28,7 @@ KVER ?= 6.1
 
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
-	ipxe-qemu strace udev gnuplot-nox linux-perf
+	ipxe-qemu strace udev gnuplot-nox linux-perf procps
 # Building the debug kernel (KVER=debug) needs a few more.
 DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \

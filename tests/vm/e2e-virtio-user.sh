@@ -527,3 +527,11 @@ e2e_main() {
 	say "PASS: every packet the VMM sent through $e2e_node reached testpmd, and every echo came back (${E2E_TIME} s in all)"
 	return 0
 }
+e2e_until() {	# SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds; false after SECONDS
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}

@@ -24,11 +24,22 @@ point() {	# STATUS DESCRIPTION: 0 ok, 4 skip (reason in $skip_reason), else not 
 	esac
 }
 diag() { sed -u "s/^/${1:-# }/"; }	# indent a program's output under its test point
+stuck() {	# SID: where each process of a test's session waits (kernel stack), before its time limit
+	local p
+	echo "# ${VUB_TEST_TIMEOUT}s limit in 5 s: the test's processes, where each waits"
+	for p in $(ps -e -o pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'); do
+		echo "# $p $(ps -o stat=,etime= -p "$p") $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-160)"
+		sed 's/^/#     /' "/proc/$p/stack"
+	done 2>/dev/null
+}
 run() {	# a test program: own session, per-test timeout, line-buffered stdio
-	local pid rc=0
+	local pid w rc=0
 	setsid stdbuf -oL -eL timeout -k 10 "$VUB_TEST_TIMEOUT" "$@" &
 	pid=$!
+	{ sleep $((VUB_TEST_TIMEOUT - 5)) >/dev/null 2>&1 && stuck "$pid"; } &	# (the sleep must not hold the pipe)
+	w=$!
 	wait "$pid" || rc=$?
+	kill "$w" 2>/dev/null
 	# Whatever it left running (a daemon, a background job) would keep our pipes and the
 	# module open: end it, so a leftover process is not mistaken for a leaked reference.
 	kill -KILL -- "-$pid" 2>/dev/null

@@ -43,10 +43,7 @@ tp_cmd be start
 "$V" instance add vmmkill --socket "$e2e_dir/s1.sock" >/dev/null || fail "vubctl instance add vmmkill"
 "$e2e_build/vhost-user-bridged" --timeout "$e2e_daemon_ms" --backend "$e2e_dir/s0.sock" >"$e2e_dir/bridged.log" 2>&1 &
 e2e_daemon_pid=$!
-for _ in $(seq 100); do
-	grep -q 'attached: API version' "$e2e_dir/bridged.log" && break
-	sleep 0.1
-done
+e2e_until 10 grep -q 'attached: API version' "$e2e_dir/bridged.log"
 
 tp_start vmm 1 0 64 --vdev "net_virtio_user0,path=/dev/vhost-user-bridge,queues=1" -- \
 	-i --forward-mode=io --port-topology=loop --total-num-mbufs=4096 --nb-cores=1
@@ -61,27 +58,21 @@ echo "long-lived VMM: RX ${v0[0]} TX ${v0[2]}; daemon: $fds0 fds"
 out=$("$e2e_build/vub_vmmkill" --dev /dev/vhost-user-bridge-vmmkill -n "$VMMKILL_N") ||
 	fail "vub_vmmkill: $out"
 echo "$out"
-for _ in $(seq 100); do
-	[ "$(ndevs)" = 1 ] && break
-	sleep 0.1
-done
-[ "$(ndevs)" = 1 ] || fail "devices left in the module after the kills: $("$V" device list)"
+one_dev() { [ "$(ndevs)" = 1 ]; }
+e2e_until 60 one_dev || fail "devices left in the module after the kills: $("$V" device list)"
 # The module forgets a device when its last fd closes; the daemon logs the
 # release when it has handled VUB_OP_RELEASE, a moment later (behind a killed VMM's
 # exchange with testpmd that is still running: up to a minute on a loaded host).
-for _ in $(seq 600); do
+one_left() {
 	opened=$(grep -c 'new device of VMM pid' "$e2e_dir/bridged.log")
 	released=$(grep -c 'released after' "$e2e_dir/bridged.log")
-	[ $((opened - released)) = 1 ] && break
-	sleep 0.1
-done
+	[ $((opened - released)) = 1 ]
+}
+e2e_until 120 one_left
 echo "daemon: $opened devices seen, $released released"
 [ $((opened - released)) = 1 ] || fail "the daemon released $released of $((opened - 1)) killed VMMs' devices"
-for _ in $(seq 300); do
-	[ "$(nfds "$e2e_daemon_pid")" = "$fds0" ] && break
-	sleep 0.1
-done
-[ "$(nfds "$e2e_daemon_pid")" = "$fds0" ] ||
+fds_back() { [ "$(nfds "$e2e_daemon_pid")" = "$fds0" ]; }
+e2e_until 30 fds_back ||
 	fail "the daemon holds $(nfds "$e2e_daemon_pid") fds, $fds0 before the kills: $(ls -l "/proc/$e2e_daemon_pid/fd" | tail -5)"
 j=$("$V" -j bridge)
 jq -e '.inflight == 0' <<<"$j" >/dev/null || fail "requests still in flight: $j"
