@@ -24,25 +24,38 @@ point() {	# STATUS DESCRIPTION: 0 ok, 4 skip (reason in $skip_reason), else not 
 	esac
 }
 diag() { sed -u "s/^/${1:-# }/"; }	# indent a program's output under its test point
-stuck() {	# SID: where each process of a test's session waits (kernel stack), before its time limit
+# Each test program runs in a cgroup of its own: whatever it leaves behind (a testpmd in a
+# session of its own, a daemon) is killed when it ends, so nothing of it reaches the next
+# test, and what it runs can be listed when it nears its time limit.
+cg=/sys/fs/cgroup
+mountpoint -q $cg || mount -t cgroup2 cgroup2 $cg
+cg=$cg/vub-test
+stuck() {	# where each process of the test waits (kernel stack), 5 s before its time limit
 	local p
 	echo "# ${VUB_TEST_TIMEOUT}s limit in 5 s: the test's processes, where each waits"
-	for p in $(ps -e -o pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'); do
+	for p in $(cat "$cg/cgroup.procs"); do
 		echo "# $p $(ps -o stat=,etime= -p "$p") $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-160)"
 		sed 's/^/#     /' "/proc/$p/stack"
 	done 2>/dev/null
 }
-run() {	# a test program: own session, per-test timeout, line-buffered stdio
-	local pid w rc=0
-	setsid stdbuf -oL -eL timeout -k 10 "$VUB_TEST_TIMEOUT" "$@" &
+run() {	# a test program: own cgroup and session, per-test timeout, line-buffered stdio
+	local pid w k rc=0
+	mkdir -p "$cg" || return
+	(echo "$BASHPID" >"$cg/cgroup.procs" &&
+		exec setsid stdbuf -oL -eL timeout -k 10 "$VUB_TEST_TIMEOUT" "$@") &
 	pid=$!
-	{ sleep $((VUB_TEST_TIMEOUT - 5)) >/dev/null 2>&1 && stuck "$pid"; } &	# (the sleep must not hold the pipe)
+	{ sleep $((VUB_TEST_TIMEOUT - 5)) >/dev/null 2>&1 && stuck; } &	# (the sleep must not hold the pipe)
 	w=$!
 	wait "$pid" || rc=$?
 	kill "$w" 2>/dev/null
-	# Whatever it left running (a daemon, a background job) would keep our pipes and the
-	# module open: end it, so a leftover process is not mistaken for a leaked reference.
-	kill -KILL -- "-$pid" 2>/dev/null
+	# Whatever it left running would keep our pipes and the module open: end it, so
+	# that a leftover process is not mistaken for a leaked reference.
+	echo 1 >"$cg/cgroup.kill"
+	for ((k = 0; k < 100; k++)); do
+		grep -q '^populated 0' "$cg/cgroup.events" && break
+		sleep 0.1
+	done
+	rmdir "$cg" || echo "# processes of the test still alive 10 s after SIGKILL: $(cat "$cg/cgroup.procs")"
 	return "$rc"
 }
 
