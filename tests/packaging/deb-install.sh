@@ -116,6 +116,8 @@ snapshot() {
 }
 snapshot | sort >$w/before
 
+preloaded=0
+grep -q '^vhost_user_bridge ' /proc/modules && preloaded=1
 pkgs=()
 for d in "${debs[@]}"; do pkgs+=("$(dpkg-deb -f "$d" Package)"); done
 if dpkg -i "${debs[@]}" >$w/log 2>&1; then
@@ -149,19 +151,19 @@ done
 running=$(uname -r)
 if [[ " ${built[*]} " != *" $running "* ]]; then
 	skip "modprobe vhost_user_bridge" "the running kernel $running is not one DKMS built for"
-elif grep -q '^vhost_user_bridge ' /proc/modules; then
-	skip "modprobe vhost_user_bridge" "a vhost_user_bridge module is loaded already"
+elif [ "$preloaded" = 1 ]; then
+	skip "modprobe vhost_user_bridge" "a vhost_user_bridge module was loaded before dpkg -i"
 else
+	# Under systemd the package's unit, started by the postinst, has loaded it already.
 	path=
-	modprobe vhost_user_bridge && path=$(modinfo -n vhost_user_bridge)
-	if [[ $path == /lib/modules/$running/updates/dkms/* ]] && grep -q '^vhost_user_bridge ' /proc/modules &&
-		[ -c /dev/vhost-user-bridge ]; then
+	grep -q '^vhost_user_bridge ' /proc/modules || modprobe vhost_user_bridge
+	grep -q '^vhost_user_bridge ' /proc/modules && path=$(modinfo -n vhost_user_bridge)
+	if [[ $path == /lib/modules/$running/updates/dkms/* ]] && [ -c /dev/vhost-user-bridge ]; then
 		ok "modprobe vhost_user_bridge: $path, /dev/vhost-user-bridge"
 	else
 		bad "modprobe vhost_user_bridge (module: ${path:-none})"
 	fi
-	# The package's unit, if systemd started it, holds the control node.
-	systemctl stop vhost-user-bridged.service 2>/dev/null
+	[ ! -d /run/systemd/system ] || systemctl stop 'vhost-user-bridged*.service'
 	rmmod vhost_user_bridge || bad "rmmod vhost_user_bridge"
 fi
 
