@@ -30,7 +30,9 @@ KVER ?= 6.1
 
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
-	ipxe-qemu strace udev gnuplot-nox linux-perf debhelper dh-dkms lintian
+	ipxe-qemu strace udev gnuplot-nox linux-perf
+# make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
+DEPS += build-essential debhelper dh-dkms lintian
 # Building the debug kernel (KVER=debug) needs a few more.
 DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
