@@ -18,6 +18,8 @@
 #   make install | uninstall  [DESTDIR= PREFIX=/usr/local KDIR=]: what `make` built, udev,
 #                             systemd, man pages (Documentation/admin-guide.rst)
 #   make install-dkms         the module's sources to /usr/src/vhost-user-bridge-VERSION
+#   make deb                  build/vhost-user-bridge-dkms_VERSION_all.deb and
+#                             build/vhost-user-bridged_VERSION_ARCH.deb (tools/packaging/debian/)
 # The VM runner is described in Documentation/vm-runner.rst.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -29,6 +31,8 @@ KVER ?= 6.1
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
 	ipxe-qemu strace udev gnuplot-nox linux-perf procps
+# make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
+DEPS += build-essential debhelper dh-dkms lintian
 # Building the debug kernel (KVER=debug) needs a few more.
 DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
@@ -40,7 +44,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d;
 
 .PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean fuzz \
 	debug-kernel \
-	install install-module install-userspace install-dkms uninstall
+	install install-module install-userspace install-dkms uninstall deb
 
 all: userspace module
 
@@ -177,6 +181,10 @@ install-dkms:
 	install -m 644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) kmod/Kbuild $(wildcard kmod/Makefile) \
 		$(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/kmod/
 	install -m 644 uapi/linux/vhost_user_bridge.h $(DESTDIR)/usr/src/vhost-user-bridge-$(VERSION)/uapi/linux/
+
+# The Debian packages, built with debhelper from a copy of the tree (tools/packaging/build-deb.sh).
+deb: deps
+	tools/packaging/build-deb.sh $(BUILD)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vhost-user-bridged $(DESTDIR)$(SBINDIR)/vubctl \

@@ -4,8 +4,10 @@
 # (included by the top-level Makefile; CHECK_UNIT_DEPS += check-admin):
 #   test_vub_notify   bridged/vub_notify.c, systemd's sd_notify protocol
 #   test_vubctl.sh    vubctl without the module: usage errors, "module not loaded"
-#   tests/packaging/check.sh   man pages, the systemd unit, DKMS against the cached
-#                     Debian 6.1 and 6.12 headers (needs `make all` first)
+#   tests/packaging/check.sh   man pages, the systemd unit (needs `make all` first), the
+#                     Debian packages: make deb, lintian, their contents, and installed
+#                     in a throwaway root (DKMS against the cached Debian 6.1 and 6.12
+#                     headers), purged, nothing left
 # Summary line "N passed, N failed" from run-tests.sh.
 
 VUB_ADMIN_TOP	:= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
