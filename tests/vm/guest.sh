@@ -23,7 +23,7 @@ point() {	# STATUS DESCRIPTION: 0 ok, 4 skip (reason in $skip_reason), else not 
 	*) echo "not ok $n - $d"; failed=$((failed + 1)) ;;
 	esac
 }
-diag() { sed -u "s/^/${1:-# }/"; }	# indent a program's output under its test point
+diag() { sed -u -e "s/^/${1:-# }/" -e '$a\'; }	# indent a program's output under its test point (and end its last line)
 # Each test program runs in a cgroup of its own: whatever it leaves behind (a testpmd in a
 # session of its own, a daemon) is killed when it ends, so nothing of it reaches the next
 # test, and what it runs can be listed when it nears its time limit.
