@@ -6,6 +6,9 @@
 # Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
 # for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
 # ("passed failed skipped"), failures (each failed test with its last lines of output).
+# On 6.12 (or with VUB_TESTS naming "systemd") a second boot runs the systemd stage, with
+# systemd as PID 1 (tests/vm/systemd-guest.sh); its files are in systemd/ there, and its
+# points are added to result and failures.
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -212,11 +215,15 @@ stage() {
 	problems+=("${probs[@]}")
 }
 
-# Which boots: the guest script's, and the systemd stage (VUB_TESTS word "systemd"; not with
-# --bench, VUB_GUEST or the debug kernel).  VUB_TESTS="systemd" alone skips the first.
+# Which boots: the guest script's, and the systemd stage: on 6.12, or on any kernel when
+# VUB_TESTS has the word "systemd" (never with --bench, VUB_GUEST or the debug kernel; why:
+# Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS="systemd" alone skips the first.
 want_guest=1 want_systemd=0
 if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ "$series" != debug ]; then
-	case " ${VUB_TESTS:-systemd} " in *" systemd "*) want_systemd=1 ;; esac
+	case " ${VUB_TESTS:-} " in
+	*" systemd "*) want_systemd=1 ;;
+	"  ") [ "$series" != 6.12 ] || want_systemd=1 ;;
+	esac
 	read -ra words <<<"${VUB_TESTS:-}"
 	[ "${words[*]}" != systemd ] || want_guest=0
 fi
