@@ -4,8 +4,8 @@
 #   make check                everything below; one summary line per stage at the end
 #   make check-unit           host-side tests
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
-#   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests; then boot it
-#                             with systemd as PID 1 for the installed unit (VUB_TESTS=systemd: only that)
+#   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests; on 6.12 boot it
+#                             again with systemd as PID 1 for the installed unit (VUB_TESTS=systemd: only that)
 #   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
 #                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
 #   make debug-kernel         only build (or find in the cache) that kernel
