@@ -4,7 +4,8 @@
 #   make check                everything below; one summary line per stage at the end
 #   make check-unit           host-side tests
 #   make module-check KVER=6.1|6.12   kbuild W=1 C=1 (sparse), fails on any warning
-#   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests
+#   make check-vm KVER=6.1|6.12       boot that Debian kernel under TCG, run the tests; on 6.12 boot it
+#                             again with systemd as PID 1 for the installed unit (VUB_TESTS=systemd: only that)
 #   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
 #                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
 #   make debug-kernel         only build (or find in the cache) that kernel
@@ -30,7 +31,7 @@ KVER ?= 6.1
 
 DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwarves \
 	gcc make libelf-dev sparse bc pkg-config libnl-3-dev libnl-genl-3-dev dpdk-dev dkms jq \
-	ipxe-qemu strace udev gnuplot-nox linux-perf procps
+	ipxe-qemu strace udev gnuplot-nox linux-perf procps systemd
 # make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
 DEPS += build-essential debhelper dh-dkms lintian
 # Building the debug kernel (KVER=debug) needs a few more.

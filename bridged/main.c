@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "vub_chan.h"
@@ -73,12 +74,18 @@ struct bridge {
 
 static volatile sig_atomic_t stop;
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
+/* stderr is the journal: each line starts with its priority, "<3>" (sd-daemon(3)). */
+static bool log_journal;
+
+/* @prio: a syslog priority, LOG_ERR to LOG_DEBUG. */
+static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (log_journal)
+		fprintf(stderr, "<%d>", prio);
 	fputs(PROG ": ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -136,7 +143,7 @@ static struct vub_dev *device_get(struct bridge *br, const struct vub_req *req)
 		return dev;
 	dev = device_add(br, req->dev_id, req->vmm_pid);
 	if (dev)
-		logmsg("dev %u: new device of VMM pid %u", dev->dev_id, dev->vmm_pid);
+		logmsg(LOG_INFO, "dev %u: new device of VMM pid %u", dev->dev_id, dev->vmm_pid);
 	return dev;
 }
 
@@ -177,7 +184,7 @@ static void device_forget(struct bridge *br, size_t pos)
 {
 	struct vub_dev *dev = br->devs[pos];
 
-	logmsg("dev %u: released after %llu requests%s%s", dev->dev_id,
+	logmsg(LOG_INFO, "dev %u: released after %llu requests%s%s", dev->dev_id,
 	       (unsigned long long)dev->nr_reqs, iotlb_counts(dev),
 	       dev->fe ? ", back-end connection closed" : "");
 	vub_dev_release(dev);
@@ -202,7 +209,7 @@ static int store_cmd(struct bridge *br, uint32_t op, uint32_t dev_id, uint32_t s
 /* The device cannot be recorded: a daemon after this one fails it (EIO). */
 static void unrecorded(struct bridge *br, struct vub_dev *d, const char *what, int err)
 {
-	logmsg("dev %u: cannot keep its state in the kernel's fd store (%s: %s); after a daemon restart it fails with EIO",
+	logmsg(LOG_WARNING, "dev %u: cannot keep its state in the kernel's fd store (%s: %s); after a daemon restart it fails with EIO",
 	       d->dev_id, what, strerror(-err));
 	if (d->stored[VUB_FD_SLOT_STATE])
 		store_cmd(br, VUB_U_CMD_FD_DROP, d->dev_id, VUB_FD_SLOT_STATE, -1);
@@ -333,7 +340,7 @@ static struct vub_dev *restore_one(struct bridge *br, uint32_t dev_id, int *slot
 	int ret;
 
 	if (slotfd[VUB_FD_SLOT_STATE] < 0) {
-		logmsg("dev %u: files in the fd store but no record: not restored (its ioctls fail with EIO)",
+		logmsg(LOG_ERR, "dev %u: files in the fd store but no record: not restored (its ioctls fail with EIO)",
 		       dev_id);
 		goto out;
 	}
@@ -342,7 +349,7 @@ static struct vub_dev *restore_one(struct bridge *br, uint32_t dev_id, int *slot
 	if (ret >= 0 && st.dev_id != dev_id)
 		ret = -EINVAL;
 	if (ret < 0) {
-		logmsg("dev %u: its record in the fd store is unusable (%s): not restored (its ioctls fail with EIO)",
+		logmsg(LOG_ERR, "dev %u: its record in the fd store is unusable (%s): not restored (its ioctls fail with EIO)",
 		       dev_id, strerror(-ret));
 		goto out;
 	}
@@ -351,7 +358,7 @@ static struct vub_dev *restore_one(struct bridge *br, uint32_t dev_id, int *slot
 		goto out;
 	ret = vub_dev_state_restore(d, &st, slotfd);
 	if (ret) {
-		logmsg("dev %u: cannot restore it from the fd store: %s", dev_id, vub_dev_why(d));
+		logmsg(LOG_ERR, "dev %u: cannot restore it from the fd store: %s", dev_id, vub_dev_why(d));
 		device_find(br, dev_id, NULL);
 		br->devs[--br->nr_devs] = NULL;
 		vub_dev_release(d);
@@ -366,7 +373,7 @@ static struct vub_dev *restore_one(struct bridge *br, uint32_t dev_id, int *slot
 		d->stored[i] = slotfd[i] >= 0;
 	d->stored[VUB_FD_SLOT_STATE] = 1;
 	*busy = flags & VUB_STATE_F_BUSY;
-	logmsg("dev %u: restored from the fd store (VMM pid %u, record generation %llu, %s%s%s)",
+	logmsg(LOG_INFO, "dev %u: restored from the fd store (VMM pid %u, record generation %llu, %s%s%s)",
 	       dev_id, d->vmm_pid, (unsigned long long)gen,
 	       !d->fe ? "not connected yet" : d->lost ? "back-end lost" : "back-end connection kept",
 	       d->nic ? ", queue pair of the NIC on tap " : "", d->nic ? d->nic->key.ifname : "");
@@ -429,7 +436,7 @@ static void restore_devices(struct bridge *br)
 				       sizeof(f), 5000, &res);
 		if (ret || res <= 0) {
 			if (ret || res < 0)
-				logmsg("cannot fetch the fd store: %s", strerror(-(ret ? ret : res)));
+				logmsg(LOG_ERR, "cannot fetch the fd store: %s", strerror(-(ret ? ret : res)));
 			break;
 		}
 		for (k = 0; k < res; k++) {
@@ -454,7 +461,7 @@ static void restore_devices(struct bridge *br)
 	for (i = 0; i < br->nr_devs; i++)
 		persist_one(br, br->devs[i], false, true);
 	if (nr || nr_busy)
-		logmsg("restored %zu devices from the kernel's fd store (%zu reconnect: the previous daemon died in an exchange with their back-end)",
+		logmsg(LOG_INFO, "restored %zu devices from the kernel's fd store (%zu reconnect: the previous daemon died in an exchange with their back-end)",
 		       nr, nr_busy);
 }
 
@@ -497,7 +504,7 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev
 
 	format_fds(req, fds, fdstr, sizeof(fdstr));
 	if (!d) {
-		logmsg("dev %u seq %llu: unknown ioctl %#x -> ENOTTY", req->dev_id,
+		logmsg(LOG_WARNING, "dev %u seq %llu: unknown ioctl %#x -> ENOTTY", req->dev_id,
 		       (unsigned long long)req->seq, req->ioctl);
 		return -ENOTTY;
 	}
@@ -506,7 +513,7 @@ static int on_ioctl(struct bridge *br, const struct vub_req *req, struct vub_dev
 		format_pieces(req, arg + strlen(arg), sizeof(arg) - strlen(arg));
 	ret = vub_dev_ioctl(dev, d, req, payload, fds, reply, reply_len);
 	if (br->verbose || ret)
-		logmsg("dev %u pid %u seq %llu: %s %s fds %s -> %s%s%s", req->dev_id,
+		logmsg(ret ? LOG_WARNING : LOG_DEBUG, "dev %u pid %u seq %llu: %s %s fds %s -> %s%s%s", req->dev_id,
 		       req->vmm_pid, (unsigned long long)req->seq, d->name, arg, fdstr,
 		       ret ? errname(-ret) : "0", ret && *vub_dev_why(dev) ? ": " : "",
 		       ret ? vub_dev_why(dev) : "");
@@ -536,10 +543,10 @@ static int on_iotlb(struct bridge *br, const struct vub_req *req, struct vub_dev
 	int ret = vub_dev_iotlb(dev, payload, req->payload_len);
 
 	if (br->verbose || ret)
-		logmsg("dev %u pid %u seq %llu: IOTLB %s -> %s%s%s", req->dev_id, req->vmm_pid,
-		       (unsigned long long)req->seq, format_iotlb(payload, req->payload_len),
-		       ret ? errname(-ret) : "0", ret && *vub_dev_why(dev) ? ": " : "",
-		       ret ? vub_dev_why(dev) : "");
+		logmsg(ret ? LOG_WARNING : LOG_DEBUG, "dev %u pid %u seq %llu: IOTLB %s -> %s%s%s",
+		       req->dev_id, req->vmm_pid, (unsigned long long)req->seq,
+		       format_iotlb(payload, req->payload_len), ret ? errname(-ret) : "0",
+		       ret && *vub_dev_why(dev) ? ": " : "", ret ? vub_dev_why(dev) : "");
 	return ret;
 }
 
@@ -550,7 +557,7 @@ static int on_open(struct bridge *br, const struct vub_req *req, const void *pay
 	int ret;
 
 	if (req->payload_len < sizeof(oi)) {
-		logmsg("dev %u: VUB_OP_OPEN with %u bytes of payload -> EINVAL", req->dev_id,
+		logmsg(LOG_ERR, "dev %u: VUB_OP_OPEN with %u bytes of payload -> EINVAL", req->dev_id,
 		       req->payload_len);
 		return -EINVAL;
 	}
@@ -558,11 +565,11 @@ static int on_open(struct bridge *br, const struct vub_req *req, const void *pay
 	if (oi.flags & VUB_OPEN_F_STORED) {
 		dev = device_find(br, req->dev_id, NULL);
 		if (dev && dev->restored) {
-			logmsg("dev %u: adopted (restored from the fd store) by its VMM's first ioctl since the restart",
+			logmsg(LOG_INFO, "dev %u: adopted (restored from the fd store) by its VMM's first ioctl since the restart",
 			       req->dev_id);
 			return 0;
 		}
-		logmsg("dev %u: the kernel says a previous daemon left its state, and none was restored -> ENOENT (the device fails with EIO)",
+		logmsg(LOG_ERR, "dev %u: the kernel says a previous daemon left its state, and none was restored -> ENOENT (the device fails with EIO)",
 		       req->dev_id);
 		return -ENOENT;
 	}
@@ -571,11 +578,11 @@ static int on_open(struct bridge *br, const struct vub_req *req, const void *pay
 		return -ENOMEM;
 	ret = vub_dev_open(dev, &oi);
 	if (ret)
-		logmsg("dev %u: open of instance %u (%.*s) -> %s: %s", dev->dev_id,
+		logmsg(LOG_WARNING, "dev %u: open of instance %u (%.*s) -> %s: %s", dev->dev_id,
 		       oi.instance_id, (int)sizeof(oi.name), oi.name, errname(-ret),
 		       vub_dev_why(dev));
 	else if (oi.instance_id)
-		logmsg("dev %u: instance %u (%.*s), back-end %s", dev->dev_id, oi.instance_id,
+		logmsg(LOG_INFO, "dev %u: instance %u (%.*s), back-end %s", dev->dev_id, oi.instance_id,
 		       (int)sizeof(oi.name), oi.name, dev->backend ? dev->backend : "(none)");
 	return ret;
 }
@@ -603,7 +610,7 @@ static struct vub_co_lock *take_turn(struct bridge *br, const struct vub_req *re
 	struct vub_co_lock *l = backend_lock(br, dev->backend);
 
 	if (l && vub_co_lock(l)) {
-		logmsg("dev %u seq %llu: back-end %s still busy with other devices' requests at the deadline -> ETIMEDOUT",
+		logmsg(LOG_WARNING, "dev %u seq %llu: back-end %s still busy with other devices' requests at the deadline -> ETIMEDOUT",
 		       req->dev_id, (unsigned long long)req->seq, dev->backend);
 		l = NULL;
 	}
@@ -641,7 +648,7 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 	case VUB_OP_RELEASE:
 		dev = device_find(br, req->dev_id, NULL);
 		if (!dev) {
-			logmsg("dev %u: release of a device never seen", req->dev_id);
+			logmsg(LOG_WARNING, "dev %u: release of a device never seen", req->dev_id);
 			return 0;
 		}
 		/* After every request of the device still being served (they end
@@ -656,7 +663,7 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 			vub_co_unlock(l);
 		return 0;
 	default:
-		logmsg("dev %u seq %llu: unknown request op %u -> EOPNOTSUPP",
+		logmsg(LOG_ERR, "dev %u seq %llu: unknown request op %u -> EOPNOTSUPP",
 		       req->dev_id, (unsigned long long)req->seq, req->op);
 		return -EOPNOTSUPP;
 	}
@@ -671,14 +678,14 @@ static void serve_job(void *arg)
 	vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
 	ret = vub_chan_answer(br->ch, job->tag, on_request, br);
 	if (ret)
-		logmsg("tag %u: cannot answer the kernel: %s", job->tag, strerror(-ret));
+		logmsg(LOG_ERR, "tag %u: cannot answer the kernel: %s", job->tag, strerror(-ret));
 }
 
 static int no_memory(void *ctx, const struct vub_req *req, const void *payload,
 		     int *fds, void *reply, uint32_t *reply_len)
 {
 	(void)ctx; (void)payload; (void)fds; (void)reply; (void)reply_len;
-	logmsg("dev %u seq %llu: no memory for a coroutine -> ENOMEM", req->dev_id,
+	logmsg(LOG_ERR, "dev %u seq %llu: no memory for a coroutine -> ENOMEM", req->dev_id,
 	       (unsigned long long)req->seq);
 	return -ENOMEM;
 }
@@ -729,7 +736,7 @@ static void backend_job(void *arg)
 		d->retry_at = vub_co_now() + d->backoff_ms;
 		attempt = ++d->nr_reconnect_tries;
 		if (!(attempt & (attempt - 1)))	/* 1, 2, 4, 8, ... */
-			logmsg("dev %u: reconnecting to the back-end %s failed (attempt %u): %s; retrying every %u ms at most",
+			logmsg(LOG_WARNING, "dev %u: reconnecting to the back-end %s failed (attempt %u): %s; retrying every %u ms at most",
 			       d->dev_id, d->backend, attempt, vub_dev_why(d), BACKOFF_MAX_MS);
 	} else if (d) {
 		d->nr_reconnect_tries = 0;
@@ -886,14 +893,14 @@ static void dev_backend_state(void *opaque, uint32_t dev_id, uint32_t state,
 	int ret = vub_nl_backend_state(opaque, dev_id, state, features, missing, reconnects);
 
 	if (ret)
-		logmsg("dev %u: cannot report the back-end state to the kernel: %s",
+		logmsg(LOG_WARNING, "dev %u: cannot report the back-end state to the kernel: %s",
 		       dev_id, strerror(-ret));
 }
 
-static void dev_log(void *opaque, const char *line)
+static void dev_log(void *opaque, int prio, const char *line)
 {
 	(void)opaque;
-	logmsg("%s", line);
+	logmsg(prio, "%s", line);
 }
 
 /* --- main ---------------------------------------------------------------- */
@@ -941,7 +948,7 @@ static void raise_nofile(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl))
-		logmsg("warning: cannot raise RLIMIT_NOFILE to %llu: %s",
+		logmsg(LOG_WARNING, "warning: cannot raise RLIMIT_NOFILE to %llu: %s",
 		       (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
@@ -960,7 +967,7 @@ static int attach(struct bridge *br, struct vub_chan *ch, uint32_t tags)
 	ch->attach_flags = VUB_ATTACH_F_RECOVER;
 	ret = vub_chan_attach(ch, VUB_API_VERSION);
 	if (ret == -EINVAL) {
-		logmsg("the kernel has no fd store: devices will not survive a daemon restart");
+		logmsg(LOG_WARNING, "the kernel has no fd store: devices will not survive a daemon restart");
 		ch->attach_flags = 0;
 		ret = vub_chan_attach(ch, VUB_API_VERSION);
 	}
@@ -972,7 +979,7 @@ static int attach(struct bridge *br, struct vub_chan *ch, uint32_t tags)
 			br->store = true;
 			restore_devices(br);
 		} else {
-			logmsg("no ring for the fd store (%s): devices will not survive a daemon restart",
+			logmsg(LOG_WARNING, "no ring for the fd store (%s): devices will not survive a daemon restart",
 			       strerror(-ret));
 		}
 		ret = (int)ch->version;
@@ -1009,13 +1016,14 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret;
 
+	log_journal = vub_journal_stream(STDERR_FILENO) > 0;
 	while ((c = getopt_long(argc, argv, "t:b:T:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			errno = 0;
 			tags = strtoul(optarg, &end, 0);
 			if (errno || *end || tags < 1 || tags > VUB_MAX_TAGS) {
-				logmsg("--tags: 1..%d", VUB_MAX_TAGS);
+				logmsg(LOG_ERR, "--tags: 1..%d", VUB_MAX_TAGS);
 				return 2;
 			}
 			break;
@@ -1026,7 +1034,7 @@ int main(int argc, char **argv)
 			errno = 0;
 			ms = strtoul(optarg, &end, 0);
 			if (errno || *end || ms < 1 || ms > 600000) {
-				logmsg("--timeout: 1..600000 ms");
+				logmsg(LOG_ERR, "--timeout: 1..600000 ms");
 				return 2;
 			}
 			br.cfg.timeout_ms = (int)ms;
@@ -1045,14 +1053,14 @@ int main(int argc, char **argv)
 	br.cfg.nics = &br.nics;
 	if (optind != argc || !br.cfg.backend) {
 		if (!br.cfg.backend)
-			logmsg("--backend PATH is required");
+			logmsg(LOG_ERR, "--backend PATH is required");
 		usage(stderr);
 		return 2;
 	}
 	raise_nofile();
 	/* Checked again at every connection; this only catches typos early. */
 	if (stat(br.cfg.backend, &st) || !S_ISSOCK(st.st_mode))
-		logmsg("warning: %s is not a socket (yet): devices cannot connect until the back-end listens there",
+		logmsg(LOG_WARNING, "warning: %s is not a socket (yet): devices cannot connect until the back-end listens there",
 		       br.cfg.backend);
 
 	/* Signals stay blocked except while waiting for the kernel, so a
@@ -1069,24 +1077,24 @@ int main(int argc, char **argv)
 
 	ret = attach(&br, &ch, (uint32_t)tags);
 	if (ret < 0) {
-		logmsg("cannot attach to /dev/" VUB_CTRL_DEVICE_NAME ": %s%s", strerror(-ret),
+		logmsg(LOG_ERR, "cannot attach to /dev/" VUB_CTRL_DEVICE_NAME ": %s%s", strerror(-ret),
 		       ret == -EBUSY ? " (another daemon is attached)" :
 		       ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return 1;
 	}
-	logmsg("attached: API version %u, %lu tags, back-end %s", ch.version, tags,
+	logmsg(LOG_INFO, "attached: API version %u, %lu tags, back-end %s", ch.version, tags,
 	       br.cfg.backend);
 	nl = vub_nl_open();
 	if (nl) {
 		br.cfg.backend_state = dev_backend_state;
 		br.cfg.backend_state_opaque = nl;
 	} else {
-		logmsg("no netlink family " VUB_GENL_NAME ": back-end states are not reported");
+		logmsg(LOG_WARNING, "no netlink family " VUB_GENL_NAME ": back-end states are not reported");
 	}
 	/* systemd Type=notify (vhost-user-bridged.service): serving from now on. */
 	ret = vub_notifyf("READY=1\nSTATUS=attached, back-end %s", br.cfg.backend);
 	if (ret < 0)
-		logmsg("cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
+		logmsg(LOG_WARNING, "cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
 
 	br.cfg.iotlb_msg = dev_iotlb_msg;
 	br.cfg.iotlb_msg_opaque = &br;
@@ -1120,13 +1128,13 @@ int main(int argc, char **argv)
 	}
 	vub_nl_close(nl);
 	if (ret == -ECANCELED) {
-		logmsg("detached by the kernel");
+		logmsg(LOG_ERR, "detached by the kernel");
 		return 1;
 	}
 	if (ret < 0) {
-		logmsg("channel error: %s", strerror(-ret));
+		logmsg(LOG_ERR, "channel error: %s", strerror(-ret));
 		return 1;
 	}
-	logmsg("stopped by signal, detached");
+	logmsg(LOG_INFO, "stopped by signal, detached");
 	return 0;
 }

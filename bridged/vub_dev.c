@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <syslog.h>
 
 #include "vub_vhost.h"
 
@@ -19,9 +20,9 @@
 
 /* --- logging and errors ----------------------------------------------- */
 
-static void dev_log(struct vub_dev *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void dev_log(struct vub_dev *d, const char *fmt, ...)
+static void dev_log(struct vub_dev *d, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void dev_log(struct vub_dev *d, int prio, const char *fmt, ...)
 {
 	char line[512];
 	size_t n;
@@ -32,7 +33,7 @@ static void dev_log(struct vub_dev *d, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
 	if (d->cfg->log)
-		d->cfg->log(d->cfg->log_opaque, line);
+		d->cfg->log(d->cfg->log_opaque, prio, line);
 	else
 		fprintf(stderr, "%s\n", line);
 }
@@ -121,11 +122,11 @@ static void dev_leave_nic(struct vub_dev *d)
 
 	vu_frontend_set_log(nic->fe, fe_log, d);
 	if (!vu_frontend_broken(nic->fe) && vub_nic_drop_pair(nic->fe, vring(d, 0)))
-		dev_log(d, "pair %u of the NIC on tap %s: stopping its rings failed: %s",
+		dev_log(d, LOG_WARNING, "pair %u of the NIC on tap %s: stopping its rings failed: %s",
 			d->pair, nic->key.ifname, d->why);
 	vu_frontend_set_log(nic->fe, NULL, NULL);
 	left = vub_nic_remove(nic, d->pair);
-	dev_log(d, "pair %u leaves the NIC on tap %s (VMM pid %u)%s", d->pair,
+	dev_log(d, LOG_INFO, "pair %u leaves the NIC on tap %s (VMM pid %u)%s", d->pair,
 		nic->key.ifname, nic->key.vmm_pid,
 		left ? "" : ": it was the last, the NIC's connection is closed");
 	if (!left)
@@ -182,7 +183,7 @@ static int dev_connect(struct vub_dev *d)
 
 		snprintf(tmp, sizeof(tmp), "%s", d->why[0] ? d->why : strerror(-ret));
 		vu_frontend_free(fe);
-		dev_log(d, "cannot connect to the back-end %s: %s; the next request retries",
+		dev_log(d, LOG_WARNING, "cannot connect to the back-end %s: %s; the next request retries",
 			d->backend ? d->backend : "(test)", tmp);
 		/* The deadline passed (a full listen queue, a silent back-end):
 		 * ETIMEDOUT, as for any request that ran out of time. */
@@ -192,7 +193,7 @@ static int dev_connect(struct vub_dev *d)
 	d->fe = fe;
 	d->nr_connects++;
 	report_backend(d, VUB_BACKEND_CONNECTED);
-	dev_log(d, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
+	dev_log(d, LOG_INFO, "connected to the back-end %s: features %#llx, protocol features %#llx, VMM sees features %#llx",
 		d->backend ? d->backend : "(test)",
 		(unsigned long long)vu_frontend_backend_features(fe),
 		(unsigned long long)vu_frontend_protocol_features(fe),
@@ -232,7 +233,7 @@ static void dev_lost(struct vub_dev *d, const char *why)
 	struct vub_dev *all[VUB_NIC_MAX_PAIRS];
 	unsigned int i, n = sharers(d, all);
 
-	dev_log(d, "lost the connection to the back-end %s: %s; ioctls that need it fail with ENOTCONN until the daemon has reconnected",
+	dev_log(d, LOG_WARNING, "lost the connection to the back-end %s: %s; ioctls that need it fail with ENOTCONN until the daemon has reconnected",
 		d->backend ? d->backend : "(test)", why);
 	vu_frontend_disconnect(d->fe);
 	vu_frontend_signal_err(d->fe);
@@ -280,7 +281,7 @@ int vub_dev_reconnect(struct vub_dev *d)
 		all[i]->nr_reconnects++;
 		report_backend(all[i], VUB_BACKEND_CONNECTED);
 	}
-	dev_log(d, "reconnected to the back-end %s (reconnect %u%s): the device's state was replayed, started rings resume at the guest's used index",
+	dev_log(d, LOG_INFO, "reconnected to the back-end %s (reconnect %u%s): the device's state was replayed, started rings resume at the guest's used index",
 		d->backend ? d->backend : "(test)", d->nr_reconnects,
 		n > 1 ? ", for every queue pair of its NIC" : "");
 	return 0;
@@ -305,12 +306,12 @@ static int backend_iotlb(void *opaque, const struct vu_iotlb *m)
 	int ret;
 
 	if (m->type != VU_IOTLB_MISS && m->type != VU_IOTLB_ACCESS_FAIL) {
-		dev_log(d, "back-end IOTLB message of type %u refused: only MISS and ACCESS_FAIL come from a back-end",
+		dev_log(d, LOG_WARNING, "back-end IOTLB message of type %u refused: only MISS and ACCESS_FAIL come from a back-end",
 			m->type);
 		return -EINVAL;
 	}
 	if (!m->perm || (m->perm & ~VU_ACCESS_RW)) {
-		dev_log(d, "back-end IOTLB %s iova %#llx with perm %#x refused",
+		dev_log(d, LOG_WARNING, "back-end IOTLB %s iova %#llx with perm %#x refused",
 			iotlb_type[m->type], (unsigned long long)m->iova, m->perm);
 		return -EINVAL;
 	}
@@ -320,7 +321,7 @@ static int backend_iotlb(void *opaque, const struct vu_iotlb *m)
 	ret = d->cfg->iotlb_msg(d->cfg->iotlb_msg_opaque, d->dev_id, type, m->iova, m->perm);
 	if (!ret)
 		d->nr_iotlb[m->type]++;
-	dev_log(d, "back-end IOTLB %s iova %#llx perm %s -> VMM: %s", iotlb_type[m->type],
+	dev_log(d, LOG_INFO, "back-end IOTLB %s iova %#llx perm %s -> VMM: %s", iotlb_type[m->type],
 		(unsigned long long)m->iova, access_name[m->perm], ret ? strerror(-ret) : "queued");
 	return ret;
 }
@@ -421,7 +422,7 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 		nic->fe = own;
 		d->nic = nic;
 		d->pair = (unsigned int)vub_nic_add(nic, d, 1);
-		dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): its connection is the NIC's",
+		dev_log(d, LOG_INFO, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): its connection is the NIC's",
 			d->pair, key.ifname, vmm_pid);
 		return 0;
 	}
@@ -429,7 +430,7 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 				vu_frontend_queue_num(nic->fe));
 	k = vub_nic_add(nic, d, max);
 	if (k < 0) {
-		dev_log(d, "the NIC on tap %s (VMM pid %u) wants more than %u queue pairs, the back-end %s has %u (GET_QUEUE_NUM%s): ENOBUFS",
+		dev_log(d, LOG_WARNING, "the NIC on tap %s (VMM pid %u) wants more than %u queue pairs, the back-end %s has %u (GET_QUEUE_NUM%s): ENOBUFS",
 			key.ifname, vmm_pid, max, key.backend, max,
 			(vu_frontend_protocol_features(nic->fe) & (1ull << VU_PF_MQ)) ? "" :
 			"; no MQ protocol feature");
@@ -449,7 +450,7 @@ static int dev_join_nic(struct vub_dev *d, uint32_t vmm_pid,
 	d->pair = (unsigned int)k;
 	d->fe = nic->fe;
 	vu_frontend_free(own);
-	dev_log(d, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): joins the NIC's connection as rings %u and %u; its own connection is closed",
+	dev_log(d, LOG_INFO, "pair %u of the NIC on multiqueue tap %s (VMM pid %u): joins the NIC's connection as rings %u and %u; its own connection is closed",
 		d->pair, key.ifname, vmm_pid, vring(d, 0), vring(d, 1));
 	return 0;
 }
@@ -1144,10 +1145,10 @@ static int send_features(struct vub_dev *d)
 			  sizeof(neg_names));
 	vub_dev_offloads_name(missing, miss_names, sizeof(miss_names));
 	if (!missing)
-		dev_log(d, "back-end features %#llx: offloads %s",
+		dev_log(d, LOG_INFO, "back-end features %#llx: offloads %s",
 			(unsigned long long)f, neg_names);
 	else
-		dev_log(d, "back-end features %#llx: offloads %s; the guest may use %s, which the back-end does not offer: %s (the bridge cannot fix them; offer them in the back-end, e.g. testpmd's net_vhost tso=1, or turn them off in the guest)",
+		dev_log(d, LOG_WARNING, "back-end features %#llx: offloads %s; the guest may use %s, which the back-end does not offer: %s (the bridge cannot fix them; offer them in the back-end, e.g. testpmd's net_vhost tso=1, or turn them off in the guest)",
 			(unsigned long long)f, neg_names, miss_names,
 			missing_effect(missing));
 	return 0;
@@ -1176,11 +1177,11 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 	*is_tap = !ret;
 	want = ret ? 0 : vub_dev_tap_offloads(ti);
 	if (ret && (!d->tap_seen || want != d->offloads)) {
-		dev_log(d, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
+		dev_log(d, LOG_WARNING, "ring %u: the VMM's backend fd does not show its offloads (%s): the back-end is told of none",
 			idx, why);
 	} else if (!d->tap_seen || want != d->offloads) {
 		vub_dev_offloads_name(want, names, sizeof(names));
-		dev_log(d, "ring %u: tap %s: %s%d-byte virtio-net header, tap offloads %#x: the guest may use %s",
+		dev_log(d, LOG_INFO, "ring %u: tap %s: %s%d-byte virtio-net header, tap offloads %#x: the guest may use %s",
 			idx, ti->ifname, ti->vnet_hdr ? "" : "no ", ti->vnet_hdr_sz,
 			ti->offloads, names);
 	}
@@ -1192,7 +1193,7 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 	if (ret || (f == d->sent_features && missing == d->missing))
 		return ret;
 	if (vu_frontend_any_ring_started(d->fe)) {	/* features are the connection's */
-		dev_log(d, "ring %u: the tap's offloads changed while a ring runs: the back-end keeps features %#llx until the rings stop",
+		dev_log(d, LOG_WARNING, "ring %u: the tap's offloads changed while a ring runs: the back-end keeps features %#llx until the rings stop",
 			idx, (unsigned long long)d->sent_features);
 		return 0;
 	}
@@ -1249,7 +1250,7 @@ static int h_reset_owner(struct vub_dev *d, const struct vub_req *req,
 {
 	(void)req; (void)payload; (void)fds; (void)reply; (void)reply_len;
 	if (d->fe || d->lost)
-		dev_log(d, "VHOST_RESET_OWNER: closing the back-end connection; the next request opens a new one");
+		dev_log(d, LOG_INFO, "VHOST_RESET_OWNER: closing the back-end connection; the next request opens a new one");
 	vub_dev_release(d);
 	memset(d->busyloop, 0, sizeof(d->busyloop));
 	return 0;
@@ -1304,7 +1305,7 @@ static int h_log_base(struct vub_dev *d, const struct vub_req *req,
 	if (!(vu_frontend_protocol_features(d->fe) & (1ull << VU_PF_LOG_SHMFD)))
 		return fail(d, -EOPNOTSUPP,
 			    "dirty log: the back-end has no LOG_SHMFD (GET_FEATURES did not offer VHOST_F_LOG_ALL)");
-	dev_log(d, "dirty log of the VMM at %#llx: %llu bytes (guest memory up to %llu MiB), to the back-end",
+	dev_log(d, LOG_INFO, "dirty log of the VMM at %#llx: %llu bytes (guest memory up to %llu MiB), to the back-end",
 		(unsigned long long)base, (unsigned long long)li.mmap_size,
 		(unsigned long long)(li.mmap_size * 8 * 4096) >> 20);
 	return vu_frontend_set_log_base(d->fe, fds[0], li.mmap_size, li.mmap_offset);

@@ -94,8 +94,9 @@ struct vub_dev_cfg {
 	 * Tests plug a mock transport here.  Returns 0 or -errno. */
 	int (*connect)(void *opaque, struct vu_frontend *fe);
 	void *connect_opaque;
-	/* One line per event (connected, connection lost, ...); NULL: stderr. */
-	void (*log)(void *opaque, const char *line);
+	/* One line per event (connected, connection lost, ...) with its syslog
+	 * priority (LOG_ERR ... LOG_DEBUG); NULL: stderr. */
+	void (*log)(void *opaque, int prio, const char *line);
 	void *log_opaque;
 	/* The back-end connection came up or was lost (enum vub_backend_state),
 	 * or its features changed: @features as negotiated with it (0 until

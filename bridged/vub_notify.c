@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -57,4 +58,18 @@ int vub_notifyf(const char *fmt, ...)
 	if ((size_t)n >= sizeof(buf))
 		return -EMSGSIZE;
 	return vub_notify(buf);
+}
+
+int vub_journal_stream(int fd)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n])
+		return 0;
+	if (fstat(fd, &st))
+		return -errno;
+	return st.st_dev == dev && st.st_ino == ino;
 }

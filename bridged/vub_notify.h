@@ -31,4 +31,14 @@ static inline int vub_notify_stopping(void)
 	return vub_notify("STOPPING=1");
 }
 
+/*
+ * Whether @fd is systemd's journal: $JOURNAL_STREAM ("DEVICE:INODE", set for
+ * a service whose stdout or stderr goes to the journal) names @fd's file.  A
+ * daemon then starts each line with its priority, "<3>" for LOG_ERR, which
+ * journald stores as the line's PRIORITY (sd-daemon(3)).  Returns 1 if so,
+ * 0 if not (unset, malformed, another file: a pipe the daemon's stderr was
+ * redirected to after systemd started something else), -errno if fstat fails.
+ */
+int vub_journal_stream(int fd);
+
 #endif /* VUB_NOTIFY_H */

@@ -459,9 +459,10 @@ static int bridge_up(struct vub_dev *d, struct gdev *g)
 	return ret;
 }
 
-static void bridge_log(void *opaque, const char *line)
+static void bridge_log(void *opaque, int prio, const char *line)
 {
 	(void)opaque;
+	(void)prio;
 	TAP_DIAG("bridge: %s", line);
 }
 

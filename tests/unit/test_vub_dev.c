@@ -113,11 +113,12 @@ static int mock_connect(void *opaque, struct vu_frontend *fe)
 static char last_log[512];
 static char all_log[4096];
 
-static void keep_log(void *opaque, const char *line)
+static void keep_log(void *opaque, int prio, const char *line)
 {
 	size_t n = strlen(all_log);
 
 	(void)opaque;
+	(void)prio;
 	snprintf(last_log, sizeof(last_log), "%s", line);
 	if (n < sizeof(all_log) - 1)
 		snprintf(all_log + n, sizeof(all_log) - n, "%s\n", line);

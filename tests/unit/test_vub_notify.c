@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -116,6 +117,30 @@ int main(void)
 	snprintf(long_name, sizeof(long_name), "%s/nobody", dir);
 	setenv("NOTIFY_SOCKET", long_name, 1);
 	TAP_OK(vub_notify_ready() == -ENOENT, "no socket at the path: -ENOENT");
+
+	/* $JOURNAL_STREAM: "DEVICE:INODE" of the journal's stream socket. */
+	{
+		struct stat st;
+		char v[64];
+
+		unsetenv("JOURNAL_STREAM");
+		TAP_OK(vub_journal_stream(fd) == 0, "no JOURNAL_STREAM: not the journal");
+		fstat(fd, &st);
+		snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+		setenv("JOURNAL_STREAM", v, 1);
+		TAP_OK(vub_journal_stream(fd) == 1, "JOURNAL_STREAM %s names the fd: the journal", v);
+		TAP_OK(vub_journal_stream(afd) == 0, "another fd (redirected stderr): not the journal");
+		snprintf(v, sizeof(v), "%llu:%llux", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+		setenv("JOURNAL_STREAM", v, 1);
+		TAP_OK(vub_journal_stream(fd) == 0, "malformed JOURNAL_STREAM %s: not the journal", v);
+		snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+		setenv("JOURNAL_STREAM", v, 1);
+		TAP_OK(vub_journal_stream(-1) == -EBADF, "bad fd: -EBADF");
+		unsetenv("JOURNAL_STREAM");
+	}
 
 	close(fd);
 	close(afd);

@@ -6,6 +6,9 @@
 # Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
 # for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
 # ("passed failed skipped"), failures (each failed test with its last lines of output).
+# On 6.12 (or with VUB_TESTS naming "systemd") a second boot runs the systemd stage, with
+# systemd as PID 1 (tests/vm/systemd-guest.sh); its files are in systemd/ there, and its
+# points are added to result and failures.
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,6 +45,8 @@ guest=${VUB_GUEST:-$vm/guest.sh}
 # would match the debug kernel's boot banner "RCU lockdep checking is enabled".)
 bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep is turned off|possible circular|hung_task|INFO: task'
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
+# The systemd stage's root is an overlay (not built into the debug kernel: no systemd stage there).
+[ "$series" = debug ] || initrd_modules+=" overlay"
 
 k=$("$vm/fetch-kernel.sh" "$series")
 read -r krel _ image modroot <<<"$k"
@@ -96,11 +101,16 @@ boot() {
 	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...)
 	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
+	echo "$kind" >"$out/boot"	# "systemd": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
 	: >"$out/test.log"
 	qrc=0
+	if [ "$kind" = systemd ] && ! "$vm/install.sh" "$out/root" "$krel" "$modroot" >"$out/install.log" 2>&1; then
+		{ echo "tests/vm/install.sh failed:"; tail -20 "$out/install.log"; } >>"$out/init-errors"
+		return
+	fi
 	timeout -k 10 "$vm_timeout" "${hide[@]}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$out/console.log" \
@@ -141,61 +151,92 @@ infra_crash() {
 	[ -n "$report" ] && ! grep -qE 'vhost_user_bridge|vub_' <<<"$report"
 }
 
-echo "== vm $krel ($mode): booting"
-t0=$SECONDS
-boot
-if infra_crash; then
-	echo "== vm $krel: the kernel crashed outside vhost_user_bridge before the tests ended; retrying once"
-	rm -rf "$out.crash"
-	mv "$out" "$out.crash"
+# One boot: KIND (guest: tests/vm/init runs $guest; systemd: tests/vm/systemd-guest.sh under
+# systemd as PID 1) with its results in $out; sets qrc, grc, secs, and adds to problems,
+# passed, failed, skipped.
+stage() {
+	local kind=$1 name=$2 p f k
+	local -a probs=()
+	echo "== vm $krel ($mode): booting${name:+ ($name)}"
+	t0=$SECONDS
 	boot
-	mv "$out.crash" "$out/crash-before-retry"
+	if infra_crash; then
+		echo "== vm $krel: the kernel crashed outside vhost_user_bridge before the tests ended; retrying once"
+		rm -rf "$out.crash"
+		mv "$out" "$out.crash"
+		boot
+		mv "$out.crash" "$out/crash-before-retry"
+	fi
+	secs=$((SECONDS - t0))
+
+	grc=$(cat "$out/rc" 2>/dev/null || echo none)
+	[ ! -s "$out/init-errors" ] || probs+=("the guest's /init:"$'\n'"$(cat "$out/init-errors")")
+	[ "$qrc" = 65 ] || probs+=("qemu exit status $qrc (65: guest script exit 0; 1: kernel panic; 124: timeout after ${vm_timeout}s)")
+	[ "$grc" = 0 ] || probs+=("guest script exit status $grc")
+	grep -q '^# VUB_GUEST_DONE' "$out/test.log" || probs+=("the guest script did not finish (no VUB_GUEST_DONE in test.log)")
+	splats=$(cat "$out/console.log" "$out/dmesg.txt" 2>/dev/null | tr -d '\r' | grep -E "$bad" | sort -u | head -20 || true)
+	[ -z "$splats" ] || probs+=("kernel log matches /$bad/:"$'\n'"$splats")
+	# kmemleak (debug kernel only): tests/vm/guest.sh scans and keeps what it reports.
+	for f in "$out"/kmemleak-*.txt; do
+		[ ! -s "$f" ] || probs+=("kmemleak: $(grep -c '^unreferenced object' "$f") unreferenced object(s) in ${f#"$top"/}:"$'\n'"$(head -40 "$f")")
+	done
+
+	# Leaf TAP results: vub_selftests' own points (indented) replace the point that wraps them;
+	# the harness checks above count as one more point.
+	read -r p f k < <(awk '
+		/^ +(not )?ok / { sub(/^ +/, ""); inner++; tally($0); next }
+		/^(not )?ok / {
+			if (inner && /^not ok/ && !inner_failed) failed++	# wrapper failed, all subtests ok
+			else if (!inner) tally($0)
+			inner = inner_failed = 0
+		}
+		function tally(l) {
+			if (l ~ /^not ok/) { failed++; inner_failed += inner > 0 }
+			else if (l ~ /# *[Ss][Kk][Ii][Pp]/) skipped++
+			else passed++
+		}
+		END { print passed + 0, failed + 0, skipped + 0 }' "$out/test.log")
+	if [ ${#probs[@]} = 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
+	# What failed, with the last lines each failed test printed: tests/vm/check.sh repeats it
+	# at the end of `make check`, where a truncated CI log still shows it.
+	{
+		awk -v keep=40 -v pre="${name:+$name: }" '/^(not )?ok / {
+			if (/^not ok/) { print pre $0; for (i = (c > keep ? c - keep : 0); i < c; i++) print "  " b[i % keep] }
+			c = 0; next }
+			{ b[c++ % keep] = $0 }' "$out/test.log"
+		for q in "${probs[@]}"; do echo "FAIL: ${name:+$name: }$q"; done
+	} >>"$res/failures"
+
+	echo "== vm $krel ($mode${name:+, $name}): ${secs}s, qemu rc $qrc, guest rc $grc: $p passed, $f failed, $k skipped; results in ${out#"$top"/}/"
+	for q in "${probs[@]}"; do echo "FAIL: $q"; done
+	if [ -e "$out/crash-before-retry" ]; then echo "note: first boot crashed, see ${out#"$top"/}/crash-before-retry/console.log"; fi
+	[ -s "$out/console.log" ] && [ ${#probs[@]} != 0 ] && { echo "-- console.log (last 40 lines)"; tail -40 "$out/console.log"; }
+	problems+=("${probs[@]}")
+}
+
+# Which boots: the guest script's, and the systemd stage: on 6.12, or on any kernel when
+# VUB_TESTS has the word "systemd" (never with --bench, VUB_GUEST or the debug kernel; why:
+# Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS="systemd" alone skips the first.
+want_guest=1 want_systemd=0
+if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ "$series" != debug ]; then
+	case " ${VUB_TESTS:-} " in
+	*" systemd "*) want_systemd=1 ;;
+	"  ") [ "$series" != 6.12 ] || want_systemd=1 ;;
+	esac
+	read -ra words <<<"${VUB_TESTS:-}"
+	[ "${words[*]}" != systemd ] || want_guest=0
 fi
-secs=$((SECONDS - t0))
-
-grc=$(cat "$out/rc" 2>/dev/null || echo none)
-problems=()
-[ ! -s "$out/init-errors" ] || problems+=("the guest's /init:"$'\n'"$(cat "$out/init-errors")")
-[ "$qrc" = 65 ] || problems+=("qemu exit status $qrc (65: guest script exit 0; 1: kernel panic; 124: timeout after ${vm_timeout}s)")
-[ "$grc" = 0 ] || problems+=("guest script exit status $grc")
-grep -q '^# VUB_GUEST_DONE' "$out/test.log" || problems+=("the guest script did not finish (no VUB_GUEST_DONE in test.log)")
-splats=$(cat "$out/console.log" "$out/dmesg.txt" 2>/dev/null | tr -d '\r' | grep -E "$bad" | sort -u | head -20 || true)
-[ -z "$splats" ] || problems+=("kernel log matches /$bad/:"$'\n'"$splats")
-# kmemleak (debug kernel only): tests/vm/guest.sh scans and keeps what it reports.
-for f in "$out"/kmemleak-*.txt; do
-	[ ! -s "$f" ] || problems+=("kmemleak: $(grep -c '^unreferenced object' "$f") unreferenced object(s) in ${f#"$top"/}:"$'\n'"$(head -40 "$f")")
-done
-
-# Leaf TAP results: vub_selftests' own points (indented) replace the point that wraps them;
-# the harness checks above count as one more point.
-read -r passed failed skipped < <(awk '
-	/^ +(not )?ok / { sub(/^ +/, ""); inner++; tally($0); next }
-	/^(not )?ok / {
-		if (inner && /^not ok/ && !inner_failed) failed++	# wrapper failed, all subtests ok
-		else if (!inner) tally($0)
-		inner = inner_failed = 0
-	}
-	function tally(l) {
-		if (l ~ /^not ok/) { failed++; inner_failed += inner > 0 }
-		else if (l ~ /# *[Ss][Kk][Ii][Pp]/) skipped++
-		else passed++
-	}
-	END { print passed + 0, failed + 0, skipped + 0 }' "$out/test.log")
-if [ ${#problems[@]} = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-echo "$passed $failed $skipped" >"$out/result"
-# What failed, with the last lines each failed test printed: tests/vm/check.sh repeats it
-# at the end of `make check`, where a truncated CI log still shows it.
-{
-	awk -v keep=40 '/^(not )?ok / {
-		if (/^not ok/) { print; for (i = (c > keep ? c - keep : 0); i < c; i++) print "  " b[i % keep] }
-		c = 0; next }
-		{ b[c++ % keep] = $0 }' "$out/test.log"
-	for p in "${problems[@]}"; do echo "FAIL: $p"; done
-} >"$out/failures"
-
-echo "== vm $krel ($mode): ${secs}s, qemu rc $qrc, guest rc $grc; results in ${out#"$top"/}/"
-for p in "${problems[@]}"; do echo "FAIL: $p"; done
-if [ -e "$out/crash-before-retry" ]; then echo "note: first boot crashed, see ${out#"$top"/}/crash-before-retry/console.log"; fi
-[ -s "$out/console.log" ] && [ ${#problems[@]} != 0 ] && { echo "-- console.log (last 40 lines)"; tail -40 "$out/console.log"; }
+res=$out
+problems=() passed=0 failed=0 skipped=0
+rm -rf "$res"
+mkdir -p "$res"
+[ $want_guest = 0 ] || stage guest ''
+if [ $want_systemd = 1 ]; then
+	out=$res/systemd
+	stage systemd systemd
+	out=$res
+fi
+echo "$passed $failed $skipped" >"$res/result"
 echo "vm-$series$sfx: $passed passed, $failed failed, $skipped skipped"
 [ ${#problems[@]} = 0 ]
