@@ -57,6 +57,8 @@ struct job {
 	uint32_t tag;
 };
 
+#define NR_RELEASED	(2 * VUB_MAX_TAGS)
+
 struct bridge {
 	bool verbose;
 	struct vub_dev_cfg cfg;	/* cfg.backend: the vhost-user socket */
@@ -66,6 +68,19 @@ struct bridge {
 	struct backend *backends;
 	struct vub_chan *ch;
 	struct job jobs[VUB_MAX_TAGS];
+	/*
+	 * The devices released last, with their releases' sequence numbers.
+	 * The kernel can hand the daemon a device's last request and its
+	 * release at once, on two slots whose completions arrive in either
+	 * order; a request older than its device's release must not bring the
+	 * device back.  Both are held in slots then, so each release recorded
+	 * since takes a slot too: twice the slots is enough.
+	 */
+	struct {
+		uint32_t dev_id;
+		uint64_t seq;
+	} released[NR_RELEASED];
+	unsigned int nr_released;
 	/* The kernel's fd store (the control file, through a ring of its
 	 * own: its commands complete at once); false on a kernel without. */
 	bool store;
@@ -617,15 +632,36 @@ static struct vub_co_lock *take_turn(struct bridge *br, const struct vub_req *re
 	return l;
 }
 
+/* Was @req's device released after @req was sent? */
+static bool released_since(struct bridge *br, const struct vub_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_RELEASED; i++)
+		if (br->released[i].seq > req->seq && br->released[i].dev_id == req->dev_id)
+			return true;
+	return false;
+}
+
 static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		      int *fds, void *reply, uint32_t *reply_len)
 {
 	struct bridge *br = ctx;
 	struct vub_co_lock *l;
 	struct vub_dev *dev;
+	unsigned int i;
 	size_t pos;
 	int ret;
 
+	if (req->op == VUB_OP_RELEASE) {
+		i = br->nr_released++ % NR_RELEASED;
+		br->released[i].dev_id = req->dev_id;
+		br->released[i].seq = req->seq;
+	} else if (released_since(br, req)) {
+		logmsg(LOG_INFO, "dev %u seq %llu: request op %u reached the daemon after the device's release -> EIO (nobody waits for it)",
+		       req->dev_id, (unsigned long long)req->seq, req->op);
+		return -EIO;
+	}
 	switch (req->op) {
 	case VUB_OP_IOCTL:
 	case VUB_OP_IOTLB_MSG:
