@@ -132,8 +132,9 @@ mg_shell() {
 
 # The guest's RAM of QEMU RUN (strace's child, or QEMU itself): its memfd.
 mg_ram() {
-	local p=${mg_pid[$1]} k f
-	read -r k _ <"/proc/$p/task/$p/children" 2>/dev/null && p=$k
+	local p=${mg_pid[$1]} k= f
+	read -r k _ <"/proc/$p/task/$p/children" 2>/dev/null	# no newline: read fails
+	[ -n "$k" ] && p=$k
 	for f in /proc/"$p"/fd/*; do
 		[[ $(readlink "$f") == /memfd:memory-backend-memfd* ]] && { echo "$f"; return; }
 	done
