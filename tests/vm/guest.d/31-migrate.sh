@@ -240,9 +240,9 @@ mg_run() {
 		{ qe_fail "the source's rings do not account for its back-end's packets"; return; }
 	[ "${d[*]}" = "${r[*]}" ] || { qe_fail "the destination's rings are not where the source's stopped"; return; }
 
-	"$mg_hook_src" "$run" || return 1
 	mg_quit "$src" || return 1
 	detail "source quit over QMP, status 0"
+	"$mg_hook_src" "$run" || return 1
 
 	at qmp "$dst" cont || { qe_fail "destination: QMP cont failed"; return; }
 	at qmp "$dst" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
@@ -315,11 +315,11 @@ bridge_open() { return 0; }	# testpmd's flowgen sends all the time
 # The source's device is released by the daemon.
 bridge_src() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		grep -q 'released after' "$e2e_dir/bridged.log" && break
 		sleep 0.1
 	done
-	grep -q 'released after' "$e2e_dir/bridged.log" || { qe_fail "the daemon did not see the source's device close"; return; }
+	grep -q 'released after' "$e2e_dir/bridged.log" || { qe_fail "the daemon did not see the source's device close in 30 s"; return; }
 	detail "$(grep -m1 -o 'dev [0-9]*: released after.*' "$e2e_dir/bridged.log")"
 }
 
@@ -352,7 +352,7 @@ mg_bridge() {
 	mg_hook_open=bridge_open mg_hook_src=bridge_src
 	mg_run bridge /dev/vhost-user-bridge "/dev/vhost-user-bridge-$mg_inst" || return 1
 	[ "$mg_taprx" = "0 0" ] || { qe_fail "the taps received $mg_taprx packets: QEMU's data did not all go through the bridge"; return; }
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[ "$(grep -c 'released after' "$e2e_dir/bridged.log")" -ge 2 ] && break
 		sleep 0.1
 	done
