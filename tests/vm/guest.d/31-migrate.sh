@@ -238,9 +238,12 @@ mg_run() {
 	# Both stopped.
 	i=$(mg_ram "$src") j=$(mg_ram "$dst")
 	[ -n "$i" ] && [ -n "$j" ] || { qe_fail "cannot find the QEMUs' memfds"; return; }
-	diff=$(cmp -l "$i" "$j" | awk '{ p[int(($1 - 1) / 4096)] = 1 } END { for (k in p) n++; printf "%d", n }')
-	[ "$diff" = 0 ] || { qe_fail "the guest's RAM differs between source and destination in $diff pages"; return; }
+	# The differing pages: how many, and the guest-physical addresses of the first 8.
+	diff=$(cmp -l "$i" "$j" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; n++; if (n <= 8) a = a sprintf(" %#x", p * 4096) } }
+		END { printf "%d%s", n, a }')
+	[ "$diff" = 0 ] || { qe_fail "the guest's RAM differs between source and destination in $diff pages (first at guest-physical ${diff#* })"; return; }
 	detail "guest RAM ($(stat -L -c %s "$i") bytes) the same at both ends"
+	read -r -a c <<<"$(mg_count "$src")"
 	mg_rings "$src" || { qe_fail "cannot read the source's rings: $qe_ans"; return; }
 	r=("${mg_r[@]}")
 	mg_rings "$dst" || { qe_fail "cannot read the destination's rings: $qe_ans"; return; }
