@@ -249,17 +249,18 @@ mg_run() {
 	mg_rings "$dst" || { qe_fail "cannot read the destination's rings: $qe_ans"; return; }
 	d=("${mg_r[@]}")
 	detail "source's rings: RX used ${r[0]}, TX used ${r[1]} (last avail ${r[2]}), its back-end RX/TX ${c[*]}; destination's rings: RX used ${d[0]}, TX used ${d[1]} (last avail ${d[2]})"
-	[ "${r[0]}" = "${c[1]}" ] && [ "${r[1]}" = "${c[0]}" ] && [ "${r[2]}" = "${r[1]}" ] ||
+	[ $((c[1] - r[0])) -ge 0 ] && [ $((c[1] - r[0])) -le "$mg_slack" ] && [ "${r[1]}" = "${c[0]}" ] && [ "${r[2]}" = "${r[1]}" ] ||
 		{ qe_fail "the source's rings do not account for its back-end's packets"; return; }
 	[ "${d[*]}" = "${r[*]}" ] || { qe_fail "the destination's rings are not where the source's stopped"; return; }
 
 	mg_quit "$src" || return 1
 	detail "source quit over QMP, status 0"
 	"$mg_hook_src" "$run" || return 1
-	# QEMU announces the guest (QEMU_CLOCK_REALTIME, 5 RARPs within 1.5 s of the end of the
-	# incoming migration, even while paused) by writing to its netdev: the tap.
-	mg_announce=$(qe_tap=tapm1 tapstat rx_packets)
-	detail "the destination QEMU's self-announce: $mg_announce frames into its tap"
+	# The destination announces the guest (announce-rounds RARPs, queued while it is
+	# paused and sent when it resumes) by writing to its netdev: the tap.
+	at qmp "$dst" query-migrate-parameters || { qe_fail "query-migrate-parameters: $qe_ans"; return; }
+	mg_announce=$(jnum "$qe_ans" announce-rounds)
+	detail "the destination QEMU's self-announce: ${mg_announce:=0} frames into its tap when it resumes"
 
 	at qmp "$dst" cont || { qe_fail "destination: QMP cont failed"; return; }
 	at qmp "$dst" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
@@ -278,7 +279,7 @@ mg_run() {
 	read -r -a c <<<"$(mg_count "$dst")"
 	mg_rings "$dst" || { qe_fail "cannot read the destination's rings: $qe_ans"; return; }
 	detail "destination resumed (vhost-started), typed dhcp, stopped $(qe_since "$t1") s later: its back-end RX/TX ${c[*]}; the guest sent $((mg_r[1] - r[1])) and received $((mg_r[0] - r[0])) more (rings: RX used ${mg_r[0]}, TX used ${mg_r[1]}, last avail ${mg_r[2]})"
-	[ "$((mg_r[0] - r[0]))" = "${c[1]}" ] && [ "$((mg_r[1] - r[1]))" = "${c[0]}" ] && [ "${mg_r[2]}" = "${mg_r[1]}" ] ||
+	[ $((c[1] - mg_r[0] + r[0])) -ge 0 ] && [ $((c[1] - mg_r[0] + r[0])) -le "$mg_slack" ] && [ "$((mg_r[1] - r[1]))" = "${c[0]}" ] && [ "${mg_r[2]}" = "${mg_r[1]}" ] ||
 		{ qe_fail "the destination's rings do not account for its back-end's packets"; return; }
 	[ -z "$mg_flood" ] || { kill "$mg_flood" 2>/dev/null; wait "$mg_flood" 2>/dev/null; }
 	mg_flood=
@@ -321,7 +322,9 @@ mg_vhost_net() {
 	say "vhost-net (reference): QEMU $qe_vfd<>/dev/vhost-net migrates to QEMU $qe_vfd<>/dev/vhost-net"
 	[ -c /dev/vhost-net ] || { qe_fail "no /dev/vhost-net (modprobe vhost_net)"; return; }
 	command -v python3 >/dev/null || { qe_fail "no python3"; return; }
-	mg_hook_open=ref_open mg_hook_src=ref_src
+	# When vhost stops, QEMU's own tap handler reads one more frame from the tap (for the
+	# stopped device, which never gets it): the tap's tx_packets may exceed the RX ring by 1.
+	mg_hook_open=ref_open mg_hook_src=ref_src mg_slack=1
 	mg_run vhost-net /dev/vhost-net /dev/vhost-net || return 1
 	say "ok vhost-net"
 }
@@ -366,7 +369,7 @@ mg_bridge() {
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" || { qe_fail "vhost-user-bridged did not attach"; return; }
 	detail "testpmd (ports 0 $sa, 1 $sb, flowgen) and vhost-user-bridged up after $(qe_since "$t0") s"
 
-	mg_hook_open=bridge_open mg_hook_src=bridge_src
+	mg_hook_open=bridge_open mg_hook_src=bridge_src mg_slack=0
 	mg_run bridge /dev/vhost-user-bridge "/dev/vhost-user-bridge-$mg_inst" || return 1
 	[ "$mg_taprx" = "0 $mg_announce" ] || { qe_fail "the taps received $mg_taprx packets (QEMU's self-announce: $mg_announce): QEMU's data did not all go through the bridge"; return; }
 	for ((i = 0; i < 300; i++)); do
