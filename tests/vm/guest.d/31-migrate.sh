@@ -241,7 +241,7 @@ mg_run() {
 	# The differing pages: how many, and the guest-physical addresses of the first 8.
 	diff=$(cmp -l "$i" "$j" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; n++; if (n <= 8) a = a sprintf(" %#x", p * 4096) } }
 		END { printf "%d%s", n, a }')
-	[ "$diff" = 0 ] || { qe_fail "the guest's RAM differs between source and destination in $diff pages (first at guest-physical ${diff#* })"; return; }
+	[ "$diff" = 0 ] || { qe_fail "the guest's RAM differs between source and destination in ${diff%% *} pages (the first at guest-physical ${diff#* })"; return; }
 	detail "guest RAM ($(stat -L -c %s "$i") bytes) the same at both ends"
 	read -r -a c <<<"$(mg_count "$src")"
 	mg_rings "$src" || { qe_fail "cannot read the source's rings: $qe_ans"; return; }
