@@ -185,7 +185,7 @@ ioctls() {
 		}
 		{ pid = $1 }
 		index($0, "ioctl(" fd ", ") {
-			s = $0; sub(/.*ioctl\([0-9]+, /, "", s); nm = s; sub(/[,)].*/, "", nm)
+			s = $0; sub(/.*ioctl\([0-9]+, /, "", s); nm = s; sub(/[,) ].*/, "", nm)
 			name[pid] = nm
 			if (s !~ /<unfinished/) emit(pid, s)
 			next

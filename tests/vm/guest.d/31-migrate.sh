@@ -207,6 +207,22 @@ mg_migrate() {
 		{ qe_fail "fewer than $MIG_TRAFFIC packets reached the guest while it migrated: the dirty log was not put to the test"; return; }
 }
 
+# mg_ramdiff RUN SRC-MEMFD DST-MEMFD: the differing pages' checksums now and 2 s later at
+# both ends, and the top 2 MiB of both (rings and iPXE's buffers) kept as RUN.{src,dst}.top.
+mg_ramdiff() {
+	local p a b
+	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
+		a="$a $p:$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
+	done
+	dd if="$2" of="$qe_dir/$1.src.top" bs=1M skip=126 count=2 status=none
+	dd if="$3" of="$qe_dir/$1.dst.top" bs=1M skip=126 count=2 status=none
+	sleep 2
+	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
+		b="$b $p:$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
+	done
+	detail "differing pages (page:src/dst md5) at the comparison:$a; 2 s later:$b; back-end RX/TX $(mg_count "$1.src")"
+}
+
 # mg_run RUN SRC-DEVICE DST-DEVICE: one migration, start to quit.
 mg_run() {
 	local run=$1 src=$1.src dst=$1.dst t0 t1 i j q diff
@@ -241,7 +257,7 @@ mg_run() {
 	# The differing pages: how many, and the guest-physical addresses of the first 8.
 	diff=$(cmp -l "$i" "$j" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; n++; if (n <= 8) a = a sprintf(" %#x", p * 4096) } }
 		END { printf "%d%s", n, a }')
-	[ "$diff" = 0 ] || { qe_fail "the guest's RAM differs between source and destination in ${diff%% *} pages (the first at guest-physical ${diff#* })"; return; }
+	[ "$diff" = 0 ] || { mg_ramdiff "$1" "$i" "$j"; qe_fail "the guest's RAM differs between source and destination in ${diff%% *} pages (the first at guest-physical ${diff#* })"; return; }
 	detail "guest RAM ($(stat -L -c %s "$i") bytes) the same at both ends"
 	read -r -a c <<<"$(mg_count "$src")"
 	mg_rings "$src" || { qe_fail "cannot read the source's rings: $qe_ans"; return; }
@@ -401,7 +417,8 @@ mg_bridge() {
 }
 
 mg_main() {
-	local run missing t0 rc ret=0 f
+	local run missing t0 rc ret=0 f n d
+	local -A mg_seen
 	[ "$(id -u)" = 0 ] || { qe_fail "needs root"; return; }
 	for b in "$qe_qemu" ip cmp; do
 		command -v "$b" >/dev/null || { qe_fail "no $b (make deps)"; return; }
@@ -418,7 +435,11 @@ mg_main() {
 		t0=$(qe_now)
 		"mg_${run//-/_}"
 		rc=$?
-		VUB_OUT=${VUB_OUT:+$VUB_OUT/migrate} qe_keep "$run"
+		# A run named again in MIG_RUNS keeps into migrate.N/.
+		n=$((${mg_seen[$run]:-0} + 1)) d=migrate
+		mg_seen[$run]=$n
+		[ "$n" = 1 ] || d=migrate.$n
+		VUB_OUT=${VUB_OUT:+$VUB_OUT/$d} qe_keep "$run"
 		detail "$run: $(qe_since "$t0") s"
 		if [ $rc != 0 ]; then
 			for f in "$qe_dir/$run".*.serial "$qe_dir/$run".*.stderr "$qe_dir/$run".*.qmp.log "${e2e_dir:-/nonexistent}"/*.log; do
