@@ -210,17 +210,17 @@ mg_migrate() {
 # mg_ramdiff RUN SRC-MEMFD DST-MEMFD: the differing pages' checksums now and 2 s later at
 # both ends, and the top 2 MiB of both (rings and iPXE's buffers) kept as RUN.{src,dst}.top.
 mg_ramdiff() {
-	local p a b
+	local p a= b=
 	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
-		a="$a $p:$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
+		a="$a $(printf %#x $((p * 4096))):$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
 	done
 	dd if="$2" of="$qe_dir/$1.src.top" bs=1M skip=126 count=2 status=none
 	dd if="$3" of="$qe_dir/$1.dst.top" bs=1M skip=126 count=2 status=none
 	sleep 2
 	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
-		b="$b $p:$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
+		b="$b $(printf %#x $((p * 4096))):$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
 	done
-	detail "differing pages (page:src/dst md5) at the comparison:$a; 2 s later:$b; back-end RX/TX $(mg_count "$1.src")"
+	detail "differing pages (address:src/dst md5) at the comparison:$a; 2 s later:$b; back-end RX/TX $(mg_count "$1.src")"
 }
 
 # mg_run RUN SRC-DEVICE DST-DEVICE: one migration, start to quit.
