@@ -47,6 +47,7 @@ qe_vfd=20	# the vhostfd= number (also literal in qe_run's redirection)
 qe_nic=/machine/peripheral/nic0/virtio-backend
 # shellcheck disable=SC2054 # commas: QEMU's option syntax
 qe_machine=(-machine pc,graphics=off,memory-backend=mem)	# and devices before the NIC
+qe_ram=128M		# -m (31-migrate.sh: a size that is not a multiple of 256 KiB)
 # Guest RAM: a shared memfd (27-anon-ram.sh sets none, and a machine without memory-backend)
 qe_mem=(-object memory-backend-memfd,id=mem,size=128M,share=on)
 qe_mem_what="memfd share=on"
@@ -234,8 +235,8 @@ qe_start() {
 	qe_cat=$!
 	[ "$qe_strace" = 1 ] && pre=(strace -f -tt -T --seccomp-bpf -e trace=ioctl -e signal=none -o "$qe_dir/$run.strace")
 	[ -n "$cpus" ] && pre=(taskset -c "$cpus" "${pre[@]}")
-	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m 128M $qe_mem_what, -boot n)"
-	"${pre[@]}" "$qe_qemu" -accel tcg -smp 1 -m 128M \
+	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m $qe_ram $qe_mem_what, -boot n)"
+	"${pre[@]}" "$qe_qemu" -accel tcg -smp 1 -m "$qe_ram" \
 		-nodefaults -no-user-config -display none \
 		"${qe_machine[@]}" "${qe_mem[@]}" \
 		-netdev "tap,id=n0,ifname=$qe_tap,script=no,downscript=no,vhost=on,vhostfd=$qe_vfd" \

@@ -45,6 +45,16 @@ mg_runs=${MIG_RUNS:-"vhost-net bridge"}
 MIG_TRAFFIC=${MIG_TRAFFIC:-10}	# packets into the guest after the first pass, at least
 # shellcheck source-path=SCRIPTDIR source=30-e2e-qemu.sh
 . "$(dirname "$0")/30-e2e-qemu.sh"
+# The guest's RAM: not a multiple of 256 KiB (64 pages), by default 128 MiB less 8 KiB.
+# QEMU 7.2 (before 9.0's "physmem: Fix migration dirty bitmap coherency with TCG memory
+# access") syncs a RAM block of whole 64-page words with a fast path that clears the
+# migration's dirty bits without resetting the TCG TLB: the guest CPU's later stores
+# through a TLB entry already marked dirty are not logged, so now and then a page the
+# guest itself wrote (iPXE's receive buffers, freed and allocated as packets arrive) is
+# not sent again, through vhost-net as much as through the bridge.  A block of another
+# length takes the per-page path, which resets the TLB.  MIG_RAM=128M shows the bug.
+qe_ram=${MIG_RAM:-131064K}
+qe_mem=(-object "memory-backend-memfd,id=mem,size=$qe_ram,share=on")
 mg_inst=vubmig
 mg_flood=
 mg_announce=0	# frames QEMU wrote into the destination's tap when the migration ended
@@ -214,8 +224,9 @@ mg_ramdiff() {
 	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
 		a="$a $(printf %#x $((p * 4096))):$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
 	done
-	dd if="$2" of="$qe_dir/$1.src.top" bs=1M skip=126 count=2 status=none
-	dd if="$3" of="$qe_dir/$1.dst.top" bs=1M skip=126 count=2 status=none
+	p=$(($(stat -L -c %s "$2") / 4096 - 512))
+	dd if="$2" of="$qe_dir/$1.src.top" bs=4096 skip="$p" count=512 status=none
+	dd if="$3" of="$qe_dir/$1.dst.top" bs=4096 skip="$p" count=512 status=none
 	sleep 2
 	for p in $(cmp -l "$2" "$3" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; print p } }' | head -8); do
 		b="$b $(printf %#x $((p * 4096))):$(dd if="$2" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)/$(dd if="$3" bs=4096 skip="$p" count=1 status=none | md5sum | cut -c1-8)"
