@@ -195,7 +195,7 @@ mg_migrate() {
 	t1=$(qe_now)
 	while :; do
 		mg_status "$src" || { qe_fail "query-migrate: $qe_ans"; return; }
-		[ "$mg_st" = active ] || break
+		case $mg_st in setup | active) ;; *) break ;; esac	# setup: the first sync, slow under TCG
 		read -r -a c <<<"$(mg_count "$src")"
 		if [ "${mg_sync:-0}" -ge 2 ] && [ ${#c1[@]} = 0 ]; then
 			c1=("${c[@]}")
