@@ -178,7 +178,8 @@ mg_rings() {
 mg_status() {
 	at qmp "$1" query-migrate || return 1
 	mg_st=$(grep -o '"status": "[a-z-]*"' <<<"$qe_ans" | tail -1 | cut -d'"' -f4)
-	mg_sync=$(jnum "$qe_ans" dirty-sync-count)
+	mg_sync=$(jnum "$qe_ans" dirty-sync-count)	# none while in setup
+	return 0
 }
 
 mg_secs() { qe_since "$1" | cut -d. -f1; }
