@@ -12,6 +12,7 @@
 #   make bench                the benchmarks (tests/vm/bench.sh) in one 6.12 VM: build/bench.md, bench.json, bench.png
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
+#   make check-migrate        only 31-migrate.sh (QEMU 7.2 live migration), in a 6.12 VM
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
 #   make -C tests/selftests kselftest-install INSTALL_PATH=dir   vub_selftests (on the kernel's
@@ -43,7 +44,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest bench demo lint clean fuzz \
+.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest check-migrate bench demo lint clean fuzz \
 	debug-kernel \
 	install install-module install-userspace install-dkms uninstall deb
 
@@ -100,6 +101,11 @@ bench: deps userspace
 # pass through.
 check-linux-guest: deps userspace
 	VUB_GUEST=$(VM)/linux-guest.sh VUB_TEST_TIMEOUT=3000 VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
+
+# QEMU 7.2 live-migrating the iPXE guest through vhost-net and the bridge
+# (tests/vm/guest.d/31-migrate.sh, opted out of check-vm until it has more clean runs).
+check-migrate: deps userspace
+	VUB_TESTS=31-migrate.sh $(VM)/run.sh 6.12
 
 # tests/vm/demo-guest.sh in a 6.12 VM (its results replace build/vm-6.12/).
 demo: deps userspace

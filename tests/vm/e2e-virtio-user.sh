@@ -129,16 +129,17 @@ tp_wait() {
 	return 1
 }
 
-# tp_stats NAME: "RX-packets RX-bytes TX-packets TX-bytes" of port 0, from a fresh
-# "show port stats all".
+# tp_stats NAME [PORT]: "RX-packets RX-bytes TX-packets TX-bytes" of port PORT (0),
+# from a fresh "show port stats all".
 tp_stats() {
-	local n
-	n=$(grep -c 'NIC statistics for port 0' "${e2e_log[$1]}")
+	local p=${2:-0} n m
+	n=$(grep -c "NIC statistics for port $p " "${e2e_log[$1]}")
+	m=$(grep -c 'Tx-pps:' "${e2e_log[$1]}")
 	tp_cmd "$1" "show port stats all"
-	tp_wait "$1" 'NIC statistics for port 0' $((n + 1)) 20 || return 1
-	tp_wait "$1" 'Tx-pps:' $((n + 1)) 10 || return 1
-	awk -v n=$((n + 1)) '
-		/NIC statistics for port / { p0 = / port 0 /; k += p0 }
+	tp_wait "$1" "NIC statistics for port $p " $((n + 1)) 20 || return 1
+	tp_wait "$1" 'Tx-pps:' $((m + p + 1)) 10 || return 1	# ports 0..p printed
+	awk -v n=$((n + 1)) -v p="for port $p " '
+		/NIC statistics for port / { p0 = index($0, p) > 0; k += p0 }
 		k == n && p0 && /RX-packets:/ { rxp = $2; rxb = $6 }
 		k == n && p0 && /TX-packets:/ { txp = $2; txb = $6 }
 		END { print rxp + 0, rxb + 0, txp + 0, txb + 0 }' "${e2e_log[$1]}"

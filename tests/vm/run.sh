@@ -97,9 +97,10 @@ boot() {
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
 		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" \
 		VUB_REQ_TIMEOUT_MS "${VUB_REQ_TIMEOUT_MS:-30000}" >"$out/env"
-	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...) and
-	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...)
-	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH)_') >>"$out/env"
+	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...),
+	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...) and
+	# tests/vm/guest.d/31-migrate.sh's (MIG_RUNS, MIG_TRAFFIC, MIG_RAM)
+	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH|MIG)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	echo "$kind" >"$out/boot"	# "systemd": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
 	for p in "$top" "$modroot" "${guest%/*}"; do

@@ -47,6 +47,7 @@ qe_vfd=20	# the vhostfd= number (also literal in qe_run's redirection)
 qe_nic=/machine/peripheral/nic0/virtio-backend
 # shellcheck disable=SC2054 # commas: QEMU's option syntax
 qe_machine=(-machine pc,graphics=off,memory-backend=mem)	# and devices before the NIC
+qe_ram=128M		# -m (31-migrate.sh: a size that is not a multiple of 256 KiB)
 # Guest RAM: a shared memfd (27-anon-ram.sh sets none, and a machine without memory-backend)
 qe_mem=(-object memory-backend-memfd,id=mem,size=128M,share=on)
 qe_mem_what="memfd share=on"
@@ -185,7 +186,7 @@ ioctls() {
 		}
 		{ pid = $1 }
 		index($0, "ioctl(" fd ", ") {
-			s = $0; sub(/.*ioctl\([0-9]+, /, "", s); nm = s; sub(/[,)].*/, "", nm)
+			s = $0; sub(/.*ioctl\([0-9]+, /, "", s); nm = s; sub(/[,) ].*/, "", nm)
 			name[pid] = nm
 			if (s !~ /<unfinished/) emit(pid, s)
 			next
@@ -211,38 +212,51 @@ ioctl_slow() {
 	echo
 }
 
-# qe_run RUN DEVICE CPUS: one QEMU, start to quit.  Leaves the counters in
-# qe_tx qe_rx (guest ring indices at the pause), qe_tap_rx0 qe_tap_tx0 (the tap
-# then), qe_tap_rx qe_tap_tx (the tap at the end).
-qe_run() {
-	local run=$1 dev=$2 cpus=$3 t0 j rc
-	local -a pre=()
-	qe_rx= qe_tx=
-	t0=$(qe_now)
-	rm -f "$qe_dir/$run".*
+# qe_tap_add: tap $qe_tap, new.  It exists before QEMU (which attaches to it) so that
+# it is up, without IPv6, when the guest starts: its counters are then exactly the
+# guest's packets.
+qe_tap_add() {
 	ip link del "$qe_tap" 2>/dev/null
-	# The tap exists before QEMU (which attaches to it) so that it is up, without
-	# IPv6, when the guest starts: its counters are then exactly the guest's packets.
 	ip tuntap add dev "$qe_tap" mode tap || { qe_fail "ip tuntap add $qe_tap"; return; }
 	sysctl -qw "net.ipv6.conf.$qe_tap.disable_ipv6=1"
 	ip link set "$qe_tap" up || { qe_fail "ip link set $qe_tap up"; return; }
+}
 
+# qe_start RUN DEVICE CPUS [QEMU-ARGS...]: launch QEMU (under strace if qe_strace=1) on
+# tap $qe_tap with its vhost fd opened on DEVICE, its QMP on pipes (qe_qin, qe_cat),
+# its pid in qe_pid; QEMU-ARGS are added to the command line.
+qe_start() {
+	local run=$1 dev=$2 cpus=$3
+	local -a pre=()
+	shift 3
 	mkfifo "$qe_dir/$run.qmp.in" "$qe_dir/$run.qmp.out"
 	exec {qe_qin}<>"$qe_dir/$run.qmp.in"
 	cat <>"$qe_dir/$run.qmp.out" >"$qe_dir/$run.qmp.log" &
 	qe_cat=$!
 	[ "$qe_strace" = 1 ] && pre=(strace -f -tt -T --seccomp-bpf -e trace=ioctl -e signal=none -o "$qe_dir/$run.strace")
 	[ -n "$cpus" ] && pre=(taskset -c "$cpus" "${pre[@]}")
-	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m 128M $qe_mem_what, -boot n)"
-	"${pre[@]}" "$qe_qemu" -accel tcg -smp 1 -m 128M \
+	detail "$qe_qemu -netdev tap,ifname=$qe_tap,vhost=on,vhostfd=$qe_vfd $qe_vfd<>$dev ... (-m $qe_ram $qe_mem_what, -boot n)"
+	"${pre[@]}" "$qe_qemu" -accel tcg -smp 1 -m "$qe_ram" \
 		-nodefaults -no-user-config -display none \
 		"${qe_machine[@]}" "${qe_mem[@]}" \
 		-netdev "tap,id=n0,ifname=$qe_tap,script=no,downscript=no,vhost=on,vhostfd=$qe_vfd" \
 		-device "virtio-net-pci,netdev=n0,id=nic0,mac=52:54:00:12:34:56$qe_nic_opts" \
 		-boot n -serial "file:$qe_dir/$run.serial" \
-		-chardev "pipe,id=qmp,path=$qe_dir/$run.qmp" -mon chardev=qmp,mode=control \
+		-chardev "pipe,id=qmp,path=$qe_dir/$run.qmp" -mon chardev=qmp,mode=control "$@" \
 		20<>"$dev" </dev/null >"$qe_dir/$run.stdout" 2>"$qe_dir/$run.stderr" &
 	qe_pid=$!
+}
+
+# qe_run RUN DEVICE CPUS: one QEMU, start to quit.  Leaves the counters in
+# qe_tx qe_rx (guest ring indices at the pause), qe_tap_rx0 qe_tap_tx0 (the tap
+# then), qe_tap_rx qe_tap_tx (the tap at the end).
+qe_run() {
+	local run=$1 dev=$2 cpus=$3 t0 j rc
+	qe_rx= qe_tx=
+	t0=$(qe_now)
+	rm -f "$qe_dir/$run".*
+	qe_tap_add || return 1
+	qe_start "$run" "$dev" "$cpus"
 
 	qmp "$run" qmp_capabilities || { qe_fail "QMP did not answer: $(tail -3 "$qe_dir/$run.stderr" | tr '\n' ' ')"; return; }
 	serial_wait "$run" "Configuring (net0" 240 || { qe_fail "$qe_why"; return; }
@@ -470,7 +484,7 @@ qe_main() {
 	return 0
 }
 
-# Sourced (27-anon-ram.sh, 32-iotlb.sh): only the functions.
+# Sourced (27-anon-ram.sh, 31-migrate.sh, 32-iotlb.sh): only the functions.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 # Run as the whole guest script (VUB_GUEST=this file): what guest.sh would do around it.
