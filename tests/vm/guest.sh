@@ -119,12 +119,7 @@ if [ -w "$kml" ]; then
 	point $? "kmemleak, module unloaded: $leaks more unreferenced object(s)"
 fi
 
-dmesg >"$VUB_OUT/dmesg.txt"
-splats=$(grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt")
-[ -z "$splats" ] || head -20 <<<"$splats" | diag
-[ -z "$splats" ]
-point $? "kernel log free of WARNING/BUG/Oops/lockdep/hung task reports"
+dmesg_point
 
-echo "1..$n"
-echo "# VUB_GUEST_DONE: $n tests, $failed failed"
+tap_end
 [ $failed = 0 ]

@@ -178,11 +178,6 @@ point $? "systemctl start loads the module (ExecStartPre=modprobe), stop, rmmod"
 tp_quit be
 systemd-analyze log-level info
 
-dmesg >"$VUB_OUT/dmesg.txt"
-splats=$(grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt")
-[ -z "$splats" ] || head -20 <<<"$splats" | diag
-[ -z "$splats" ]
-point $? "kernel log free of WARNING/BUG/Oops/lockdep/hung task reports"
-echo "1..$n"
-echo "# VUB_GUEST_DONE: $n tests, $failed failed"
+dmesg_point
+tap_end
 echo $((failed != 0)) >"$VUB_OUT/rc"

@@ -2,7 +2,8 @@
 # TAP helpers of the VM's test scripts (tests/vm/guest.sh, tests/vm/systemd-guest.sh):
 # point STATUS DESCRIPTION (0 ok, 4 skip with $skip_reason, else not ok; the time since the
 # previous point is appended), diag [PREFIX] (a program's output as comments), run PROGRAM...
-# (own cgroup and session, time limit VUB_TEST_TIMEOUT, whatever it left running killed).  Counts in n, failed.
+# (own cgroup and session, time limit VUB_TEST_TIMEOUT, whatever it left running killed),
+# dmesg_point (the kernel log checked), tap_end (the plan and the end marker).  Counts in n, failed.
 centisecs() { local u; read -r u _ </proc/uptime; now=$((10#${u/./})); }	# sets now
 n=0 failed=0 now=0
 centisecs
@@ -54,3 +55,12 @@ run() {	# a test program: own cgroup and session, per-test timeout, line-buffere
 	rmdir "$cg" || echo "# processes of the test still alive 10 s after SIGKILL: $(cat "$cg/cgroup.procs")"
 	return "$rc"
 }
+dmesg_point() {	# the kernel log, kept in $VUB_OUT/dmesg.txt, free of $VUB_DMESG_BAD
+	local splats
+	dmesg >"$VUB_OUT/dmesg.txt"
+	splats=$(grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt")
+	[ -z "$splats" ] || head -20 <<<"$splats" | diag
+	[ -z "$splats" ]
+	point $? "kernel log free of WARNING/BUG/Oops/lockdep/hung task reports"
+}
+tap_end() { echo "1..$n"; echo "# VUB_GUEST_DONE: $n tests, $failed failed"; }	# the plan and run.sh's marker
