@@ -87,9 +87,9 @@ want() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 # median min max of the numbers on stdin (one per line)
 mmm() { sort -g | awk '{ a[NR] = $1 } END { if (!NR) { print "- - -"; exit }
 	m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'; }
-# samples of "SECTION KEY..." (the columns after them, field F)
 # div A B: A / B to two decimals, n/a when B is not positive.
 div() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }'; }
+# col KEY F: field F of the runs file's samples "KEY\t..." (KEY a regex with \t).
 col() { awk -v k="$1" -v f="$2" '$0 ~ "^" k "\t" { split($0, c, "\t"); print c[f] }' "$runs"; }
 
 # --- 0. the channel alone -----------------------------------------------------
@@ -435,24 +435,31 @@ if want prof; then
 fi
 
 # --- the table ----------------------------------------------------------------
+# pair KEY_A KEY_B: "A | B | A/B" for the packets/s (field 5) of two alternated sample
+# series, each as median (min..max); the ratio is of the samples taken side by side.
+pair() {
+	local am al ah bm bl bh rm rl rh
+	read -r am al ah <<<"$(col "$1" 5 | mmm)"
+	read -r bm bl bh <<<"$(col "$2" 5 | mmm)"
+	col "$1" 5 >"$e2e_dir/a"
+	col "$2" 5 >"$e2e_dir/b"
+	read -r rm rl rh <<<"$(paste "$e2e_dir/a" "$e2e_dir/b" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | mmm)"
+	echo "$am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh)"
+}
+
 report() {
 	[ "$reported" = 0 ] && [ -n "$e2e_dir" ] || return 0
 	reported=1
-	local md=$out/bench.md size am al ah bm bl bh rm rl rh cpu io
+	local md=$out/bench.md size am al ah bm bl bh cpu io
 	{
 		echo "#### 1. Data path: packets/s each way, median (min..max) of $BENCH_REPS runs of $BENCH_SECS s"
 		echo
 		echo "| frame | (a) bridge | (b) native vhost-user | a/b median (min..max) | bridged CPU during (a) | ioctls during (a) |"
 		echo "|---|---|---|---|---|---|"
 		for size in $BENCH_SIZES; do
-			read -r am al ah <<<"$(col "data\t$size\tb" 5 | mmm)"
-			read -r bm bl bh <<<"$(col "data\t$size\tn" 5 | mmm)"
-			col "data\t$size\tb" 5 >"$e2e_dir/a"
-			col "data\t$size\tn" 5 >"$e2e_dir/b"
-			read -r rm rl rh <<<"$(paste "$e2e_dir/a" "$e2e_dir/b" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | mmm)"
 			cpu=$(col "data\t$size\tb" 6 | awk '{ s += $1 } END { print s + 0 }')
 			io=$(col "data\t$size\tb" 7 | awk '{ s += $1 } END { print s + 0 }')
-			echo "| $size B | $am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh) | $((cpu * 10)) ms in $((BENCH_REPS * BENCH_SECS)) s | $io |"
+			echo "| $size B | $(pair "data\t$size\tb" "data\t$size\tn") | $((cpu * 10)) ms in $((BENCH_REPS * BENCH_SECS)) s | $io |"
 		done
 		echo
 		if want anon; then
@@ -461,12 +468,7 @@ report() {
 			echo "| frame | (a) bridge, private anonymous memory, mirrored | (b) bridge, memfd memory | a/b median (min..max) |"
 			echo "|---|---|---|---|"
 			for size in $BENCH_SIZES; do
-				read -r am al ah <<<"$(col "datam\t$size\ta" 5 | mmm)"
-				read -r bm bl bh <<<"$(col "datam\t$size\tb" 5 | mmm)"
-				col "datam\t$size\ta" 5 >"$e2e_dir/a"
-				col "datam\t$size\tb" 5 >"$e2e_dir/b"
-				read -r rm rl rh <<<"$(paste "$e2e_dir/a" "$e2e_dir/b" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | mmm)"
-				echo "| $size B | $am ($al..$ah) | $bm ($bl..$bh) | $rm ($rl..$rh) |"
+				echo "| $size B | $(pair "datam\t$size\ta" "datam\t$size\tb") |"
 			done
 			echo
 		fi

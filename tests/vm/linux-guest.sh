@@ -46,9 +46,12 @@
 # send it back.  The guest's hash of what it received and the peer's hash of what came
 # back must equal sha256sum's hash of the data.  Throughput: peer -> guest by the guest's
 # clock (first connect to last EOF), guest -> peer by the peer's (first byte back to
-# last EOF).  With N > 1 the guest's per-queue packet counters (ethtool -S) must be
-# non-zero on every rx and tx queue, and so must testpmd's per-queue counters of the
-# vhost-user port for 5 and 6.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
+# last EOF).  With N > 1 on paths 5 and 6 the guest's per-queue packet counters (ethtool -S)
+# must be non-zero on every rx and tx queue, and so must testpmd's per-queue counters of
+# its vhost-user port.  On path 4 they are only printed: there the host's multiqueue tap
+# picks a flow's receive queue (tun's flow table), and in each of 8 runs seen one of the
+# 4 flows left its queue pair after 0-20 packets; that is vhost-net's reference, not the
+# bridge.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
 # read before and after each path.
 #
 # Part of `make check` (tests/vm/guest.d/60-linux-guest.sh, in the 6.12 VM); alone:
@@ -476,6 +479,8 @@ lg_check() {
 		read -r -a x <<<"$l"
 		if [ "${x[0]:-}" != rx ] || [ ${#x[@]} != $((2 * q + 2)) ] || [ "${x[q + 1]}" != tx ]; then
 			bad+=("the guest's per-queue counters: '$l', not $q rx and $q tx queues")
+		elif [ "$(lg_kind "$p")" = 1 ]; then
+			detail "(not required on this path: vhost-net's queue for a flow is the tap's, and the tap moved one flow in every run seen)"
 		else
 			for ((i = 0; i < q; i++)); do
 				[ "${x[i + 1]}" -gt 0 ] || bad+=("guest rx queue $i: no packets")
@@ -500,7 +505,7 @@ lg_check() {
 	lg_tput[p]="${rx:-failed} / ${tx:-failed}"
 	if [ ${#bad[@]} = 0 ]; then
 		lg_res[p]=ok
-		say "ok $n: pings, UDP, TCP both ways sha256-equal$([ "$q" -gt 1 ] && echo ", packets on every queue"); throughput peer->guest ${rx} B/s, guest->peer ${tx} B/s"
+		say "ok $n: pings, UDP, TCP both ways sha256-equal$([ "$q" -gt 1 ] && [ "$(lg_kind "$p")" != 1 ] && echo ", packets on every queue"); throughput peer->guest ${rx} B/s, guest->peer ${tx} B/s"
 		return 0
 	fi
 	lg_res[p]="${bad[*]}"
