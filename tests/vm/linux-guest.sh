@@ -50,8 +50,8 @@
 # must be non-zero on every rx and tx queue, and so must testpmd's per-queue counters of
 # its vhost-user port.  On path 4 they are only printed: there the host's multiqueue tap
 # picks a flow's receive queue (tun's flow table), and in each of 8 runs seen one of the
-# 4 flows left its queue pair after 0-20 packets; that is vhost-net's reference, not the
-# bridge.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
+# 4 flows did not stay on its queue pair (0-20 packets there, cause not found); that path
+# is vhost-net's reference, not the bridge.  The peer's /proc/net/snmp (Tcp and Udp InCsumErrors) is
 # read before and after each path.
 #
 # Part of `make check` (tests/vm/guest.d/60-linux-guest.sh, in the 6.12 VM); alone:
@@ -480,7 +480,7 @@ lg_check() {
 		if [ "${x[0]:-}" != rx ] || [ ${#x[@]} != $((2 * q + 2)) ] || [ "${x[q + 1]}" != tx ]; then
 			bad+=("the guest's per-queue counters: '$l', not $q rx and $q tx queues")
 		elif [ "$(lg_kind "$p")" = 1 ]; then
-			detail "(not required on this path: vhost-net's queue for a flow is the tap's, and the tap moved one flow in every run seen)"
+			detail "(not required on this path: the tap picks the queues, and one flow left its own in every run seen)"
 		else
 			for ((i = 0; i < q; i++)); do
 				[ "${x[i + 1]}" -gt 0 ] || bad+=("guest rx queue $i: no packets")
