@@ -8,7 +8,9 @@
 #                             again with systemd as PID 1 for the installed unit (VUB_TESTS=systemd: only that)
 #   make check-vm KVER=debug  the same on Debian's 6.12 built with KASAN, UBSAN, lockdep,
 #                             kmemleak, debugobjects (tests/vm/debug.config; slow, not in check)
-#   make debug-kernel         only build (or find in the cache) that kernel
+#   make check-vm KVER=kasan  the same kernel without lockdep: runs the mirrored-memory tests
+#                             (27-29), which skip on a lockdep kernel (Documentation/design.rst)
+#   make debug-kernel [KVER=kasan]   only build (or find in the cache) that kernel
 #   make bench                the benchmarks (tests/vm/bench.sh) in one 6.12 VM: build/bench.md, bench.json, bench.png
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
@@ -35,8 +37,8 @@ DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwar
 	ipxe-qemu strace udev gnuplot-nox linux-perf procps systemd
 # make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
 DEPS += build-essential debhelper dh-dkms lintian
-# Building the debug kernel (KVER=debug) needs a few more.
-DEPS += $(if $(filter debug,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
+# Building the debug kernel (KVER=debug or kasan) needs a few more.
+DEPS += $(if $(filter debug kasan,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
 	apt-get -q -y -o DPkg::Lock::Timeout=600
 
@@ -80,9 +82,9 @@ fuzz: deps userspace
 	VUB_TESTS=50-fuzz.sh VUB_FUZZ_SECS=$(FUZZ_SECS) VUB_TEST_TIMEOUT=$$((3 * $(FUZZ_SECS) + 600)) \
 		VUB_VM_TIMEOUT=$$((3 * $(FUZZ_SECS) + 1500)) $(VM)/run.sh $(KVER)
 
-# tests/vm/build-debug-kernel.sh: check-vm KVER=debug builds it too when the cache has none.
+# tests/vm/build-debug-kernel.sh: check-vm KVER=debug (kasan) builds it too when the cache has none.
 debug-kernel: deps
-	$(VM)/build-debug-kernel.sh
+	$(VM)/build-debug-kernel.sh $(if $(filter kasan,$(KVER)),kasan,debug)
 
 # tests/vm/bench.sh in a 6.12 VM; the table and the samples are copied to build/bench.md, build/bench.json,
 # and the ratios plotted to build/bench.png (tests/vm/bench-plot.sh, gnuplot).  BENCH_* pass into the VM.

@@ -1,7 +1,11 @@
 #!/bin/bash
 # Build Debian's 6.12 kernel source with KASAN, UBSAN, lockdep, kmemleak and debugobjects
 # (tests/vm/debug.config) for `make check-vm KVER=debug`; cached outside the repo.
-#   build-debug-kernel.sh   -> prints "KREL KDIR IMAGE MODROOT" like fetch-kernel.sh
+#   build-debug-kernel.sh [debug]   -> prints "KREL KDIR IMAGE MODROOT" like fetch-kernel.sh
+#   build-debug-kernel.sh kasan     -> the same kernel without lockdep (no PROVE_LOCKING and
+#                                      its LOCKDEP_* sizes), for the mirrored-memory tests that a
+#                                      lockdep kernel cannot run (Documentation/design.rst,
+#                                      "Mirrored memory"); KREL ends in -vubkasan
 # The source is the linux-source-6.12 package (apt-get download, never installed), unpacked
 # once per version into $CACHE/debug-6.12/src/VERSION/.  The build lives in
 # $CACHE/debug-6.12/VERSION-KEY/ (KEY: a hash of debug.config, $recipe below and the compiler),
@@ -17,7 +21,21 @@ CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 base=$CACHE/debug-6.12
 frag=$vm/debug.config
 pkg=linux-source-6.12
+flavour=${1:-debug}
 mkdir -p "$base/src"
+case $flavour in
+debug) ;;
+kasan)
+	# debug.config with lockdep's lines turned off, written where the key and the check
+	# below read it.
+	frag=$base/kasan.config.$$
+	trap 'rm -f "$frag"' EXIT
+	sed -e '/^CONFIG_\(PROVE_\|LOCKDEP_\)/d' -e 's/^CONFIG_LOCALVERSION="-vubdebug"/CONFIG_LOCALVERSION="-vubkasan"/' \
+		"$vm/debug.config" >"$frag"
+	printf '%s\n' '# CONFIG_PROVE_LOCKING is not set' '# CONFIG_LOCKDEP is not set' >>"$frag"
+	;;
+*) echo "usage: build-debug-kernel.sh [debug|kasan]" >&2; exit 2 ;;
+esac
 exec 9>"$base/.lock"	# one builder at a time; the others wait and then reuse its build
 flock 9
 
@@ -44,7 +62,7 @@ if [ ! -e "$out/.done" ]; then
 		rm -rf "$base/src/$ver/deb"
 		touch "$src/.done"
 	fi
-	echo "build-debug-kernel.sh: building $pkg $ver with tests/vm/debug.config (key $key) in $out;" \
+	echo "build-debug-kernel.sh: building $pkg $ver, $flavour (key $key) in $out;" \
 		"log: $out/build.log (about 30 min on 2 cores)" >&2
 	rm -rf "$out" && mkdir -p "$b"
 	t0=$SECONDS
@@ -64,7 +82,7 @@ if [ ! -e "$out/.done" ]; then
 		esac
 	done)
 	if [ -n "$lost" ]; then
-		echo "build-debug-kernel.sh: tests/vm/debug.config lines not in the final .config:" >&2
+		echo "build-debug-kernel.sh: $flavour config lines not in the final .config:" >&2
 		echo "$lost" >&2
 		exit 1
 	fi

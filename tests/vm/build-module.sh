@@ -1,6 +1,6 @@
 #!/bin/bash
 # Build kmod/ with kbuild against one Debian kernel, outside the source tree.
-#   build-module.sh 6.1|6.12|debug     -> build/kmod-KREL/vhost_user_bridge.ko
+#   build-module.sh 6.1|6.12|debug|kasan -> build/kmod-KREL/vhost_user_bridge.ko
 #   build-module.sh --check 6.1|6.12   -> fresh build in build/modcheck-KREL with W=1 C=1
 #                                         (sparse); fails on any warning: or error: line
 # kbuild compiles the sources it finds in M=, so the build dir holds symlinks to
@@ -9,7 +9,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 check=
 if [ "${1:-}" = --check ]; then check=1; shift; fi
-series=${1:?usage: build-module.sh [--check] 6.1|6.12|debug}
+series=${1:?usage: build-module.sh [--check] 6.1|6.12|debug|kasan}
 
 k=$("$top/tests/vm/fetch-kernel.sh" "$series")
 read -r krel kdir _ _ <<<"$k"

@@ -1,20 +1,21 @@
 #!/bin/bash
 # Fetch one Debian kernel (image + headers) into the cache, outside the repo.
 #   fetch-kernel.sh 6.1|6.12   -> prints "KREL KDIR IMAGE MODROOT"
-#   fetch-kernel.sh debug      -> the same for the debug kernel, built from Debian's 6.12
-#                                 source by tests/vm/build-debug-kernel.sh (cached)
+#   fetch-kernel.sh debug|kasan -> the same for the debug kernel (kasan: without lockdep),
+#                                 built from Debian's 6.12 source by
+#                                 tests/vm/build-debug-kernel.sh (cached)
 # KREL: uname -r of the kernel; KDIR: kbuild dir for M= builds; IMAGE: bzImage;
 # MODROOT: root whose lib/modules/KREL holds the depmod'ed module tree.
 # Nothing is installed on the host: the .debs are unpacked with dpkg -x (the 6.12
 # headers Depend on the 6.12 image, so apt-get install would put it on the host).
 set -euo pipefail
-series=${1:?usage: fetch-kernel.sh 6.1|6.12|debug}
-[ "$series" != debug ] || exec "$(dirname "$0")/build-debug-kernel.sh"
+series=${1:?usage: fetch-kernel.sh 6.1|6.12|debug|kasan}
+case $series in debug|kasan) exec "$(dirname "$0")/build-debug-kernel.sh" "$series" ;; esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 case $series in
 6.1)  meta=linux-image-amd64 glob='6.1.0-*-amd64' ;;
 6.12) meta=linux-image-6.12-amd64 glob='6.12.*-amd64' ;;
-*) echo "fetch-kernel.sh: unknown kernel series '$series' (6.1, 6.12 or debug)" >&2; exit 2 ;;
+*) echo "fetch-kernel.sh: unknown kernel series '$series' (6.1, 6.12, debug or kasan)" >&2; exit 2 ;;
 esac
 mkdir -p "$CACHE/kernels"
 exec 9>"$CACHE/.fetch.lock"	# one fetcher at a time (make -j, parallel runs)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Boot one Debian kernel under QEMU TCG and run the project's tests in it.
-#   tests/vm/run.sh 6.1|6.12|debug [--bench]
+#   tests/vm/run.sh 6.1|6.12|debug|kasan [--bench]
 # debug: Debian's 6.12 source with KASAN, UBSAN, lockdep, kmemleak, debugobjects, built
 # once by tests/vm/build-debug-kernel.sh (tests/vm/debug.config); slower, larger timeouts.
+# kasan: the same without lockdep (for the mirrored-memory tests 27-29, which skip on lockdep).
 # Results: build/vm-KREL/ (also reachable as build/vm-6.1, build/vm-6.12; -bench appended
 # for --bench): test.log (the guest's TAP), dmesg.txt, console.log, rc, result
 # ("passed failed skipped"), failures (each failed test with its last lines of output).
@@ -13,19 +14,20 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 vm=$top/tests/vm
-series=${1:?usage: run.sh 6.1|6.12|debug [--bench]}
+series=${1:?usage: run.sh 6.1|6.12|debug|kasan [--bench]}
 mode='test'
 case ${2:-} in
 '') ;;
 --bench) mode=bench ;;
-*) echo "usage: run.sh 6.1|6.12|debug [--bench]" >&2; exit 2 ;;
+*) echo "usage: run.sh 6.1|6.12|debug|kasan [--bench]" >&2; exit 2 ;;
 esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 vm_timeout=${VUB_VM_TIMEOUT:-3600}	# whole boot, seconds: a hang detector (each test has its own)
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
 mem=2G
 append=
-if [ "$series" = debug ]; then
+debug=; case $series in debug|kasan) debug=1 ;; esac
+if [ -n "$debug" ]; then
 	# KASAN, lockdep and kmemleak make the kernel side several times slower; KASAN's
 	# shadow takes an eighth of RAM and its quarantine more.  no_hash_pointers: reports
 	# show real addresses, to compare with the module's load address.
@@ -46,7 +48,7 @@ guest=${VUB_GUEST:-$vm/guest.sh}
 bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep is turned off|possible circular|hung_task|INFO: task'
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
 # The systemd stage's root is an overlay (not built into the debug kernel: no systemd stage there).
-[ "$series" = debug ] || initrd_modules+=" overlay"
+[ -n "$debug" ] || initrd_modules+=" overlay"
 
 k=$("$vm/fetch-kernel.sh" "$series")
 read -r krel _ image modroot <<<"$k"
@@ -220,7 +222,7 @@ stage() {
 # VUB_TESTS has the word "systemd" (never with --bench, VUB_GUEST or the debug kernel; why:
 # Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS="systemd" alone skips the first.
 want_guest=1 want_systemd=0
-if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ "$series" != debug ]; then
+if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ -z "$debug" ]; then
 	case " ${VUB_TESTS:-} " in
 	*" systemd "*) want_systemd=1 ;;
 	"  ") [ "$series" != 6.12 ] || want_systemd=1 ;;
