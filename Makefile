@@ -105,7 +105,7 @@ check-linux-guest: deps userspace
 	VUB_GUEST=$(VM)/linux-guest.sh VUB_TEST_TIMEOUT=3000 VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
 
 # QEMU 7.2 live-migrating the iPXE guest through vhost-net and the bridge
-# (tests/vm/guest.d/31-migrate.sh, opted out of check-vm until it has more clean runs).
+# (tests/vm/guest.d/31-migrate.sh, which check-vm runs too).
 check-migrate: deps userspace
 	VUB_TESTS=31-migrate.sh $(VM)/run.sh 6.12
 

@@ -22,7 +22,7 @@ case ${2:-} in
 *) echo "usage: run.sh 6.1|6.12|debug|kasan [--bench]" >&2; exit 2 ;;
 esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
-vm_timeout=${VUB_VM_TIMEOUT:-3600}	# whole boot, seconds: a hang detector (each test has its own)
+vm_timeout=${VUB_VM_TIMEOUT:-4800}	# whole boot, seconds: a hang detector (each test has its own)
 test_timeout=${VUB_TEST_TIMEOUT:-600}	# each test program inside the guest, seconds
 mem=2G
 append=

@@ -40,7 +40,6 @@
 #
 # Exit 0 pass, 1 fail, 4 skip (the last line says why).
 # VUB_TEST_TIMEOUT=1500
-# VUB_OPT_IN: opt-in (make check-migrate) until more runs show QEMU 7.2's TCG dirty-bitmap bug is avoided
 set -u
 mg_runs=${MIG_RUNS:-"vhost-net bridge"}
 MIG_TRAFFIC=${MIG_TRAFFIC:-10}	# packets into the guest after the first pass, at least
