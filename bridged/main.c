@@ -693,6 +693,11 @@ static void rarp_job(void *arg)
 	free(j);
 }
 
+static bool rarp_attached(const struct vub_dev *d, int ifindex)
+{
+	return d->tap_ifindex == ifindex && d->fe && (d->attached[0] || d->attached[1]);
+}
+
 /* A RARP from @mac on @ifindex: to the back-end of each connection with a
  * device attached on that tap.  false: no such device. */
 static bool rarp_announce(struct bridge *br, int ifindex, const uint8_t mac[6])
@@ -704,10 +709,11 @@ static bool rarp_announce(struct bridge *br, int ifindex, const uint8_t mac[6])
 	for (i = 0; i < br->nr_devs; i++) {
 		struct vub_dev *d = br->devs[i];
 
-		if (d->tap_ifindex != ifindex || !d->fe || !(d->attached[0] || d->attached[1]))
+		if (!rarp_attached(d, ifindex))
 			continue;
-		for (k = 0; k < i && br->devs[k]->fe != d->fe; k++)
-			;
+		for (k = 0; k < i; k++)
+			if (br->devs[k]->fe == d->fe && rarp_attached(br->devs[k], ifindex))
+				break;
 		taken = true;
 		if (k < i || !(j = malloc(sizeof(*j))))
 			continue;	/* its NIC's connection has it already */
