@@ -20,6 +20,8 @@
  *     the device is a queue pair of:
  *     the devices of one NIC share one connection, pair k on rings 2k and
  *     2k+1 (vub_nic.h);
+ *     and the daemon sends the RARPs the VMM writes into that tap to the
+ *     back-end (vub_dev_send_rarp, vub_rarp.h);
  *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
  *     the ring stopped, or stop + read + restart while it runs;
  *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
