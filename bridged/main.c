@@ -656,13 +656,19 @@ static bool released_since(struct bridge *br, const struct vub_req *req)
 
 /* --- the VMMs' self-announce (vub_rarp.h) ------------------------------ */
 
+static bool rarp_attached(const struct vub_dev *d, int ifindex)
+{
+	return d->tap_ifindex == ifindex && d->fe && (d->attached[0] || d->attached[1]);
+}
+
 /* The device attached a tap that announced a guest before: SEND_RARP now
  * (the request's coroutine, in the back-end's turn). */
 static void rarp_pending(struct bridge *br, struct vub_dev *d)
 {
 	uint8_t mac[6];
 
-	if (d->tap_ifindex && vub_rarp_take(&br->rarp, d->tap_ifindex, vub_co_now(), mac))
+	if (d->tap_ifindex && rarp_attached(d, d->tap_ifindex) &&
+	    vub_rarp_take(&br->rarp, d->tap_ifindex, vub_co_now(), mac))
 		vub_dev_send_rarp(d, mac);
 }
 
@@ -691,11 +697,6 @@ static void rarp_job(void *arg)
 		vub_co_unlock(l);
 	}
 	free(j);
-}
-
-static bool rarp_attached(const struct vub_dev *d, int ifindex)
-{
-	return d->tap_ifindex == ifindex && d->fe && (d->attached[0] || d->attached[1]);
 }
 
 /* A RARP from @mac on @ifindex: to the back-end of each connection with a
