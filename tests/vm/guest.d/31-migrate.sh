@@ -314,8 +314,9 @@ mg_run() {
 	mg_rings "$dst" || { qe_fail "cannot read the destination's rings: $qe_ans"; return; }
 	# The back-end's RX also counts the RARPs it made for SEND_RARP (DPDK hands one to the
 	# application with the guest's frames), none of which the guest sent.
-	inj=$("$mg_hook_rarps")
-	detail "destination resumed (vhost-started), typed dhcp, stopped $(qe_since "$t1") s later: its back-end RX/TX ${c[*]} (RX with $inj RARP it made for SEND_RARP); the guest sent $((mg_r[1] - r[1])) and received $((mg_r[0] - r[0])) more (rings: RX used ${mg_r[0]}, TX used ${mg_r[1]}, last avail ${mg_r[2]})"
+	inj=$("$mg_hook_rarps") q=
+	[ "$inj" = 0 ] || q=" (RX with the $inj RARP it made for SEND_RARP)"
+	detail "destination resumed (vhost-started), typed dhcp, stopped $(qe_since "$t1") s later: its back-end RX/TX ${c[*]}$q; the guest sent $((mg_r[1] - r[1])) and received $((mg_r[0] - r[0])) more (rings: RX used ${mg_r[0]}, TX used ${mg_r[1]}, last avail ${mg_r[2]})"
 	[ $((c[1] - mg_r[0] + r[0])) -ge 0 ] && [ $((c[1] - mg_r[0] + r[0])) -le "$mg_slack" ] && [ "$((mg_r[1] - r[1] + inj))" = "${c[0]}" ] && [ "${mg_r[2]}" = "${mg_r[1]}" ] ||
 		{ qe_fail "the destination's rings do not account for its back-end's packets"; return; }
 	[ -z "$mg_flood" ] || { kill "$mg_flood" 2>/dev/null; wait "$mg_flood" 2>/dev/null; }
