@@ -15,6 +15,8 @@
  * at a time, in arrival order (struct backend's lock: one vhost-user
  * conversation at a time, and a NIC's devices share a connection); devices
  * of other back-ends go on meanwhile, so a hung back-end delays only its own.
+ * The loop also watches for the RARPs a VMM writes into its tap to announce
+ * its guest after a migration, and sends them to the back-end (vub_rarp.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,11 +33,16 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+
 #include "vub_chan.h"
 #include "vub_co.h"
 #include "vub_dev.h"
 #include "vub_nl.h"
 #include "vub_notify.h"
+#include "vub_rarp.h"
 #include "vub_state.h"
 #include "vub_vhost.h"
 
@@ -85,6 +92,10 @@ struct bridge {
 	 * own: its commands complete at once); false on a kernel without. */
 	bool store;
 	struct io_uring store_ring;
+	/* AF_PACKET, ETH_P_RARP: the VMMs' self-announces (-1: not watched),
+	 * and those no attached device took yet. */
+	int rarp_fd;
+	struct vub_rarp_pending rarp;
 };
 
 static volatile sig_atomic_t stop;
@@ -643,6 +654,105 @@ static bool released_since(struct bridge *br, const struct vub_req *req)
 	return false;
 }
 
+/* --- the VMMs' self-announce (vub_rarp.h) ------------------------------ */
+
+static bool rarp_attached(const struct vub_dev *d, int ifindex)
+{
+	return d->tap_ifindex == ifindex && d->fe && (d->attached[0] || d->attached[1]);
+}
+
+/* The device attached a tap that announced a guest before: SEND_RARP now
+ * (the request's coroutine, in the back-end's turn). */
+static void rarp_pending(struct bridge *br, struct vub_dev *d)
+{
+	uint8_t mac[6];
+
+	if (d->tap_ifindex && rarp_attached(d, d->tap_ifindex) &&
+	    vub_rarp_take(&br->rarp, d->tap_ifindex, vub_co_now(), mac))
+		vub_dev_send_rarp(d, mac);
+}
+
+struct rarp_job {
+	struct bridge *br;
+	uint32_t dev_id;
+	uint8_t mac[6];
+};
+
+/* A coroutine: SEND_RARP for an attached device, in the back-end's turn. */
+static void rarp_job(void *arg)
+{
+	struct rarp_job *j = arg;
+	struct bridge *br = j->br;
+	struct vub_dev *d = device_find(br, j->dev_id, NULL);
+	struct vub_co_lock *l = d ? backend_lock(br, d->backend) : NULL;
+
+	vub_co_set_deadline(vub_co_now() + br->cfg.timeout_ms);
+	if (l && !vub_co_lock(l)) {
+		d = device_find(br, j->dev_id, NULL);	/* released meanwhile? */
+		if (d) {
+			persist(br, d, true, false);
+			vub_dev_send_rarp(d, j->mac);
+			persist(br, d, false, false);
+		}
+		vub_co_unlock(l);
+	}
+	free(j);
+}
+
+/* A RARP from @mac on @ifindex: to the back-end of each connection with a
+ * device attached on that tap.  false: no such device. */
+static bool rarp_announce(struct bridge *br, int ifindex, const uint8_t mac[6])
+{
+	struct rarp_job *j;
+	bool taken = false;
+	size_t i, k;
+
+	for (i = 0; i < br->nr_devs; i++) {
+		struct vub_dev *d = br->devs[i];
+
+		if (!rarp_attached(d, ifindex))
+			continue;
+		for (k = 0; k < i; k++)
+			if (br->devs[k]->fe == d->fe && rarp_attached(br->devs[k], ifindex))
+				break;
+		taken = true;
+		if (k < i || !(j = malloc(sizeof(*j))))
+			continue;	/* its NIC's connection has it already */
+		*j = (struct rarp_job){ .br = br, .dev_id = d->dev_id };
+		memcpy(j->mac, mac, 6);
+		if (vub_co_spawn(rarp_job, j))
+			free(j);
+	}
+	return taken;
+}
+
+static void rarp_read(struct bridge *br)
+{
+	struct sockaddr_ll sll;
+	socklen_t sl;
+	uint8_t buf[64], mac[6];
+	char m[18];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		sl = sizeof(sll);
+		n = recvfrom(br->rarp_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&sll, &sl);
+		if (n < 0)
+			return;
+		if (sll.sll_pkttype == PACKET_OUTGOING ||
+		    vub_rarp_parse(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf), mac) ||
+		    rarp_announce(br, sll.sll_ifindex, mac))
+			continue;
+		vub_rarp_keep(&br->rarp, sll.sll_ifindex, mac, vub_co_now());
+		vub_rarp_mac_str(mac, m);
+		if (br->verbose)
+			logmsg(LOG_DEBUG, "RARP for MAC %s on interface %d, no device attached there: kept for one that attaches it within %d s",
+			       m, sll.sll_ifindex, VUB_RARP_KEEP_MS / 1000);
+	}
+}
+
 static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		      int *fds, void *reply, uint32_t *reply_len)
 {
@@ -672,9 +782,11 @@ static int on_request(void *ctx, const struct vub_req *req, const void *payload,
 		if (!l)
 			return -ETIMEDOUT;
 		persist(br, dev, true, false);
-		if (req->op == VUB_OP_IOCTL)
+		if (req->op == VUB_OP_IOCTL) {
 			ret = on_ioctl(br, req, dev, payload, fds, reply, reply_len);
-		else
+			if (!ret && req->ioctl == VHOST_NET_SET_BACKEND)
+				rarp_pending(br, dev);
+		} else
 			ret = on_iotlb(br, req, dev, payload);
 		persist(br, dev, false, req->op == VUB_OP_IOCTL && ioctl_sets_files(req->ioctl));
 		vub_co_unlock(l);
@@ -819,7 +931,7 @@ static int push_pfd(struct pollfd **pfd, size_t *cap, size_t n, int fd, short ev
 
 /*
  * Back-ends to watch: each idle, connected device's vhost-user socket and
- * back-end channel (entries 1.. of *pfd, their devices in *ids), and lost
+ * back-end channel (entries 2.. of *pfd, their devices in *ids), and lost
  * devices whose next reconnect is due (spawned now; *deadline: the next).
  */
 static int watch_backends(struct bridge *br, struct pollfd **pfd, size_t *cap,
@@ -828,7 +940,7 @@ static int watch_backends(struct bridge *br, struct pollfd **pfd, size_t *cap,
 	int64_t now = vub_co_now();
 	struct vub_co_lock *l;
 	struct vub_dev *d;
-	size_t i, n = 1;
+	size_t i, n = 2;
 	uint32_t *p;
 	int fds[2], k;
 
@@ -885,6 +997,7 @@ static int serve(struct bridge *br, const sigset_t *mask)
 		return -ENOMEM;
 	while (!stop) {
 		pfd[0] = (struct pollfd){ .fd = br->ch->ring.ring_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = br->rarp_fd, .events = POLLIN };
 		nw = watch_backends(br, &pfd, &cap, &ids, &idcap, &retry);
 		n = nw < 0 ? nw : vub_co_pollfds(&pfd, &cap, (size_t)nw, &deadline);
 		if (n < 0) {
@@ -909,11 +1022,13 @@ static int serve(struct bridge *br, const sigset_t *mask)
 		if (ret < 0 && ret != -EINTR)
 			break;
 		ret = 0;
-		for (i = 1; i < (size_t)nw; i++) {
+		for (i = 2; i < (size_t)nw; i++) {
 			d = pfd[i].revents ? device_find(br, ids[i], NULL) : NULL;
 			if (d && !d->busy)
 				spawn_backend_job(br, d, false);
 		}
+		if (pfd[1].revents)
+			rarp_read(br);
 		vub_co_run(pfd + nw, n - nw);
 	}
 	free(pfd);
@@ -1041,7 +1156,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct bridge br = { .cfg = { .log = dev_log, .timeout_ms = VU_CONN_DEFAULT_TIMEOUT_MS } };
+	struct bridge br = { .rarp_fd = -1, .cfg = { .log = dev_log, .timeout_ms = VU_CONN_DEFAULT_TIMEOUT_MS } };
 	struct vub_nl *nl = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	sigset_t block, waitmask;
@@ -1140,6 +1255,10 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		logmsg(LOG_WARNING, "cannot notify systemd ($NOTIFY_SOCKET): %s", strerror(-ret));
 
+	br.rarp_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_RARP));
+	if (br.rarp_fd < 0)
+		logmsg(LOG_WARNING, "no AF_PACKET socket for RARP (%s): the VMMs' self-announces after a migration are not forwarded to the back-ends",
+		       strerror(errno));
 	br.cfg.iotlb_msg = dev_iotlb_msg;
 	br.cfg.iotlb_msg_opaque = &br;
 	br.ch = &ch;
@@ -1171,6 +1290,8 @@ int main(int argc, char **argv)
 		free(b);
 	}
 	vub_nl_close(nl);
+	if (br.rarp_fd >= 0)
+		close(br.rarp_fd);
 	if (ret == -ECANCELED) {
 		logmsg(LOG_ERR, "detached by the kernel");
 		return 1;

@@ -4,6 +4,7 @@
  * connection (see vub_dev.h; the table is in Documentation/ioctl-map.rst).
  */
 #include "vub_dev.h"
+#include "vub_rarp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +145,8 @@ static void dev_disconnect(struct vub_dev *d)
 		vu_frontend_free(d->fe);
 	d->fe = NULL;
 	memset(d->attached, 0, sizeof(d->attached));
-	d->features_set = d->tap_seen = false;
+	d->features_set = d->tap_seen = d->rarp_warned = false;
+	d->tap_ifindex = 0;
 	d->vmm_features = d->sent_features = d->offloads = d->missing = 0;
 }
 
@@ -372,6 +374,32 @@ int vub_dev_check_backend(struct vub_dev *d)
 	dev_lost(d, n == 0 ? "the back-end closed the connection" :
 		    n > 0 ? "a message no request asked for" : strerror(errno));
 	return -ENOTCONN;
+}
+
+int vub_dev_send_rarp(struct vub_dev *d, const uint8_t mac[6])
+{
+	char m[18];
+	int ret;
+
+	vub_rarp_mac_str(mac, m);
+	if (!d->fe || d->lost)
+		return fail(d, -ENOTCONN, "no connection to the back-end");
+	if (!(vu_frontend_protocol_features(d->fe) & (1ull << VU_PF_RARP))) {
+		if (!d->rarp_warned)
+			dev_log(d, LOG_WARNING, "the back-end %s lacks PROTOCOL_F_RARP: the VMM's RARP for MAC %s (its self-announce) is not forwarded, the switch behind the back-end learns where the guest is only when the guest sends",
+				d->backend ? d->backend : "(test)", m);
+		d->rarp_warned = true;
+		return fail(d, -EOPNOTSUPP, "the back-end lacks PROTOCOL_F_RARP");
+	}
+	if (d->nic)
+		vu_frontend_set_log(d->fe, fe_log, d);
+	d->why[0] = '\0';
+	ret = fe_result(d, vu_frontend_send_rarp(d->fe, mac));
+	if (ret)
+		dev_log(d, LOG_WARNING, "SEND_RARP for MAC %s failed: %s", m, d->why);
+	else
+		dev_log(d, LOG_INFO, "forwarded the VMM's RARP for MAC %s to the back-end (SEND_RARP)", m);
+	return ret;
 }
 
 int vub_dev_watch_fds(const struct vub_dev *d, int fds[2])
@@ -1185,6 +1213,10 @@ static int learn_tap(struct vub_dev *d, uint32_t idx, int fd, struct vub_tap_inf
 			idx, ti->ifname, ti->vnet_hdr ? "" : "no ", ti->vnet_hdr_sz,
 			ti->offloads, names);
 	}
+	if (!ret && !ti->own_netns && !d->tap_seen)
+		dev_log(d, LOG_INFO, "ring %u: tap %s is in another network namespace: the VMM's self-announce (RARP) there is not forwarded to the back-end",
+			idx, ti->ifname);
+	d->tap_ifindex = !ret && ti->own_netns ? ti->ifindex : 0;
 	d->tap_seen = true;
 	d->offloads = want;
 	if (!d->features_set)

@@ -20,6 +20,8 @@
  *     the device is a queue pair of:
  *     the devices of one NIC share one connection, pair k on rings 2k and
  *     2k+1 (vub_nic.h);
+ *     and the daemon sends the RARPs the VMM writes into that tap to the
+ *     back-end (vub_dev_send_rarp, vub_rarp.h);
  *   - VHOST_GET_VRING_BASE returns the back-end's value: the base cached when
  *     the ring stopped, or stop + read + restart while it runs;
  *   - endian ioctls: ENOTTY (vhost without CROSS_ENDIAN_LEGACY, as Debian
@@ -137,6 +139,9 @@ struct vub_dev {
 	bool features_set;		/* sent on this connection */
 	uint64_t sent_features;		/* what the back-end got last */
 	bool tap_seen;			/* a NET_SET_BACKEND fd was looked at */
+	int tap_ifindex;		/* that tap, if in the daemon's network
+					 * namespace (its RARPs: vub_rarp.h) */
+	bool rarp_warned;		/* the back-end lacks PROTOCOL_F_RARP */
 	uint64_t offloads;		/* virtio-net offloads the tap says the
 					 * VMM agreed on (vub_dev_tap_offloads) */
 	uint64_t missing;		/* of those, host ones the back-end lacks */
@@ -215,6 +220,14 @@ const char *vub_dev_why(const struct vub_dev *d);
 int vub_dev_watch_fds(const struct vub_dev *d, int fds[2]);
 int vub_dev_check_backend(struct vub_dev *d);
 int vub_dev_reconnect(struct vub_dev *d);
+
+/*
+ * The VMM announced the guest (a RARP from @mac on the device's tap,
+ * vub_rarp.h): SEND_RARP to the back-end, logged.  0, -EOPNOTSUPP when the
+ * back-end lacks PROTOCOL_F_RARP (a warning, once per connection),
+ * -ENOTCONN, or the back-end's failure (vub_dev_why()).
+ */
+int vub_dev_send_rarp(struct vub_dev *d, const uint8_t mac[6]);
 
 /*
  * The device's record for the fd store (vub_state.h): @s, and in

@@ -119,7 +119,8 @@ static int tap_netns_socket(int fd, struct vub_tap_info *ti, char *why, size_t w
 	}
 	ti->netns_dev = ns.st_dev;
 	ti->netns_ino = ns.st_ino;
-	if (ns.st_dev == self.st_dev && ns.st_ino == self.st_ino) {
+	ti->own_netns = ns.st_dev == self.st_dev && ns.st_ino == self.st_ino;
+	if (ti->own_netns) {
 		sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	} else {
 		/* Only a moment in the tap's namespace: long enough for socket(). */
@@ -169,6 +170,10 @@ int vub_tap_read(int fd, struct vub_tap_info *ti, char *why, size_t why_len)
 	sock = tap_netns_socket(fd, ti, why, why_len);
 	if (sock < 0)
 		return sock;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ti->ifname);
+	if (!ioctl(sock, SIOCGIFINDEX, &ifr))
+		ti->ifindex = ifr.ifr_ifindex;
 	ret = read_offloads(sock, ti, why, why_len);
 	close(sock);
 	return ret;

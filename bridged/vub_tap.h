@@ -33,6 +33,8 @@ struct vub_tap_info {
 	char ifname[IFNAMSIZ];
 	bool multi_queue;		/* IFF_MULTI_QUEUE: one queue of several */
 	uint64_t netns_dev, netns_ino;	/* its network namespace (TUNGETDEVNETNS) */
+	bool own_netns;			/* the daemon's own */
+	int ifindex;			/* in its namespace (SIOCGIFINDEX) */
 	bool vnet_hdr;			/* IFF_VNET_HDR */
 	int vnet_hdr_sz;		/* TUNGETVNETHDRSZ; 0 without a header */
 	unsigned int offloads;		/* TUN_F_* in force */

@@ -1486,6 +1486,70 @@ static void test_not_grouped(void)
 	env_fini(&e);
 }
 
+/* The payload of the last @request the back-end got (0: none). */
+static uint64_t last_u64(const struct mock *mk, uint32_t request)
+{
+	unsigned int i;
+
+	for (i = mk->n; i-- > 0;)
+		if (mk->log[i].request == request)
+			return mk->log[i].p.u64;
+	return 0;
+}
+
+/*
+ * QEMU's self-announce (vub_rarp.h): NET_SET_BACKEND learns the tap's
+ * ifindex when the tap is in the daemon's namespace; SEND_RARP carries the
+ * MAC in the spec's u64 (its bytes first), only with PROTOCOL_F_RARP.
+ */
+static void test_rarp(void)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	struct offload_env o;
+	unsigned int mark;
+	uint64_t v = 0;
+	char *w;
+
+	offload_env_init(&o);
+	o.ft.ti.own_netns = true;
+	o.ft.ti.ifindex = 42;
+	TAP_OK(bring_up(&o.e) == 0 && o.e.d.tap_ifindex == 42,
+	       "rarp: NET_SET_BACKEND learns the tap's ifindex (%d)", o.e.d.tap_ifindex);
+	mark = o.e.mk.n;
+	memcpy(&v, mac, 6);
+	TAP_OK(vub_dev_send_rarp(&o.e.d, mac) == 0 &&
+	       count_req(&o.e.mk, mark, VU_SEND_RARP) == 1 && last_u64(&o.e.mk, VU_SEND_RARP) == v,
+	       "rarp: one SEND_RARP, the MAC's bytes first in its u64 (%#llx)",
+	       (unsigned long long)last_u64(&o.e.mk, VU_SEND_RARP));
+	TAP_OK(!strcmp(last_log, "dev 7: forwarded the VMM's RARP for MAC 52:54:00:12:34:56 to the back-end (SEND_RARP)"),
+	       "rarp: logged: %s", last_log);
+	TAP_OK(o.e.mk.bad_reqs == 0, "rarp: the back-end got well-formed messages");
+	env_fini(&o.e);
+	TAP_OK(o.e.d.tap_ifindex == 0, "rarp: the release forgets the tap");
+
+	offload_env_init(&o);
+	o.e.mk.proto = DPDK_PROTO & ~(1ull << VU_PF_RARP);
+	o.ft.ti.own_netns = true;
+	o.ft.ti.ifindex = 42;
+	TAP_OK(bring_up(&o.e) == 0, "rarp, no PROTOCOL_F_RARP: the device comes up");
+	mark = o.e.mk.n;
+	TAP_OK(vub_dev_send_rarp(&o.e.d, mac) == -EOPNOTSUPP &&
+	       vub_dev_send_rarp(&o.e.d, mac) == -EOPNOTSUPP &&
+	       count_req(&o.e.mk, mark, VU_SEND_RARP) == 0,
+	       "rarp, no PROTOCOL_F_RARP: EOPNOTSUPP, nothing sent");
+	w = strstr(all_log, "lacks PROTOCOL_F_RARP");
+	TAP_OK(w && !strstr(w + 1, "lacks PROTOCOL_F_RARP"),
+	       "rarp, no PROTOCOL_F_RARP: one warning per connection");
+	env_fini(&o.e);
+
+	offload_env_init(&o);
+	o.ft.ti.ifindex = 42;		/* another network namespace */
+	TAP_OK(bring_up(&o.e) == 0 && o.e.d.tap_ifindex == 0 &&
+	       strstr(all_log, "is in another network namespace") != NULL,
+	       "rarp: a tap in another namespace is not watched, and that is logged");
+	env_fini(&o.e);
+}
+
 int main(void)
 {
 	test_features_pure();
@@ -1505,5 +1569,6 @@ int main(void)
 	test_iotlb();
 	test_multiqueue();
 	test_not_grouped();
+	test_rarp();
 	return tap_done();
 }

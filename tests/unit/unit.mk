@@ -27,9 +27,9 @@ VU_FRONTEND_HDRS	:= $(VUB_BRIDGED)/vu_codec.h $(VUB_BRIDGED)/vu_conn.h $(VUB_BRI
 
 # The daemon's vhost-net translation, and the tests' stand-in for the kernel
 # that feeds it requests.
-VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_nic.c $(VUB_BRIDGED)/vub_tap.c \
+VUB_DEV_SRCS	:= $(VUB_BRIDGED)/vub_dev.c $(VUB_BRIDGED)/vub_nic.c $(VUB_BRIDGED)/vub_tap.c $(VUB_BRIDGED)/vub_rarp.c \
 		   $(VUB_BRIDGED)/vub_vhost.c $(VUB_BRIDGED)/vub_state.c $(VUB_UNIT_DIR)/vmm.c
-VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_nic.h $(VUB_BRIDGED)/vub_tap.h \
+VUB_DEV_HDRS	:= $(VUB_BRIDGED)/vub_dev.h $(VUB_BRIDGED)/vub_nic.h $(VUB_BRIDGED)/vub_tap.h $(VUB_BRIDGED)/vub_rarp.h \
 		   $(VUB_BRIDGED)/vub_vhost.h $(VUB_BRIDGED)/vub_state.h \
 		   $(VUB_UNIT_DIR)/vmm.h $(VUB_TOP)/uapi/linux/vhost_user_bridge.h
 
@@ -40,7 +40,7 @@ VUB_UNIT_HELPER_HDRS := $(VUB_UNIT_DIR)/guest.h $(VUB_UNIT_DIR)/testpmd.h $(VUB_
 # Pure tests: nothing but the library.
 VUB_UNIT_PURE	:= test_vu_codec test_vu_conn test_vu_frontend test_vub_co
 # Pure too, with the daemon's translation (mock back-end).
-VUB_UNIT_DEV	:= test_vub_dev test_vub_nic test_vub_state
+VUB_UNIT_DEV	:= test_vub_dev test_vub_nic test_vub_state test_vub_rarp
 # Against real, unmodified back-ends (need packages).
 VUB_UNIT_BACKEND := test_testpmd test_qsd
 
