@@ -262,17 +262,24 @@ static void lock_dequeue(struct vub_co_lock *l, struct vub_co *co)
 	co->lock = NULL;
 }
 
+/* To the first waiter whose deadline has not passed; those before it were
+ * late (the loop had not run since their deadline): ETIMEDOUT, as if it had. */
 void vub_co_unlock(struct vub_co_lock *l)
 {
-	struct vub_co *next = l->head;
+	int64_t now = vub_co_now();
+	struct vub_co *next;
 
 	l->owner = NULL;
-	if (!next)
-		return;
-	lock_dequeue(l, next);
-	l->owner = next;
-	next->state = CO_READY;
-	next->result = 0;
+	while ((next = l->head)) {
+		lock_dequeue(l, next);
+		next->state = CO_READY;
+		if (next->wait_deadline < 0 || now < next->wait_deadline) {
+			l->owner = next;
+			next->result = 0;
+			return;
+		}
+		next->result = -ETIMEDOUT;
+	}
 }
 
 int vub_co_pollfds(struct pollfd **pfd, size_t *cap, size_t first, int64_t *deadline)

@@ -115,7 +115,7 @@ static void take_lock(void *arg)
 
 static void test_lock(void)
 {
-	struct locker l1 = { '1', 200, 5000, 0 }, l2 = { '2', 0, 5000, 0 },
+	struct locker l1 = { '1', 1000, 5000, 0 }, l2 = { '2', 0, 5000, 0 },
 		      l3 = { '3', 0, 50, 0 }, l4 = { '4', 0, 5000, 0 };
 
 	norder = 0;
@@ -132,7 +132,18 @@ static void test_lock(void)
 	TAP_OK(!lock.owner && !lock.head && !lock.tail, "the lock ends free, no waiter left");
 	TAP_OK(vub_co_lock(&lock) == 0 && vub_co_lock(&lock) == -EDEADLK,
 	       "outside a coroutine: a free lock is taken, a held one is EDEADLK");
+
+	/* The holder lets go after the waiter's deadline, before the loop ran
+	 * again: the waiter is not handed the lock. */
+	norder = 0;
+	l3.ret = 0;
+	vub_co_spawn(take_lock, &l3);
+	loop(10, NULL, NULL);	/* 3 queues, 50 ms to go */
+	usleep(100 * 1000);
 	vub_co_unlock(&lock);
+	loop(100, NULL, NULL);
+	TAP_OK(l3.ret == -ETIMEDOUT && norder == 0 && !lock.owner && !lock.head,
+	       "a late waiter is skipped at unlock: ETIMEDOUT, the lock stays free");
 }
 
 /* A vhost-user GET_FEATURES reply (20 bytes), one byte every 40 ms. */
