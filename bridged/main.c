@@ -696,6 +696,9 @@ static void rarp_job(void *arg)
 		}
 		vub_co_unlock(l);
 	}
+	d = device_find(br, j->dev_id, NULL);
+	if (d)
+		d->rarp_queued = false;
 	free(j);
 }
 
@@ -716,12 +719,14 @@ static bool rarp_announce(struct bridge *br, int ifindex, const uint8_t mac[6])
 			if (br->devs[k]->fe == d->fe && rarp_attached(br->devs[k], ifindex))
 				break;
 		taken = true;
-		if (k < i || !(j = malloc(sizeof(*j))))
-			continue;	/* its NIC's connection has it already */
+		if (k < i || d->rarp_queued || !(j = malloc(sizeof(*j))))
+			continue;	/* its NIC's connection has it, or one is queued */
 		*j = (struct rarp_job){ .br = br, .dev_id = d->dev_id };
 		memcpy(j->mac, mac, 6);
 		if (vub_co_spawn(rarp_job, j))
 			free(j);
+		else
+			d->rarp_queued = true;
 	}
 	return taken;
 }

@@ -142,6 +142,9 @@ struct vub_dev {
 	int tap_ifindex;		/* that tap, if in the daemon's network
 					 * namespace (its RARPs: vub_rarp.h) */
 	bool rarp_warned;		/* the back-end lacks PROTOCOL_F_RARP */
+	bool rarp_queued;		/* a SEND_RARP waits for its turn (one at
+					 * a time: a VMM flooding its tap with
+					 * RARPs queues no more) */
 	uint64_t offloads;		/* virtio-net offloads the tap says the
 					 * VMM agreed on (vub_dev_tap_offloads) */
 	uint64_t missing;		/* of those, host ones the back-end lacks */
