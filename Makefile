@@ -99,8 +99,9 @@ bench: deps userspace
 # A nested Linux guest's TCP through vhost-net, vhost-user and the bridge, with 1 and 4 queue
 # pairs (tests/vm/linux-guest.sh); check-vm KVER=6.12 runs it too (tests/vm/guest.d/60-linux-guest.sh,
 # an estimated 8-10 minutes on an idle 2-core machine; 16 measured at a load average of 4-6).  This
-# target runs only that test, as the whole guest script of a 6.12 VM; LG_QUEUES, LG_PATHS, LG_BYTES
-# pass through.
+# target runs only that test, as the whole guest script of a 6.12 VM; LG_QUEUES, LG_PATHS, LG_BYTES,
+# LG_VIOMMU=1 and LG_ANON=1 (QEMU's default RAM, the bridge through mirrors) pass through (every LG_*:
+# tests/vm/run.sh).
 check-linux-guest: deps userspace
 	VUB_GUEST=$(VM)/linux-guest.sh VUB_TEST_TIMEOUT=3000 VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
 

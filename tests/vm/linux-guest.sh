@@ -4,8 +4,9 @@
 #
 # Unmodified QEMU 7.2 (nested TCG, inside the test VM) boots the kernel under test with a
 # busybox initramfs built here (tests/vm/linux-guest-init, build/vub_nettool, virtio_net
-# and its dependencies from $VUB_MODROOT), memfd share=on RAM, one vCPU (-smp 4 made the
-# boot crawl and trip the soft-lockup watchdog under nested TCG on one CPU) and one
+# and its dependencies from $VUB_MODROOT), memfd share=on RAM (QEMU's default RAM with
+# LG_ANON=1, below), one vCPU (-smp 4 made the boot crawl and trip the soft-lockup
+# watchdog under nested TCG on one CPU) and one
 # virtio-net NIC per path, so that one boot (70-150 s under nested TCG) serves all six:
 #
 #   path  QEMU netdev                                      the guest's peer (the test VM)
@@ -67,6 +68,14 @@
 # guest's DMA addresses are then real I/O virtual addresses, which each vhost back-end
 # learns through the IOTLB (QEMU answers its misses and sends the guest's unmaps as
 # invalidations); slow, use it with few paths and bytes (LG_PATHS="1 3" LG_QUEUES=1).
+# LG_ANON=1 gives the guest QEMU's default RAM (plain -m 256M: private anonymous, no
+# memory backend), which no vhost-user back-end can map: paths 2 and 5 (native vhost-user)
+# are refused, LG_PATHS defaults to "1 3" ("1 3 4 6" with LG_QUEUES > 1), and each bridge
+# path opens an instance added with --mem mirror (lg3 on SOCK3, lg6 on SOCK6), whose
+# back-end (testpmd) gets mirrors of QEMU's pages (Documentation/design.rst, "Mirrored
+# memory").  Every check above holds, and while the guest is on a bridge path its
+# testpmd must map a [vub-mirror] file and QEMU no memfd (/proc/PID/maps).  Skipped on a
+# lockdep kernel, as 27-anon-ram.sh is.
 # Exit 0 pass, 1 fail, 4 skip (last line: why).
 # Logs: $VUB_OUT/linux-guest/ (build/vm-KREL/linux-guest/).
 set -u
@@ -75,7 +84,10 @@ lg_top=$(cd "$(dirname "$lg_self")/../.." && pwd)
 lg_build=${VUB_BUILD:-$lg_top/build}
 lg_qemu=${QEMU:-qemu-system-x86_64}
 lg_mq=${LG_QUEUES:-4}
-if [ "$lg_mq" -gt 1 ]; then lg_paths=${LG_PATHS:-1 2 3 4 5 6}; else lg_paths=${LG_PATHS:-1 2 3}; fi
+lg_anon=${LG_ANON:-0}	# 1: QEMU's default RAM, the bridge paths on mirror instances
+if [ "$lg_anon" = 1 ]; then
+	if [ "$lg_mq" -gt 1 ]; then lg_paths=${LG_PATHS:-1 3 4 6}; else lg_paths=${LG_PATHS:-1 3}; fi
+elif [ "$lg_mq" -gt 1 ]; then lg_paths=${LG_PATHS:-1 2 3 4 5 6}; else lg_paths=${LG_PATHS:-1 2 3}; fi
 lg_bytes=${LG_BYTES:-16777216}
 lg_viommu=${LG_VIOMMU:-0}
 lg_nicopt=	# with LG_VIOMMU=1: the NICs' vIOMMU properties
@@ -89,7 +101,7 @@ lg_qpid=
 lg_peer=()
 lg_why=
 lg_fwd=		# the testpmd that forwards now
-lg_inst=	# the vubctl instance of path 6
+lg_inst=	# the vubctl instances: lg6 (path 6), lg3 (path 3 with LG_ANON=1)
 
 say() { echo "$*"; }
 detail() { echo "    $*"; }
@@ -105,6 +117,9 @@ lg_kind() { echo $((($1 - 1) % 3 + 1)); }
 lg_pq() { if [ "$1" -le 3 ]; then echo 1; else echo "$lg_mq"; fi; }
 lg_name() { local q; q=$(lg_pq "$1"); echo "${lg_kinds[$(lg_kind "$1")]}$([ "$q" -gt 1 ] && echo " x$q")"; }
 lg_tp() { echo "lg$(lg_pq "$1")"; }
+# A bridge path's vubctl instance: lg6 for path 6, lg3 for path 3 with LG_ANON=1 (its
+# --mem mirror); none (the default node, the daemon's --backend) for path 3 otherwise.
+lg_instname() { [ "$1" = 3 ] && [ "$lg_anon" != 1 ] || echo "lg$1"; }
 
 lg_cleanup() {
 	local p
@@ -116,7 +131,7 @@ lg_cleanup() {
 	lg_qpid='' lg_peer=()
 	e2e_cleanup
 	e2e_pid=() e2e_daemon_pid='' e2e_dir=''
-	[ -z "$lg_inst" ] || "$lg_build/vubctl" instance del "$lg_inst" --force >/dev/null 2>&1
+	for p in $lg_inst; do "$lg_build/vubctl" instance del "$p" --force >/dev/null 2>&1; done
 	lg_inst=
 	for p in 1 4 q3 q6; do ip link del "vubl$p" 2>/dev/null; done
 	[ -z "$lg_dir" ] || rm -rf "$lg_dir"
@@ -241,13 +256,17 @@ lg_backend() {
 	done
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" || { lg_fail "vhost-user-bridged did not attach"; return; }
 	detail "vhost-user-bridged --backend $lg_dir/vu3.sock: $(grep -m1 -o 'attached: API version.*' "$e2e_dir/bridged.log")"
-	if lg_has 6; then
-		"$lg_build/vubctl" instance add lg6 --socket "$lg_dir/vu6.sock" >/dev/null ||
-			{ lg_fail "vubctl instance add lg6 failed"; return; }
-		lg_inst=lg6
-		[ -c /dev/vhost-user-bridge-lg6 ] || { lg_fail "no /dev/vhost-user-bridge-lg6 after vubctl instance add"; return; }
-		detail "vubctl instance add lg6 --socket $lg_dir/vu6.sock: /dev/vhost-user-bridge-lg6"
-	fi
+	for p in $lg_paths; do
+		i=$(lg_instname "$p")
+		{ [ "$(lg_kind "$p")" = 3 ] && [ -n "$i" ]; } || continue
+		"$lg_build/vubctl" instance add "$i" --socket "$lg_dir/vu$p.sock" ${lg_mem:+--mem "$lg_mem"} >/dev/null ||
+			{ lg_fail "vubctl instance add $i failed"; return; }
+		lg_inst="$lg_inst $i"
+		[ -c "/dev/vhost-user-bridge-$i" ] || { lg_fail "no /dev/vhost-user-bridge-$i after vubctl instance add"; return; }
+		[ -z "$lg_mem" ] || "$lg_build/vubctl" instance show "$i" | grep -q " mem $lg_mem " ||
+			{ lg_fail "vubctl instance show $i: not mem $lg_mem"; return; }
+		detail "vubctl instance add $i --socket $lg_dir/vu$p.sock${lg_mem:+ --mem $lg_mem}: /dev/vhost-user-bridge-$i"
+	done
 }
 
 # Serve each path: its slices of the data over TCP (tcp-serve), a UDP echo.
@@ -282,7 +301,7 @@ lg_qemu_exec() {
 		1|3)
 			if [ "$(lg_kind "$p")" = 1 ]; then dev=/dev/vhost-net; t=vubl$p
 			else dev=/dev/vhost-user-bridge; t=vublq$p; fi
-			[ "$q" -gt 1 ] && [ "$(lg_kind "$p")" = 3 ] && dev=/dev/vhost-user-bridge-lg6
+			[ "$(lg_kind "$p")" = 3 ] && [ -n "$(lg_instname "$p")" ] && dev=/dev/vhost-user-bridge-$(lg_instname "$p")
 			if [ "$q" = 1 ]; then
 				exec {fd}<>"$dev" || exit 1
 				nd+=(-netdev "tap,id=n$p,ifname=$t,script=no,downscript=no,vhost=on,vhostfd=$fd"
@@ -304,14 +323,17 @@ lg_qemu_exec() {
 				-device "virtio-net-pci,netdev=n$p,mac=52:54:00:77:0$p:02,vectors=0$([ "$q" -gt 1 ] && echo ,mq=on)$lg_nicopt") ;;
 		esac
 	done
-	echo "$lg_qemu -smp $lg_smp -m 256M (memfd share=on) -kernel vmlinuz-$VUB_KREL ${nd[*]}" >"$lg_dir/qemu.cmd"
-	local machine=(-machine pc,memory-backend=mem) iommu=
+	echo "$lg_qemu -smp $lg_smp -m 256M ($([ "$lg_anon" = 1 ] && echo "default RAM" || echo "memfd share=on")) -kernel vmlinuz-$VUB_KREL ${nd[*]}" >"$lg_dir/qemu.cmd"
 	# shellcheck disable=SC2054 # commas: QEMU's option syntax
-	[ "$lg_viommu" = 1 ] && machine=(-machine q35,memory-backend=mem
+	local mem=(-object memory-backend-memfd,id=mem,size=256M,share=on) mb=,memory-backend=mem iommu=
+	[ "$lg_anon" = 1 ] && mem=() mb=	# QEMU's default RAM: private anonymous
+	local machine=(-machine "pc$mb")
+	# shellcheck disable=SC2054 # commas: QEMU's option syntax
+	[ "$lg_viommu" = 1 ] && machine=(-machine "q35$mb"
 		-device intel-iommu,intremap=off,device-iotlb=on) iommu=" intel_iommu=on"
 	exec $lg_cpu "${pre[@]}" "$lg_qemu" -accel tcg -cpu qemu64 -smp "$lg_smp" -m 256M \
 		-nodefaults -no-user-config -display none -no-reboot \
-		"${machine[@]}" -object memory-backend-memfd,id=mem,size=256M,share=on \
+		"${machine[@]}" "${mem[@]}" \
 		-kernel "$VUB_MODROOT/boot/vmlinuz-$VUB_KREL" -initrd "$lg_dir/initrd.cpio" \
 		-append "console=ttyS0 quiet panic=-1 apparmor=0$iommu vubl_paths=$lg_cmdpaths vubl_bytes=$lg_bytes$([ "$lg_attempt" = 1 ] && echo "${LG_PANIC:+ vubl_panic=$LG_PANIC}")" \
 		-serial "file:$lg_log/guest.serial" "${nd[@]}" \
@@ -364,6 +386,7 @@ lg_boot() {
 			case $seen in *" $p.q "*) ;; *)
 				if [[ $con == *"VUBL $p qstats"* ]]; then
 					seen="$seen$p.q "
+					[ "$p" = 0 ] || [ "$(lg_kind "$p")" != 3 ] || lg_mirr[p]=$(lg_maps "$p")
 					[ "$p" = 0 ] || [ "$(lg_kind "$p")" = 1 ] || [ "$(lg_pq "$p")" = 1 ] ||
 						lg_tpq[p]=$(lg_tp_qstats "$p")
 				fi ;;
@@ -411,6 +434,12 @@ lg_boot() {
 		sed 's/^/    qemu: /' "$lg_log/qemu.log" | head -10
 	fi
 	return 0
+}
+
+# lg_maps P: while the guest is on bridge path P, "M F": mappings of mirrors of guest
+# memory ([vub-mirror]) in its testpmd, memfd mappings in QEMU.
+lg_maps() {
+	echo "$(grep -c 'vub-mirror' "/proc/${e2e_pid[$(lg_tp "$1")]:-0}/maps" 2>/dev/null) $(grep -c '/memfd:' "/proc/$lg_qpid/maps" 2>/dev/null)"
 }
 
 # lg_tp_qstats P: testpmd's "rx tx" good packets of each queue of path P's vhost-user port
@@ -499,6 +528,14 @@ lg_check() {
 			done
 		fi
 	fi
+	if [ "$kind" = 3 ]; then
+		read -r -a y <<<"${lg_mirr[p]:-}"
+		detail "while the guest was on it: testpmd $(lg_tp "$p") mapped ${y[0]:-?} mirror(s) of guest memory ([vub-mirror] in its maps), QEMU ${y[1]:-?} memfd(s)"
+		if [ "$lg_anon" = 1 ]; then
+			[ "${y[0]:-0}" -gt 0 ] || bad+=("testpmd $(lg_tp "$p") mapped no mirror of the guest's memory")
+			[ "${y[1]:-1}" = 0 ] || bad+=("QEMU's RAM is not anonymous: ${y[1]:-?} memfd mapping(s)")
+		fi
+	fi
 	detail "guest: $(lg_line "$p" stats | awk '{ printf "rx %s packets %s bytes, tx %s packets %s bytes", $3, $2, $11, $10 }'); guest's $(lg_line "$p" snmp)"
 	read -r -a x <<<"${lg_snmp0[p]:-0 0}"
 	read -r -a y <<<"${lg_snmp1[p]:-0 0}"
@@ -535,7 +572,7 @@ lg_keep() {
 
 lg_main() {
 	local p b missing='' rc=0 t0
-	declare -ga lg_res=() lg_tput=() lg_csum=() lg_qs=() lg_tpq=() lg_snmp0=() lg_snmp1=()
+	declare -ga lg_res=() lg_tput=() lg_csum=() lg_qs=() lg_tpq=() lg_snmp0=() lg_snmp1=() lg_mirr=()
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 4; }
 	case $VUB_KREL in 6.1.*) [ "${LG_FORCE:-0}" = 1 ] ||
 		{ echo "6.1: a nested Linux guest takes minutes more to boot (xz-compressed bzImage) under nested TCG; runs on 6.12 (LG_FORCE=1 to run it here)"; return 4; } ;;
@@ -543,6 +580,13 @@ lg_main() {
 	for b in "$lg_qemu" "$e2e_testpmd" "$lg_build/vub_nettool" /bin/busybox cpio xz strip; do
 		command -v "$b" >/dev/null || { echo "no $b (make deps; make)"; return 4; }
 	done
+	lg_mem=
+	if [ "$lg_anon" = 1 ]; then
+		lg_has 2 || lg_has 5 && { lg_fail "LG_ANON=1: paths 2 and 5 (native vhost-user) need shared guest memory, which QEMU's default RAM is not; leave them out of LG_PATHS (default with LG_ANON=1: \"1 3\", or \"1 3 4 6\" with LG_QUEUES>1)"; return 1; }
+		# See tests/vm/guest.d/27-anon-ram.sh.
+		[ -e /proc/lockdep ] && { echo "LG_ANON=1 on a lockdep kernel: mirrors nest mmu notifier invalidations, which lockdep reports (design.rst); KVER=kasan runs it"; return 4; }
+		lg_mem=mirror
+	fi
 	[ -e "$VUB_MODROOT/boot/vmlinuz-$VUB_KREL" ] || { lg_fail "no $VUB_MODROOT/boot/vmlinuz-$VUB_KREL"; return 1; }
 	{ [ -c /dev/vhost-net ] && [ -c /dev/net/tun ]; } || { lg_fail "no /dev/vhost-net or /dev/net/tun (modprobe tun vhost_net)"; return 1; }
 	if lg_has 3 || lg_has 6; then
@@ -554,7 +598,7 @@ lg_main() {
 	lg_dir=$(mktemp -d /tmp/vub-linux.XXXXXX)
 	lg_log=$lg_dir
 	[ -z "${VUB_OUT:-}" ] || { lg_log=$VUB_OUT/linux-guest; rm -rf "$lg_log"; mkdir -p "$lg_log"; }
-	say "A Linux guest ($VUB_KREL) doing TCP with default offloads through: $(for p in $lg_paths; do printf '%s, ' "$(lg_name "$p")"; done | sed 's/, $//')"
+	say "A Linux guest ($VUB_KREL, $([ "$lg_anon" = 1 ] && echo "QEMU's default RAM, bridge paths mirrored" || echo "memfd share=on RAM")) doing TCP with default offloads through: $(for p in $lg_paths; do printf '%s, ' "$(lg_name "$p")"; done | sed 's/, $//')"
 	t0=$(lg_now)
 	lg_backend || { lg_keep; e2e_dump; return 1; }
 	lg_serve || { lg_fail "cannot start the peer's servers"; lg_keep; return 1; }
