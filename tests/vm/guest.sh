@@ -68,12 +68,6 @@ else
 	for t in "$VUB_TOP"/tests/vm/guest.d/*.sh; do
 		[ -x "$t" ] || continue
 		[ -z "${VUB_TESTS:-}" ] || [[ " $VUB_TESTS " == *" ${t##*/} "* ]] || continue
-		# A script with a line "# VUB_OPT_IN: REASON" runs only when VUB_TESTS names it.
-		skip_reason=$(sed -n 's/^# VUB_OPT_IN: //p' "$t")
-		if [ -z "${VUB_TESTS:-}" ] && [ -n "$skip_reason" ]; then
-			point 4 "guest.d/${t##*/}"
-			continue
-		fi
 		log=$(mktemp)
 		# A script may raise its own time limit with a line "# VUB_TEST_TIMEOUT=SECONDS".
 		tmo=$(sed -n 's/^# VUB_TEST_TIMEOUT=\([0-9][0-9]*\)$/\1/p' "$t" | head -1)
