@@ -636,6 +636,10 @@ lg_main() {
 	for p in $lg_paths; do
 		say "  $(lg_name "$p"): ${lg_tput[p]} ($([ "${lg_res[p]}" = ok ] && echo pass || echo FAIL); peer ${lg_csum[p]:-})"
 	done
+	# Why a path failed, here too: CI shows only the tail of the output.
+	for p in $lg_paths; do
+		[ "${lg_res[p]}" = ok ] || say "  $(lg_name "$p") failed: $(echo "${lg_res[p]}" | cut -c1-600)"
+	done
 	for p in $lg_paths; do
 		[ "$(lg_pq "$p")" -gt 1 ] && say "  $(lg_name "$p") per-queue packets: ${lg_qs[p]}"
 	done
