@@ -60,6 +60,7 @@ qmp() {
 
 lv_cleanup() {
 	virsh destroy "$lv_dom" >/dev/null 2>&1
+	qe_pid=	# libvirt's QEMU, gone with the domain
 	if [ -n "$lv_pid" ]; then
 		kill -TERM "$lv_pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$lv_pid" 2>/dev/null || break; sleep 0.2; done
@@ -210,8 +211,9 @@ lv_main() {
 		[ "$(readlink "$i")" = /dev/vhost-user-bridge ] && fdl+=" ${i##*/}"
 	done
 	[ -n "$fdl" ] || { qe_fail "QEMU has no fd on /dev/vhost-user-bridge"; return; }
-	j=$(tr '\0' '\n' <"/proc/$qpid/cmdline" | grep -m1 -- 'vhostfd=')
-	[ -n "$j" ] || { qe_fail "QEMU's command line has no vhostfd="; return; }
+	# libvirt 9.0 gives -netdev as JSON: {"type":"tap","fd":"N","vhost":true,"vhostfd":"M",...}
+	j=$(tr '\0' '\n' <"/proc/$qpid/cmdline" | grep -m1 -- 'vhostfd')
+	[ -n "$j" ] || { qe_fail "QEMU's command line has no vhostfd"; return; }
 	detail "QEMU runs as $lv_user (uid $uid), fd$fdl on /dev/vhost-user-bridge; -netdev $j"
 	j=$(setpriv --reuid="$lv_user" --regid=kvm --init-groups bash -c ': 3<>/dev/vhost-user-bridge' 2>&1) &&
 		{ qe_fail "$lv_user can open /dev/vhost-user-bridge itself: the test would not show that libvirt opened it"; return; }
