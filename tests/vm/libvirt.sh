@@ -21,13 +21,13 @@
 # driver, QEMU's output in a file (no virtlogd), and the UNIX socket without polkit.
 #
 # Checks: QEMU runs as libvirt-qemu with an fd on /dev/vhost-user-bridge, vhostfd= on its
-# command line, vhost started once the guest opened the NIC; with testpmd having counted
-# the guest's packets, the domain is suspended (virsh suspend: vhost stops) and the guest's
+# command line; as soon as vhost starts (the guest opened the NIC), the domain is
+# suspended (virsh suspend: vhost stops) with the NIC still open (DRIVER_OK), and the guest's
 # own ring indices (x-query-virtio-queue-status through virsh qemu-monitor-command) must
 # equal testpmd's counters (TX ring used index = testpmd RX, RX ring's = testpmd TX), the
 # tap vub0 must have received nothing; then virsh destroy, the daemon releases the device,
 # testpmd echoed every packet without a drop and quits, the daemon exits 0 on SIGTERM, its
-# log shows the device opened by libvirtd and QEMU's vhost ioctls, none failed, and
+# log shows the device of QEMU's pid and QEMU's vhost ioctls, none failed, and
 # QEMU's log has no vhost error.  Logs: $VUB_OUT/libvirt/ (build/vm-KREL/libvirt/).
 #
 # Run as the whole guest script of a 6.12 VM: make check-libvirt (not part of make check).
@@ -178,7 +178,7 @@ lv_domain_xml() {
 }
 
 lv_main() {
-	local sock t0 missing qpid uid i j n fdl seq errs opener
+	local sock t0 missing qpid uid i j n fdl seq errs vmm lv_vin lv_vsh
 	local -a s f
 	[ "$(id -u)" = 0 ] || { qe_fail "needs root"; return; }
 	missing=$(lv_missing)
@@ -219,11 +219,17 @@ lv_main() {
 	case $j in *'Permission denied'*) ;; *) qe_fail "setpriv as $lv_user: $j"; return ;; esac
 	detail "$lv_user cannot open /dev/vhost-user-bridge ($(stat -c '%U:%G %a' /dev/vhost-user-bridge)): libvirtd opened it"
 
-	# iPXE opens the NIC (DRIVER_OK: QEMU starts vhost, its last VHOST_NET_SET_BACKEND with
-	# a tap fd in the daemon's log), sends about 10 packets in 12 s and resets the NIC
-	# (vhost stops, the rings start over): under nested KVM that is over before testpmd's
-	# counters can be polled, so watch the daemon's log (builtins only, no fork) and pause
-	# right away, again a little later if the guest had sent nothing yet.
+	# iPXE opens the NIC (DRIVER_OK: QEMU starts vhost, its VHOST_NET_SET_BACKEND with a
+	# tap fd in the daemon's log), sends about 10 packets and resets the NIC (vhost stops,
+	# the rings start over) within seconds: too soon for a virsh started then (seconds
+	# under TCG), or for polling testpmd's counters.  So a virsh shell, already connected,
+	# waits on a pipe, the daemon's log is watched (builtins only, no fork) and the domain
+	# suspended at once; again a little later if the guest had sent nothing yet.
+	mkfifo "$lv_rt/virsh.in"
+	exec {lv_vin}<>"$lv_rt/virsh.in"
+	stdbuf -oL virsh <&"$lv_vin" >"$lv_rt/virsh-shell.log" 2>&1 &
+	lv_vsh=$!
+	echo "echo ready" >&"$lv_vin"
 	for ((i = 0; ; i++)); do
 		IFS= read -r -d '' j <"$e2e_dir/bridged.log"
 		[[ $j == *"VHOST_NET_SET_BACKEND {index=1 fd="[0-9]* ]] && break
@@ -231,22 +237,30 @@ lv_main() {
 		[ $((i / 5)) -lt "$lv_boot_s" ] || { qe_fail "vhost did not start within $lv_boot_s s of QEMU's start"; return; }
 		sleep 0.2
 	done
-	detail "vhost started (the daemon's VHOST_NET_SET_BACKEND) $(qe_since "$t0") s after QEMU started"
-	qmp "$lv_dom" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
-	case $qe_ans in *'"vhost-started": true'*) ;; *) qe_fail "QEMU does not use vhost (vhost-started is not true)"; return ;; esac
-	detail "QEMU: vhost-started true, guest features: $(grep -o '"guest-features": {[^}]*}' <<<"$qe_ans" | grep -o 'VIRTIO_[A-Z0-9_]*' | paste -sd ' ')"
-
-	# Paused: vhost stops (GET_VRING_BASE through the bridge); the rings must equal testpmd's counters.
 	for ((n = 1; n <= 10; n++)); do
-		virsh suspend "$lv_dom" >/dev/null || { qe_fail "virsh suspend failed"; return; }
+		echo "suspend $lv_dom" >&"$lv_vin"
+		[ "$n" = 1 ] && detail "vhost started (the daemon's VHOST_NET_SET_BACKEND) $(qe_since "$t0") s after QEMU started; suspending"
+		for ((i = 0; i < 300; i++)); do
+			IFS= read -r -d '' j <"$lv_rt/virsh-shell.log"
+			[ "$(grep -c "Domain '$lv_dom' suspended" <<<"$j")" -ge "$n" ] && break
+			sleep 0.1
+		done
+		[ $i -lt 300 ] || { qe_fail "virsh suspend did not finish within 30 s: $(tail -2 "$lv_rt/virsh-shell.log" | tr '\n' ' ')"; return; }
+		# Paused: vhost stopped (GET_VRING_BASE through the bridge).
 		qe_rx='' qe_tx=''
 		ring "$lv_dom" 0 && qe_rx=$ring_used
 		ring "$lv_dom" 1 && qe_tx=$ring_used j=$ring_avail
 		[ -n "$qe_rx" ] && [ -n "$qe_tx" ] || { qe_fail "cannot read the guest's ring indices: $qe_ans"; return; }
 		[ "$qe_tx" -gt 0 ] && break
-		virsh resume "$lv_dom" >/dev/null || { qe_fail "virsh resume failed"; return; }
-		sleep 0.5
+		echo "resume $lv_dom" >&"$lv_vin"
+		sleep 1
 	done
+	echo quit >&"$lv_vin"
+	exec {lv_vin}>&-
+	wait "$lv_vsh"
+	qmp "$lv_dom" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
+	case $qe_ans in *VIRTIO_CONFIG_S_DRIVER_OK*) ;; *) qe_fail "the guest's NIC was reset before the pause (no DRIVER_OK)"; return ;; esac
+	detail "paused with the guest's NIC open (DRIVER_OK), guest features: $(grep -o '"guest-features": {[^}]*}' <<<"$qe_ans" | grep -o 'VIRTIO_[A-Z0-9_]*' | paste -sd ' ')"
 	qe_tap_rx0=$(cat "/sys/class/net/$lv_tap/statistics/rx_packets" 2>/dev/null)
 	[ -n "$qe_tap_rx0" ] || { qe_fail "no tap $lv_tap"; return; }
 	detail "suspended (virsh suspend $n) $(qe_since "$t0") s after QEMU started: the guest had sent $qe_tx packets (TX ring used index; back-end's last avail $j) and received $qe_rx (RX ring used index); tap $lv_tap rx_packets $qe_tap_rx0"
@@ -270,8 +284,8 @@ lv_main() {
 		qe_fail "$errs ioctls failed in the daemon"
 		return
 	fi
-	opener=$(grep -m1 -o 'new device of VMM pid [0-9]*' "$e2e_dir/bridged.log" | grep -o '[0-9]*$')
-	detail "daemon: $(grep -m1 -o 'dev [0-9]*: new device of VMM pid [0-9]*' "$e2e_dir/bridged.log") ($([ "$opener" = "$lv_pid" ] && echo libvirtd || echo "not libvirtd, pid $lv_pid"))"
+	vmm=$(grep -m1 -o 'new device of VMM pid [0-9]*' "$e2e_dir/bridged.log" | grep -o '[0-9]*$')
+	[ "$vmm" = "$qpid" ] || { qe_fail "the daemon's device belongs to pid ${vmm:-none}, not QEMU's $qpid"; return; }
 	seq=$(grep " pid $qpid seq " "$e2e_dir/bridged.log" | grep -o 'VHOST_[A-Z_]*' | awk '
 		$1 == p { n++; next } { fold(); p = $1; n = 1 } END { fold(); print out }
 		function fold() { if (p != "") { sub(/^VHOST_/, "", p); out = out sep p (n > 1 ? "x" n : ""); sep = " " } }')
@@ -279,7 +293,7 @@ lv_main() {
 		grep -q " pid $qpid seq [0-9]*: $i .* -> 0" "$e2e_dir/bridged.log" ||
 			{ qe_fail "the daemon's log has no $i from QEMU (pid $qpid)"; return; }
 	done
-	detail "QEMU's (pid $qpid) vhost ioctls in the daemon's log: $seq"
+	detail "the daemon's device of VMM pid $vmm (QEMU), its vhost ioctls: $seq"
 	# QEMU's own output (libvirt's log, without the command line libvirt writes first)
 	j=$(grep -vE '^-|\\$|^LC_ALL=' "/var/log/libvirt/qemu/$lv_dom.log" 2>/dev/null | grep -iE 'falling back|userspace virtio|Assertion|vhost.*(fail|error)')
 	[ -z "$j" ] || { head -10 <<<"$j" | sed 's/^/    qemu: /'; qe_fail "QEMU's log reports vhost trouble"; return; }
