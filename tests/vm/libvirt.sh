@@ -43,7 +43,9 @@ lv_tap=vub0
 lv_user=libvirt-qemu
 lv_rt=/run/vub-lv		# libvirtd's config copies, logs, the domain's XML
 lv_pid=			# libvirtd
-lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# QEMU start to vhost started (the guest's NIC open), at most
+lv_vin='' lv_vsh=''	# a virsh shell: our end of its input pipe, its pid
+lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# QEMU start to iPXE's start, at most
+lv_min=${LV_PACKETS:-4}	# packets testpmd must have received from the guest before the pause
 export LIBVIRT_DEFAULT_URI=qemu:///system
 # libvirt names the NIC's device after its alias net0
 qe_nic=/machine/peripheral/net0/virtio-backend
@@ -58,6 +60,9 @@ qmp() {
 }
 
 lv_cleanup() {
+	[ -z "$lv_vin" ] || exec {lv_vin}>&-
+	[ -z "$lv_vsh" ] || { kill "$lv_vsh" 2>/dev/null; wait "$lv_vsh" 2>/dev/null; }
+	lv_vin='' lv_vsh=''
 	virsh destroy "$lv_dom" >/dev/null 2>&1
 	qe_pid=	# libvirt's QEMU, gone with the domain
 	if [ -n "$lv_pid" ]; then
@@ -158,7 +163,7 @@ lv_domain_xml() {
 		  <memory unit='MiB'>128</memory>
 		  <vcpu placement='static'$cpus>1</vcpu>
 		  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
-		  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>
+		  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/><bios useserial='yes'/></os>
 		  <on_reboot>destroy</on_reboot>
 		  <devices>
 		    <emulator>$(command -v "$qe_qemu")</emulator>
@@ -169,7 +174,7 @@ lv_domain_xml() {
 		      <driver name='vhost'/>
 		      <backend vhost='/dev/vhost-user-bridge'/>
 		    </interface>
-		    <serial type='file'><source path='$lv_rt/serial.log'/></serial>
+		    <serial type='file'><source path='$qe_dir/$lv_dom.serial'/></serial>
 		    <controller type='usb' model='none'/>
 		    <memballoon model='none'/>
 		  </devices>
@@ -177,8 +182,20 @@ lv_domain_xml() {
 	EOF
 }
 
+# lv_type TEXT: type TEXT and Enter on the guest's keyboard (lower-case letters, digits,
+# spaces) through the virsh shell, one key per send-key (keys of one send-key are pressed
+# together).
+lv_type() {
+	local k i
+	for ((i = 0; i <= ${#1}; i++)); do
+		k=${1:i:1}
+		case $k in " ") k=SPACE ;; "") k=ENTER ;; *) k=${k^^} ;; esac
+		echo "send-key $lv_dom KEY_$k" >&"$lv_vin"
+	done
+}
+
 lv_main() {
-	local sock t0 missing qpid uid i j n fdl seq errs vmm lv_vin lv_vsh
+	local sock t0 missing qpid uid i j n fdl seq errs vmm
 	local -a s f
 	[ "$(id -u)" = 0 ] || { qe_fail "needs root"; return; }
 	missing=$(lv_missing)
@@ -219,51 +236,68 @@ lv_main() {
 	case $j in *'Permission denied'*) ;; *) qe_fail "setpriv as $lv_user: $j"; return ;; esac
 	detail "$lv_user cannot open /dev/vhost-user-bridge ($(stat -c '%U:%G %a' /dev/vhost-user-bridge)): libvirtd opened it"
 
-	# iPXE opens the NIC (DRIVER_OK: QEMU starts vhost, its VHOST_NET_SET_BACKEND with a
-	# tap fd in the daemon's log), sends about 10 packets and resets the NIC (vhost stops,
-	# the rings start over) within seconds: too soon for a virsh started then (seconds
-	# under TCG), or for polling testpmd's counters.  So a virsh shell, already connected,
-	# waits on a pipe, the daemon's log is watched (builtins only, no fork) and the domain
-	# suspended at once; again a little later if the guest had sent nothing yet.
+	# iPXE's autoboot opens the NIC, sends its DHCP and resets the NIC within a second or
+	# two under nested KVM: too soon to pause it.  So, as in 31-migrate.sh, into iPXE's
+	# shell (Ctrl-B until its prompt shows on the serial console, which <bios
+	# useserial='yes'/> gives SeaBIOS and iPXE) and "ifopen net0": the NIC stays open.
+	# Keys go through a virsh shell, already connected (a virsh started per key takes
+	# seconds under TCG).
 	mkfifo "$lv_rt/virsh.in"
 	exec {lv_vin}<>"$lv_rt/virsh.in"
 	stdbuf -oL virsh <&"$lv_vin" >"$lv_rt/virsh-shell.log" 2>&1 &
 	lv_vsh=$!
-	echo "echo ready" >&"$lv_vin"
-	for ((i = 0; ; i++)); do
+	serial_wait "$lv_dom" "starting execution" "$lv_boot_s" || { qe_fail "$qe_why"; return; }
+	for ((i = 0; i < 600; i++)); do
+		IFS= read -r -d '' j <"$qe_dir/$lv_dom.serial"
+		[[ $j == *"iPXE>"* ]] && break
+		echo "send-key $lv_dom KEY_LEFTCTRL KEY_B" >&"$lv_vin"
+		sleep 0.5
+	done
+	[[ $j == *"iPXE>"* ]] || { qe_fail "no iPXE shell prompt"; return; }
+	detail "iPXE's shell $(qe_since "$t0") s after QEMU started"
+	lv_type "ifopen net0"
+	for ((i = 0; i < 300; i++)); do
 		IFS= read -r -d '' j <"$e2e_dir/bridged.log"
 		[[ $j == *"VHOST_NET_SET_BACKEND {index=1 fd="[0-9]* ]] && break
-		kill -0 "$qpid" 2>/dev/null || { qe_fail "QEMU exited before vhost started"; return; }
-		[ $((i / 5)) -lt "$lv_boot_s" ] || { qe_fail "vhost did not start within $lv_boot_s s of QEMU's start"; return; }
 		sleep 0.2
 	done
-	for ((n = 1; n <= 10; n++)); do
-		echo "suspend $lv_dom" >&"$lv_vin"
-		[ "$n" = 1 ] && detail "vhost started (the daemon's VHOST_NET_SET_BACKEND) $(qe_since "$t0") s after QEMU started; suspending"
-		for ((i = 0; i < 300; i++)); do
-			IFS= read -r -d '' j <"$lv_rt/virsh-shell.log"
-			[ "$(grep -c "Domain '$lv_dom' suspended" <<<"$j")" -ge "$n" ] && break
-			sleep 0.1
-		done
-		[ $i -lt 300 ] || { qe_fail "virsh suspend did not finish within 30 s: $(tail -2 "$lv_rt/virsh-shell.log" | tr '\n' ' ')"; return; }
-		# Paused: vhost stopped (GET_VRING_BASE through the bridge).
-		qe_rx='' qe_tx=''
-		ring "$lv_dom" 0 && qe_rx=$ring_used
-		ring "$lv_dom" 1 && qe_tx=$ring_used j=$ring_avail
-		[ -n "$qe_rx" ] && [ -n "$qe_tx" ] || { qe_fail "cannot read the guest's ring indices: $qe_ans"; return; }
-		[ "$qe_tx" -gt 0 ] && break
-		echo "resume $lv_dom" >&"$lv_vin"
+	[ $i -lt 300 ] || { qe_fail "vhost did not start within 60 s of ifopen"; return; }
+	qmp "$lv_dom" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
+	case $qe_ans in *'"vhost-started": true'*) ;; *) qe_fail "QEMU does not use vhost (vhost-started is not true)"; return ;; esac
+	detail "ifopen net0: vhost started (the daemon's VHOST_NET_SET_BACKEND, QEMU's vhost-started true), guest features: $(grep -o '"guest-features": {[^}]*}' <<<"$qe_ans" | grep -o 'VIRTIO_[A-Z0-9_]*' | paste -sd ' ')"
+	# The guest sends: DHCP discovers, which testpmd echoes.
+	lv_type "dhcp"
+	for ((i = 0; i < 60; i++)); do
+		read -r -a s <<<"$(tp_stats qbe)"
+		[ ${#s[@]} = 4 ] || { qe_fail "no stats from testpmd: $e2e_why"; return; }
+		[ "${s[0]}" -ge "$lv_min" ] && break
 		sleep 1
 	done
+	detail "dhcp: testpmd RX ${s[0]}, TX ${s[2]} $(qe_since "$t0") s after QEMU started"
+	[ "${s[0]}" -gt 0 ] || { qe_fail "no packet from the guest reached testpmd"; return; }
+
+	# Paused: vhost stops (GET_VRING_BASE through the bridge); the rings must equal testpmd's counters.
+	echo "suspend $lv_dom" >&"$lv_vin"
+	for ((i = 0; i < 300; i++)); do
+		IFS= read -r -d '' j <"$lv_rt/virsh-shell.log"
+		[[ $j == *"Domain '$lv_dom' suspended"* ]] && break
+		sleep 0.1
+	done
+	[ $i -lt 300 ] || { qe_fail "virsh suspend did not finish within 30 s: $(tail -2 "$lv_rt/virsh-shell.log" | tr '\n' ' ')"; return; }
 	echo quit >&"$lv_vin"
 	exec {lv_vin}>&-
 	wait "$lv_vsh"
+	lv_vin='' lv_vsh=''
+	ring "$lv_dom" 0 && qe_rx=$ring_used
+	ring "$lv_dom" 1 && qe_tx=$ring_used j=$ring_avail
+	[ -n "$qe_rx" ] && [ -n "$qe_tx" ] || { qe_fail "cannot read the guest's ring indices: $qe_ans"; return; }
+	n=$j
 	qmp "$lv_dom" x-query-virtio-status "{\"path\": \"$qe_nic\"}" || { qe_fail "x-query-virtio-status: $qe_ans"; return; }
 	case $qe_ans in *VIRTIO_CONFIG_S_DRIVER_OK*) ;; *) qe_fail "the guest's NIC was reset before the pause (no DRIVER_OK)"; return ;; esac
-	detail "paused with the guest's NIC open (DRIVER_OK), guest features: $(grep -o '"guest-features": {[^}]*}' <<<"$qe_ans" | grep -o 'VIRTIO_[A-Z0-9_]*' | paste -sd ' ')"
+	j=$n
 	qe_tap_rx0=$(cat "/sys/class/net/$lv_tap/statistics/rx_packets" 2>/dev/null)
 	[ -n "$qe_tap_rx0" ] || { qe_fail "no tap $lv_tap"; return; }
-	detail "suspended (virsh suspend $n) $(qe_since "$t0") s after QEMU started: the guest had sent $qe_tx packets (TX ring used index; back-end's last avail $j) and received $qe_rx (RX ring used index); tap $lv_tap rx_packets $qe_tap_rx0"
+	detail "suspended (virsh suspend, the NIC open) $(qe_since "$t0") s after QEMU started: the guest had sent $qe_tx packets (TX ring used index; back-end's last avail $j) and received $qe_rx (RX ring used index); tap $lv_tap rx_packets $qe_tap_rx0"
 	[ "$qe_tx" -gt 0 ] || { qe_fail "the guest's TX ring is empty"; return; }
 	[ "$j" = "$qe_tx" ] || { qe_fail "TX ring: the back-end's last avail index $j != used index $qe_tx"; return; }
 	bridge_hook || return 1
@@ -307,7 +341,7 @@ lv_run() {
 	rc=$?
 	lv_keep
 	if [ $rc = 1 ]; then
-		for f in "$lv_rt/libvirtd.log" "/var/log/libvirt/qemu/$lv_dom.log" "$lv_rt/serial.log" "${e2e_dir:-/nonexistent}"/*.log; do
+		for f in "$lv_rt/libvirtd.log" "/var/log/libvirt/qemu/$lv_dom.log" "$qe_dir/$lv_dom.serial" "${e2e_dir:-/nonexistent}"/*.log; do
 			[ -s "$f" ] || continue
 			echo "--- ${f##*/} (last 25 lines)"
 			tail -n 25 "$f" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/  /' | cut -c1-240
