@@ -20,14 +20,16 @@
 # a libvirt-qemu user (group kvm), qemu.conf "namespaces = [ ]", no cgroups, no security
 # driver, QEMU's output in a file (no virtlogd), and the UNIX socket without polkit.
 #
-# Checks: QEMU runs as libvirt-qemu with an fd on /dev/vhost-user-bridge, vhostfd= on its
-# command line; as soon as vhost starts (the guest opened the NIC), the domain is
+# Checks: QEMU runs as libvirt-qemu with an fd on /dev/vhost-user-bridge, vhostfd on its
+# command line; the guest (iPXE's shell, reached with Ctrl-B over virsh send-key, its
+# console on the serial port by <bios useserial='yes'/>) opens the NIC (ifopen: vhost
+# started) and sends (dhcp); once testpmd has counted its packets the domain is
 # suspended (virsh suspend: vhost stops) with the NIC still open (DRIVER_OK), and the guest's
 # own ring indices (x-query-virtio-queue-status through virsh qemu-monitor-command) must
 # equal testpmd's counters (TX ring used index = testpmd RX, RX ring's = testpmd TX), the
 # tap vub0 must have received nothing; then virsh destroy, the daemon releases the device,
 # testpmd echoed every packet without a drop and quits, the daemon exits 0 on SIGTERM, its
-# log shows the device of QEMU's pid and QEMU's vhost ioctls, none failed, and
+# log names QEMU's pid as the device's VMM and shows QEMU's vhost ioctls, none failed, and
 # QEMU's log has no vhost error.  Logs: $VUB_OUT/libvirt/ (build/vm-KREL/libvirt/).
 #
 # Run as the whole guest script of a 6.12 VM: make check-libvirt (not part of make check).
@@ -44,6 +46,7 @@ lv_user=libvirt-qemu
 lv_rt=/run/vub-lv		# libvirtd's config copies, logs, the domain's XML
 lv_pid=			# libvirtd
 lv_vin='' lv_vsh=''	# a virsh shell: our end of its input pipe, its pid
+lv_tails=		# live copies of logs into $VUB_OUT
 lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# QEMU start to iPXE's start, at most
 lv_min=${LV_PACKETS:-4}	# packets testpmd must have received from the guest before the pause
 export LIBVIRT_DEFAULT_URI=qemu:///system
@@ -63,6 +66,9 @@ lv_cleanup() {
 	[ -z "$lv_vin" ] || exec {lv_vin}>&-
 	[ -z "$lv_vsh" ] || { kill "$lv_vsh" 2>/dev/null; wait "$lv_vsh" 2>/dev/null; }
 	lv_vin='' lv_vsh=''
+	# shellcheck disable=SC2086 # pids
+	[ -z "$lv_tails" ] || { kill $lv_tails 2>/dev/null; wait $lv_tails 2>/dev/null; }
+	lv_tails=
 	virsh destroy "$lv_dom" >/dev/null 2>&1
 	qe_pid=	# libvirt's QEMU, gone with the domain
 	if [ -n "$lv_pid" ]; then
@@ -174,7 +180,7 @@ lv_domain_xml() {
 		      <driver name='vhost'/>
 		      <backend vhost='/dev/vhost-user-bridge'/>
 		    </interface>
-		    <serial type='file'><source path='$qe_dir/$lv_dom.serial'/></serial>
+		    <serial type='file'><source path='$qe_dir/libvirt.serial'/></serial>
 		    <controller type='usb' model='none'/>
 		    <memballoon model='none'/>
 		  </devices>
@@ -246,15 +252,33 @@ lv_main() {
 	exec {lv_vin}<>"$lv_rt/virsh.in"
 	stdbuf -oL virsh <&"$lv_vin" >"$lv_rt/virsh-shell.log" 2>&1 &
 	lv_vsh=$!
-	serial_wait "$lv_dom" "starting execution" "$lv_boot_s" || { qe_fail "$qe_why"; return; }
-	for ((i = 0; i < 600; i++)); do
-		IFS= read -r -d '' j <"$qe_dir/$lv_dom.serial"
+	# Live copies for the host (build/vm-6.12/libvirt.*.live), to see where a run hangs.
+	if [ -n "${VUB_OUT:-}" ]; then
+		tail -n +1 -F "$qe_dir/libvirt.serial" >"$VUB_OUT/libvirt.serial.live" 2>/dev/null &
+		lv_tails+=" $!"
+		tail -n +1 -F "$e2e_dir/bridged.log" >"$VUB_OUT/libvirt.bridged.live" 2>/dev/null &
+		lv_tails+=" $!"
+	fi
+	# Ctrl-B from the start, every 0.3 s: under nested KVM iPXE's 2 s prompt passes in a
+	# moment, and keys pressed before it wait in the BIOS keyboard buffer.
+	for ((i = 0; ; i++)); do
+		IFS= read -r -d '' j <"$qe_dir/libvirt.serial"
 		[[ $j == *"iPXE>"* ]] && break
+		IFS= read -r -d '' n <"$e2e_dir/bridged.log"
+		[[ $n == *"VHOST_NET_SET_BACKEND {index=1 fd="[0-9]* ]] &&
+			{ qe_fail "iPXE's autoboot opened the NIC: no Ctrl-B reached its prompt"; return; }
+		kill -0 "$qpid" 2>/dev/null || { qe_fail "QEMU exited before iPXE's shell prompt"; return; }
+		[ $((i * 3 / 10)) -lt "$lv_boot_s" ] || { qe_fail "no iPXE shell prompt within $lv_boot_s s"; return; }
 		echo "send-key $lv_dom KEY_LEFTCTRL KEY_B" >&"$lv_vin"
-		sleep 0.5
+		sleep 0.3
 	done
-	[[ $j == *"iPXE>"* ]] || { qe_fail "no iPXE shell prompt"; return; }
-	detail "iPXE's shell $(qe_since "$t0") s after QEMU started"
+	# The Ctrl-Bs still queued in the virsh shell would move the shell's cursor: let them pass.
+	echo "echo keys-done" >&"$lv_vin"
+	for ((i = 0; i < 300; i++)); do
+		IFS= read -r -d '' j <"$lv_rt/virsh-shell.log"
+		[[ $j == *$'\nkeys-done'* ]] && break
+		sleep 0.1
+	done
 	lv_type "ifopen net0"
 	for ((i = 0; i < 300; i++)); do
 		IFS= read -r -d '' j <"$e2e_dir/bridged.log"
@@ -341,7 +365,7 @@ lv_run() {
 	rc=$?
 	lv_keep
 	if [ $rc = 1 ]; then
-		for f in "$lv_rt/libvirtd.log" "/var/log/libvirt/qemu/$lv_dom.log" "$qe_dir/$lv_dom.serial" "${e2e_dir:-/nonexistent}"/*.log; do
+		for f in "$lv_rt/libvirtd.log" "/var/log/libvirt/qemu/$lv_dom.log" "$qe_dir/libvirt.serial" "${e2e_dir:-/nonexistent}"/*.log; do
 			[ -s "$f" ] || continue
 			echo "--- ${f##*/} (last 25 lines)"
 			tail -n 25 "$f" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/  /' | cut -c1-240
