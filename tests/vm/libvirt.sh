@@ -217,12 +217,14 @@ lv_main() {
 
 	lv_domain_xml >"$lv_rt/$lv_dom.xml"
 	t0=$(qe_now)
-	virsh create "$lv_rt/$lv_dom.xml" >"$lv_rt/virsh-create.log" 2>&1 ||
+	# Paused (QEMU -S): under nested KVM the guest would be through iPXE's Ctrl-B prompt
+	# before the checks below are done.
+	virsh create --paused "$lv_rt/$lv_dom.xml" >"$lv_rt/virsh-create.log" 2>&1 ||
 		{ qe_fail "virsh create: $(tr '\n' ' ' <"$lv_rt/virsh-create.log")"; return; }
 	read -r qpid <"/run/libvirt/qemu/$lv_dom.pid" 2>/dev/null
 	[ -n "$qpid" ] && [ -d "/proc/$qpid" ] || { qe_fail "no QEMU pid from libvirt"; return; }
 	qe_pid=$qpid	# for 30-e2e-qemu.sh's helpers
-	detail "virsh create: QEMU pid $qpid after $(qe_since "$t0") s"
+	detail "virsh create --paused: QEMU pid $qpid after $(qe_since "$t0") s"
 	virsh dumpxml "$lv_dom" >"$lv_rt/$lv_dom.live.xml" 2>&1
 
 	# QEMU as libvirt-qemu, with libvirt's descriptor on the bridge.
@@ -261,6 +263,7 @@ lv_main() {
 	fi
 	# Ctrl-B from the start, every 0.3 s: under nested KVM iPXE's 2 s prompt passes in a
 	# moment, and keys pressed before it wait in the BIOS keyboard buffer.
+	echo "resume $lv_dom" >&"$lv_vin"
 	for ((i = 0; ; i++)); do
 		IFS= read -r -d '' j <"$qe_dir/libvirt.serial"
 		[[ $j == *"iPXE>"* ]] && break
