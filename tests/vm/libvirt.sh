@@ -279,11 +279,12 @@ lv_main() {
 	# The used rings' guest-physical addresses, and their idx from the guest's RAM.
 	for n in 0 1; do
 		j=$(grep -o " pid $qpid seq [0-9]*: VHOST_SET_VRING_ADDR {index=$n .* log=0x[0-9a-f]*" "$e2e_dir/bridged.log" | tail -1 | grep -o '0x[0-9a-f]*$')
-		[ -n "$j" ] || { qe_fail "no VHOST_SET_VRING_ADDR of ring $n in the daemon's log"; return; }
+		[[ $j =~ ^0x[0-9a-f]+$ ]] || { qe_fail "no VHOST_SET_VRING_ADDR of ring $n in the daemon's log"; return; }
 		qe_ans=$(virsh qemu-monitor-command "$lv_dom" --hmp "xp /1hx $((j + 2))" 2>&1) ||
 			{ qe_fail "xp: $qe_ans"; return; }
-		i=$(grep -o '0x[0-9a-f]*[[:space:]]*$' <<<"$qe_ans" | tail -1)
-		[ -n "$i" ] || { qe_fail "xp of ring $n's used idx: $qe_ans"; return; }
+		# "000000000007f81002: 0x000a" (with a CR)
+		i=$(tr -d '\r' <<<"$qe_ans" | grep -o '0x[0-9a-f]*[[:space:]]*$' | tail -1 | tr -d '[:space:]')
+		[[ $i =~ ^0x[0-9a-f]+$ ]] || { qe_fail "xp of ring $n's used idx: $qe_ans"; return; }
 		lv_used[n]=$((i))
 		detail "ring $n: used ring at guest-physical $j, used idx ${lv_used[n]} (xp: $(tr -d '\r\n' <<<"$qe_ans"))"
 	done
