@@ -9,7 +9,7 @@
 # libvirtd (root) opens /dev/vhost-user-bridge itself and passes QEMU the descriptor
 # (-netdev tap,...,vhost=on,vhostfd=N); QEMU runs as libvirt-qemu, which cannot open the
 # node (root 0600 here).  The guest is the iPXE ROM of guest.d/30-e2e-qemu.sh (whose
-# functions this sources: testpmd and the daemon, the ring read-out over QMP), booting
+# functions this sources: testpmd and the daemon, their checks at the end), booting
 # from the network: its DHCP and router solicitations go through the bridge to unmodified
 # dpdk-testpmd (vhost PMD, macswap), which echoes them.
 #
@@ -50,18 +50,6 @@ lv_vin='' lv_vsh=''	# a virsh shell: our end of its input pipe, its pid
 lv_tails=		# live copies of logs into $VUB_OUT
 lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# QEMU start to iPXE's start, at most
 export LIBVIRT_DEFAULT_URI=qemu:///system
-# libvirt names the NIC's device after its alias net0
-qe_nic=/machine/peripheral/net0/virtio-backend
-
-# qmp RUN COMMAND [ARGUMENTS-JSON] as in 30-e2e-qemu.sh (which ring() calls), through
-# libvirt's monitor: the answer in qe_ans, fails on an error.
-qmp() {
-	qe_ans=$(virsh qemu-monitor-command "$lv_dom" --pretty \
-		"{\"execute\": \"$2\"${3:+, \"arguments\": $3}}" 2>&1) || return 1
-	case $qe_ans in *'"error"'*) return 1 ;; esac
-	return 0
-}
-
 lv_cleanup() {
 	[ -z "$lv_vin" ] || exec {lv_vin}>&-
 	[ -z "$lv_vsh" ] || { kill "$lv_vsh" 2>/dev/null; wait "$lv_vsh" 2>/dev/null; }
