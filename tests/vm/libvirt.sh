@@ -48,8 +48,9 @@ lv_rt=/run/vub-lv		# libvirtd's config copies, logs, the domain's XML
 lv_pid=			# libvirtd
 lv_vin='' lv_vsh=''	# a virsh shell: our end of its input pipe, its pid
 lv_tails=		# live copies of logs into $VUB_OUT
-lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# QEMU start to iPXE's start, at most
+lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# the domain's resume to vhost's stop (iPXE's DHCP done), at most
 export LIBVIRT_DEFAULT_URI=qemu:///system
+
 lv_cleanup() {
 	[ -z "$lv_vin" ] || exec {lv_vin}>&-
 	[ -z "$lv_vsh" ] || { kill "$lv_vsh" 2>/dev/null; wait "$lv_vsh" 2>/dev/null; }
