@@ -15,6 +15,8 @@
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make check-migrate        only 31-migrate.sh (QEMU 7.2 live migration), in a 6.12 VM
+#   make check-libvirt        libvirt 9.0 starting QEMU on the bridge (tests/vm/libvirt.sh), in a 6.12 VM;
+#                             not in check
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
 #   make -C tests/selftests kselftest-install INSTALL_PATH=dir   vub_selftests (on the kernel's
@@ -37,6 +39,8 @@ DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwar
 	ipxe-qemu strace udev gnuplot-nox linux-perf procps systemd
 # make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
 DEPS += build-essential debhelper dh-dkms lintian
+# make check-libvirt: libvirtd, its QEMU driver and virsh (no maintainer scripts: nothing starts on install).
+DEPS += $(if $(filter check-libvirt,$(MAKECMDGOALS)),libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
 # Building the debug kernel (KVER=debug or kasan) needs a few more.
 DEPS += $(if $(filter debug kasan,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
@@ -46,7 +50,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest check-migrate bench demo lint clean fuzz \
+.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest check-migrate check-libvirt bench demo lint clean fuzz \
 	debug-kernel \
 	install install-module install-userspace install-dkms uninstall deb
 
@@ -109,6 +113,15 @@ check-linux-guest: deps userspace
 # (tests/vm/guest.d/31-migrate.sh, which check-vm runs too).
 check-migrate: deps userspace
 	VUB_TESTS=31-migrate.sh $(VM)/run.sh 6.12
+
+# libvirt 9.0 (Debian 12's, unpatched) starting QEMU 7.2 with the admin guide's recipe (<interface
+# type='ethernet'> with <backend vhost='/dev/vhost-user-bridge'/>, memfd shared RAM, <domain type='kvm'>:
+# kvm_amd in the VM, nested KVM on TCG): libvirtd opens the node and hands QEMU (as libvirt-qemu) the fd;
+# the iPXE guest's packets reach testpmd through the daemon, and with the domain suspended the guest's rings
+# equal testpmd's counters.  tests/vm/libvirt.sh as the whole guest script of a 6.12 VM; not in check
+# (Documentation/vm-runner.rst, "libvirt").
+check-libvirt: deps userspace
+	VUB_GUEST=$(VM)/libvirt.sh VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
 
 # tests/vm/demo-guest.sh in a 6.12 VM (its results replace build/vm-6.12/).
 demo: deps userspace

@@ -37,7 +37,8 @@
 #   VUB_GUEST=$PWD/tests/vm/guest.d/30-e2e-qemu.sh make check-vm KVER=6.12
 set -u
 qe_self=$(readlink -f "$0")
-qe_top=$(cd "$(dirname "$qe_self")/../../.." && pwd)
+# The repo, from this file's place (a sourcing script may live elsewhere: tests/vm/libvirt.sh)
+qe_top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../.." && pwd)
 qe_build=${VUB_BUILD:-$qe_top/build}
 qe_qemu=${QEMU:-qemu-system-x86_64}
 qe_runs="vhost-net bridge"
@@ -356,14 +357,11 @@ bridge_hook() {
 	[ "$qe_tap_rx0" = 0 ] || { qe_fail "the tap received $qe_tap_rx0 packets: QEMU's data did not all go through the bridge"; return; }
 }
 
-qe_bridge() {
-	local sock=$qe_dir/backend.sock t0 i rc cpu_tp=0 cpu_q= errs
-	local -a s f
-	say "bridge: unmodified QEMU with vhostfd=$qe_vfd $qe_vfd<>/dev/vhost-user-bridge, vhost-user-bridged, dpdk-testpmd (vhost PMD, macswap)"
-	[ -c /dev/vhost-user-bridge ] || { qe_fail "no /dev/vhost-user-bridge (module not loaded)"; return; }
-	[ -x "$e2e_testpmd" ] || { qe_fail "no $e2e_testpmd (make deps)"; return; }
-	# testpmd's busy forwarding lcore and its main lcore share CPU 0; QEMU gets CPU 1.
-	[ "$(nproc)" -ge 2 ] && cpu_q=1
+# qe_backend_start SOCK CPU: the bridge's back-end: dpdk-testpmd qbe (vhost PMD listening
+# on SOCK, macswap, on CPU) and vhost-user-bridged --verbose --backend SOCK, attached;
+# logs in $qe_dir/tp/ (e2e_dir).
+qe_backend_start() {
+	local sock=$1 cpu_tp=$2 t0 i
 	e2e_dir=$qe_dir/tp
 	mkdir -p "$e2e_dir"
 	rm -rf /run/dpdk/vub-e2e-qbe
@@ -387,12 +385,15 @@ qe_bridge() {
 	done
 	grep -q 'attached: API version' "$e2e_dir/bridged.log" || { qe_fail "vhost-user-bridged did not attach"; return; }
 	detail "$(grep -m1 'attached: API version' "$e2e_dir/bridged.log")"
+}
 
-	qe_hook=bridge_hook
-	qe_run bridge /dev/vhost-user-bridge "$cpu_q" || return 1
-	[ "$qe_tap_rx" = 0 ] || { qe_fail "the tap received $qe_tap_rx packets: QEMU's data did not all go through the bridge"; return; }
-
-	# QEMU is gone: its device was closed, and testpmd's counters are final.
+# qe_backend_end, once the VMM closed its device: the daemon released it, testpmd stops
+# (qe_tp_end: its RX-packets RX-bytes TX-packets TX-bytes; qe_tp_fwd: forwarded RX,
+# dropped, TX, dropped) and quits, and the daemon exits 0 on SIGTERM.
+qe_tp_end=() qe_tp_fwd=()
+qe_backend_end() {
+	local i rc
+	local -a s f
 	for ((i = 0; i < 100; i++)); do
 		grep -q 'released after' "$e2e_dir/bridged.log" && break
 		sleep 0.1
@@ -404,6 +405,7 @@ qe_bridge() {
 	read -r -a f <<<"$(awk '/Forward statistics for port 0/ { k = 1 } k && /RX-packets:/ { r = $2; d = $4 }
 		k && /TX-packets:/ { t = $2; x = $4; k = 0 } END { print r + 0, d + 0, t + 0, x + 0 }' "${e2e_log[qbe]}")"
 	detail "testpmd at the end: RX-packets ${s[0]} (RX-bytes ${s[1]}), TX-packets ${s[2]} (TX-bytes ${s[3]}); forwarded: RX ${f[0]} dropped ${f[1]}, TX ${f[2]} dropped ${f[3]}"
+	qe_tp_end=("${s[@]}") qe_tp_fwd=("${f[@]}")
 	tp_quit qbe || { qe_fail "testpmd did not quit"; return; }
 	kill -TERM "$e2e_daemon_pid"
 	for ((i = 0; i < 100; i++)); do
@@ -416,6 +418,25 @@ qe_bridge() {
 	e2e_daemon_pid=
 	[ "$rc" = 0 ] || { qe_fail "vhost-user-bridged exited with status $rc after SIGTERM"; return; }
 	detail "testpmd quit, vhost-user-bridged exited 0 on SIGTERM: $(grep -m1 -o 'stopped by signal.*' "$e2e_dir/bridged.log")"
+}
+
+qe_bridge() {
+	local sock=$qe_dir/backend.sock i cpu_tp=0 cpu_q= errs
+	local -a s f
+	say "bridge: unmodified QEMU with vhostfd=$qe_vfd $qe_vfd<>/dev/vhost-user-bridge, vhost-user-bridged, dpdk-testpmd (vhost PMD, macswap)"
+	[ -c /dev/vhost-user-bridge ] || { qe_fail "no /dev/vhost-user-bridge (module not loaded)"; return; }
+	[ -x "$e2e_testpmd" ] || { qe_fail "no $e2e_testpmd (make deps)"; return; }
+	# testpmd's busy forwarding lcore and its main lcore share CPU 0; QEMU gets CPU 1.
+	[ "$(nproc)" -ge 2 ] && cpu_q=1
+	qe_backend_start "$sock" "$cpu_tp" || return 1
+
+	qe_hook=bridge_hook
+	qe_run bridge /dev/vhost-user-bridge "$cpu_q" || return 1
+	[ "$qe_tap_rx" = 0 ] || { qe_fail "the tap received $qe_tap_rx packets: QEMU's data did not all go through the bridge"; return; }
+
+	# QEMU is gone: its device was closed, and testpmd's counters are final.
+	qe_backend_end || return 1
+	s=("${qe_tp_end[@]}") f=("${qe_tp_fwd[@]}")
 	qe_keep bridge
 
 	errs=$(grep -c ' -> E[A-Z]*' "$e2e_dir/bridged.log")
