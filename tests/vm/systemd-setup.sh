@@ -23,6 +23,9 @@ mkdir -p /etc/udev/rules.d
 ln -sfn /dev/null /etc/udev/rules.d/80-drivers.rules
 
 u=/etc/systemd/system
+# The test: the systemd stage's, or make check-deb's (tests/vm/run.sh --deb: VUB_GUEST).
+test=$VUB_TOP/tests/vm/systemd-guest.sh
+[ "$VUB_MODE" != deb ] || test=$VUB_GUEST
 # No getty, timers or network services: only what the stage needs.
 cat >$u/vub-test.target <<EOT
 [Unit]
@@ -36,12 +39,12 @@ EOT
 # with its exit status (isa-debug-exit); run.sh's timeout is the last resort.
 cat >$u/vub-test.service <<EOT
 [Unit]
-Description=vhost-user-bridge: tests/vm/systemd-guest.sh
+Description=vhost-user-bridge: tests/vm/${test##*/}
 After=sysinit.target sockets.target
 
 [Service]
 Type=exec
-ExecStart=/bin/bash $VUB_TOP/tests/vm/systemd-guest.sh
+ExecStart=/bin/bash $test
 ExecStopPost=/bin/bash $VUB_TOP/tests/vm/systemd-guest.sh --exit
 StandardOutput=append:/run/out/test.log
 StandardError=inherit
