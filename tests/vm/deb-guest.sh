@@ -56,7 +56,8 @@ f=/usr/sbin/policy-rc.d
 [ ! -e $f ] || { echo "# removed the host's $f: $(grep -v '^#' $f | paste -sd ' ')"; rm -f $f; }
 # The host root as it is, for what the overlay's upper layer changed (the last check).
 mkdir -p /run/vub-lower
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /run/vub-lower
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /run/vub-lower &&
+	mount -o remount,bind,ro /run/vub-upper	# the upper layer (tests/vm/init): only read
 st=$?
 m=/lib/modules/$krel
 nmod=$(find "$m" -name '*.ko*' | wc -l)
