@@ -39,9 +39,11 @@ why() { echo "# not so: $*"; return 1; }	# in a chain of checks: say which one f
 
 echo "TAP version 13"
 echo "# kernel $krel, $(nproc) cpus, systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p') as PID 1"
-[ "$(readlink /proc/1/exe)" = "$(readlink -f /lib/systemd/systemd)" ] &&
-	state=$(systemctl is-system-running --wait) && [ "$(prop ActiveState vub-test.target)" = active ]
-point $? "systemd is PID 1, booted into vub-test.target (system ${state:-?})"
+state=$(systemctl is-system-running --wait)
+echo "# system $state; $(systemd-analyze time | head -1)"
+systemctl --failed --no-legend | diag
+[ "$(readlink /proc/1/exe)" = "$(readlink -f /lib/systemd/systemd)" ] && [ "$(prop ActiveState vub-test.target)" = active ]
+point $? "systemd is PID 1, booted into vub-test.target"
 
 # --- The host's part (tests/vm/deb-root.sh) and this machine ---------------------------------
 mapfile -t debs <"$VUB_OUT/debs"
@@ -54,10 +56,14 @@ point $st "make deb on the host: ${debs[*]##*/}; lintian --pedantic: no error, n
 # machine is not, and a package's postinst is to start its unit here.
 f=/usr/sbin/policy-rc.d
 [ ! -e $f ] || { echo "# removed the host's $f: $(grep -v '^#' $f | paste -sd ' ')"; rm -f $f; }
-# The host root as it is, for what the overlay's upper layer changed (the last check).
-mkdir -p /run/vub-lower
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /run/vub-lower &&
-	mount -o remount,bind,ro /run/vub-upper	# the upper layer (tests/vm/init): only read
+# man-db's trigger (after dpkg -i and after the purge) rebuilds the index of all the host's
+# man pages, over 9p: 3 minutes each under TCG.  Off, as man-db/auto-update=false does it (the
+# pages themselves are checked on the host: check-unit's groff -ww).
+f=/var/lib/man-db/auto-update
+[ ! -e $f ] || { echo "# removed $f: no man-db index rebuild"; rm -f $f; }
+# tests/vm/init's binds: the overlay's upper layer (only read here) and the host root as it
+# is, for what the machine changed (the last check).
+mount -o remount,bind,ro /run/vub-upper && [ -d /run/vub-lower/usr ]
 st=$?
 m=/lib/modules/$krel
 nmod=$(find "$m" -name '*.ko*' | wc -l)
@@ -73,20 +79,20 @@ point $? "before: the kernel's headers and a module tree of $nmod, no vhost_user
 # files, and DKMS's machine key (/var/lib/dkms/mok.*, made by its first build and kept).
 noise='^(var/lib/dpkg|var/lib/apt|var/log|var/cache/(apt|man|debconf|ldconfig)|tmp|var/tmp)(/|$)|^var/lib/dkms/mok\.(key|pub)$'
 upper_paths() { (cd /run/vub-upper && find . -mindepth 1 | sed 's|^\./||' | grep -Ev "$noise" | sort); }
-sig() {	# ROOT: for each path on stdin, "PATH<TAB>what ROOT/PATH is"
-	local p f
-	while IFS= read -r p; do
-		f=$1/$p
-		printf '%s\t' "$p"
-		if [ -L "$f" ]; then echo "link $(readlink "$f")"
-		elif [ -d "$f" ]; then echo "dir $(stat -c %a "$f")"
-		elif [ -f "$f" ]; then echo "file $(stat -c %a "$f") $(md5sum <"$f" | cut -d' ' -f1)"
-		elif [ -e "$f" ]; then stat -c '%F %a %t:%T' "$f"
-		else echo none; fi
-	done
+sig() {	# ROOT LIST: for each path of LIST, "PATH<TAB>what ROOT/PATH is" (type, mode, link, md5)
+	local root=$1 list=$2
+	sed "s|^|$root/|" "$list" | tr '\n' '\0' >$w/nul
+	# A few processes for all the paths: each fork costs under TCG.
+	{
+		xargs -0 -r sh -c 'find "$@" -maxdepth 0 -printf "%p\t%y %m %l\n"' sh <$w/nul
+		xargs -0 -r sh -c 'find "$@" -maxdepth 0 -type f -exec md5sum {} +' sh <$w/nul |
+			sed 's/^\([0-9a-f]*\)  \(.*\)$/\2\tmd5 \1/'
+	} 2>/dev/null | awk -F'\t' -v n=$((${#root} + 2)) 'FILENAME == ARGV[1] { want[FNR] = $0; next }
+		{ p = substr($1, n); s[p] = s[p] " " $2 }
+		END { for (i = 1; i in want; i++) print want[i] "\t" (want[i] in s ? s[want[i]] : "none") }' "$list" -
 }
 upper_paths >$w/paths0
-sig "" <$w/paths0 >$w/sig0
+sig "" $w/paths0 >$w/sig0
 
 # --- Install -------------------------------------------------------------------------------
 # The back-end that /etc/default/vhost-user-bridged names, started now: it comes up (a minute
@@ -99,18 +105,26 @@ e2e_dir=$(mktemp -d /run/vub-deb.XXXXXX)
 tp_start be 0 1 256 --vdev "net_vhost0,iface=$be_sock,queues=1,client=0" -- \
 	-i --forward-mode=io --port-topology=loop --total-num-mbufs=8192 --nb-cores=1
 
+# The packages' paths, and which of them this machine has before dpkg -i (the purge is to
+# leave exactly those).
+for d in "${debs[@]}"; do dpkg-deb -c "$d"; done | awk '{ p = substr($6, 2); sub(/\/$/, "", p); print p == "" ? "/" : p }' |
+	sort -u | while IFS= read -r p; do
+		if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi
+	done >$w/had
+
+stamp() { local u l; while IFS= read -r l; do read -r u _ </proc/uptime; echo "[$u] $l"; done; }	# uptime of each line
 t=$SECONDS
-DEBIAN_FRONTEND=noninteractive dpkg -i "${debs[@]}" >"$VUB_OUT/dpkg-install.log" 2>&1
-st=$?
+DEBIAN_FRONTEND=noninteractive dpkg -i "${debs[@]}" 2>&1 | stamp >"$VUB_OUT/dpkg-install.log"
+st=${PIPESTATUS[0]}
 t=$((SECONDS - t))
-grep -E '^(Building|Module build|It is likely|Signing|Running|Error|Created symlink)|vhost_user_bridge' \
+grep -E '^\[[0-9.]*\] (Setting up|Building|Module build|It is likely|Signing|Running|Error|Created symlink|Processing)|vhost_user_bridge' \
 	"$VUB_OUT/dpkg-install.log" | diag
-[ $st = 0 ] || tail -30 "$VUB_OUT/dpkg-install.log" | diag
-point $st "dpkg -i ${debs[*]##*/} ($t s; log: dpkg-install.log)"
+[ "$st" = 0 ] || tail -30 "$VUB_OUT/dpkg-install.log" | diag
+point "$st" "dpkg -i ${debs[*]##*/} ($t s; log: dpkg-install.log)"
 
 version=$(dpkg-deb -f "${debs[0]}" Version)
 ko=$(find "$m/updates/dkms" -name 'vhost_user_bridge.ko*' 2>/dev/null | head -1)
-dstat=$(dkms status -m vhost-user-bridge -v "$version" -k "$krel" 2>&1)
+dstat=$(dkms status -m vhost-user-bridge -v "$version" -k "$krel" 2>/dev/null)
 echo "# dkms status: $dstat; module: ${ko:-none}"
 [ -n "$ko" ] && grep -q ": installed" <<<"$dstat" &&
 	modinfo -F vermagic "$ko" | grep -q "^$krel " && [ "$(modinfo -n vhost_user_bridge)" = "$ko" ]
@@ -157,12 +171,12 @@ dpkg -L "${pkgs[@]}" | sort -u >$w/files
 echo "# dpkg -L: $(wc -l <$w/files) paths"
 pid=$(prop MainPID)
 t=$SECONDS
-DEBIAN_FRONTEND=noninteractive dpkg --purge "${pkgs[@]}" >"$VUB_OUT/dpkg-purge.log" 2>&1
-st=$?
+DEBIAN_FRONTEND=noninteractive dpkg --purge "${pkgs[@]}" 2>&1 | stamp >"$VUB_OUT/dpkg-purge.log"
+st=${PIPESTATUS[0]}
 t=$((SECONDS - t))
-grep -E '^(Deleting|Removing|Purging|Error|Removed)|vhost_user_bridge' "$VUB_OUT/dpkg-purge.log" | diag
-[ $st = 0 ] || tail -30 "$VUB_OUT/dpkg-purge.log" | diag
-point $st "dpkg --purge ${pkgs[*]} ($t s; log: dpkg-purge.log)"
+grep -E '^\[[0-9.]*\] (Deleting|Removing|Purging|Error|Removed|depmod|Processing)|vhost_user_bridge' "$VUB_OUT/dpkg-purge.log" | diag
+[ "$st" = 0 ] || tail -30 "$VUB_OUT/dpkg-purge.log" | diag
+point "$st" "dpkg --purge ${pkgs[*]} ($t s; log: dpkg-purge.log)"
 
 echo "# $U: LoadState $(prop LoadState), ActiveState $(prop ActiveState); attached: $(attached_pid "$VUB_BUILD/vubctl")"
 { [ "$(prop LoadState)" = not-found ] || why "systemd still knows $U"; } &&
@@ -172,10 +186,12 @@ echo "# $U: LoadState $(prop LoadState), ActiveState $(prop ActiveState); attach
 point $? "the purge stopped the daemon and systemd forgot the unit; rmmod vhost_user_bridge (no leaked reference)"
 
 left=()
+# Each path of dpkg -L is there after the purge if and only if it was before dpkg -i
+# (/usr/sbin, /lib/systemd/system and the like are other packages' too).
 while IFS= read -r p; do
-	# A directory stays if it is another package's too (/usr/sbin, /lib/systemd/system, ...).
-	if [ -d "$p" ] && [ ! -L "$p" ]; then dpkg -S "$p" >/dev/null 2>&1 || left+=("$p/")
-	elif [ -e "$p" ] || [ -L "$p" ]; then left+=("$p"); fi
+	[ "$p" != /. ] || p=/
+	if [ -e "$p" ] || [ -L "$p" ]; then grep -qxF -- "$p" $w/had || left+=("$p")
+	elif grep -qxF -- "$p" $w/had; then left+=("$p (removed: it was there before dpkg -i)"); fi
 done <$w/files
 for p in /var/lib/dkms/vhost-user-bridge /usr/src/vhost-user-bridge-*; do
 	[ ! -e "$p" ] || left+=("$p")
@@ -191,8 +207,9 @@ point $? "nothing left: no path of dpkg -L, DKMS tree, /usr/src/vhost-user-bridg
 # Everything else: each path the overlay's upper layer holds now or held before dpkg -i, as it
 # is now against as it was (or as the host has it, for a path the overlay took on since).
 upper_paths >$w/paths1
-sig "" <$w/paths1 >$w/sig1
-comm -3 $w/paths0 $w/paths1 | sed 's/^\t//' | sig /run/vub-lower >$w/siglower
+sig "" $w/paths1 >$w/sig1
+comm -3 $w/paths0 $w/paths1 | sed 's/^\t//' >$w/new
+sig /run/vub-lower $w/new >$w/siglower
 awk -F'\t' 'FILENAME == ARGV[1] { b[$1] = $2; next } FILENAME == ARGV[2] { a[$1] = $2; next }
 	{ l[$1] = $2 }
 	END {

@@ -120,12 +120,14 @@ boot() {
 		{ echo "tests/vm/install.sh failed:"; tail -20 "$out/install.log"; } >>"$out/init-errors"
 		return
 	fi
-	# make deb, lintian, the VM's headers and its few modules: autofs4 and configfs are
-	# what systemd loads at boot (PID 1; sys-kernel-config.mount), the initramfs's are loaded.
+	# make deb, lintian, the VM's headers and its few modules: autofs4, configfs and
+	# binfmt_misc are what systemd loads at boot (PID 1, sys-kernel-config.mount,
+	# proc-sys-fs-binfmt_misc.mount: without it the boot waited 40 s and failed that unit),
+	# the initramfs's are loaded.
 	if [ "$kind" = deb ]; then
 		echo "== vm $krel: make deb, lintian, the VM's module tree (tests/vm/deb-root.sh; log: ${out#"$top"/}/install.log)"
 		# shellcheck disable=SC2086 # a list of module names
-		if ! "$vm/deb-root.sh" "$out" "$krel" "$modroot" $initrd_modules autofs4 configfs >"$out/install.log" 2>&1; then
+		if ! "$vm/deb-root.sh" "$out" "$krel" "$modroot" $initrd_modules autofs4 configfs binfmt_misc >"$out/install.log" 2>&1; then
 			{ echo "tests/vm/deb-root.sh failed:"; tail -30 "$out/install.log"; } >>"$out/init-errors"
 			return
 		fi
