@@ -68,9 +68,11 @@ st=$?
 m=/lib/modules/$krel
 nmod=$(find "$m" -name '*.ko*' | wc -l)
 echo "# $m: $nmod modules ($(find "$m" -name '*.ko*' -printf '%f ' | sed 's/\.ko[^ ]*//g')), build -> $(readlink "$m/build")"
-[ $st = 0 ] && [ -e "$m/build/include/linux/kconfig.h" ] && [ -e "$m/modules.dep" ] && [ "$nmod" -lt 50 ] &&
-	! modinfo vhost_user_bridge >/dev/null 2>&1 && ! loaded && [ ! -e /usr/sbin/policy-rc.d ] &&
-	! dpkg -s vhost-user-bridge-dkms vhost-user-bridged >/dev/null 2>&1
+{ [ $st = 0 ] || why "no read-only /run/vub-upper or no /run/vub-lower (tests/vm/init)"; } &&
+	{ [ -e "$m/build/.config" ] && [ -d "$m/build/include" ] || why "no headers at $m/build"; } &&
+	{ [ -e "$m/modules.dep" ] && [ "$nmod" -lt 50 ] || why "not the small depmod'ed tree of tests/vm/deb-root.sh"; } &&
+	{ ! modinfo vhost_user_bridge >/dev/null 2>&1 && ! loaded || why "a vhost_user_bridge module is there already"; } &&
+	{ ! dpkg -s vhost-user-bridge-dkms vhost-user-bridged >/dev/null 2>&1 || why "a package is installed already"; }
 point $? "before: the kernel's headers and a module tree of $nmod, no vhost_user_bridge, neither package installed"
 
 # What the machine changed, from the overlay's upper layer (tests/vm/init: /run/vub-upper):
@@ -126,6 +128,7 @@ version=$(dpkg-deb -f "${debs[0]}" Version)
 ko=$(find "$m/updates/dkms" -name 'vhost_user_bridge.ko*' 2>/dev/null | head -1)
 dstat=$(dkms status -m vhost-user-bridge -v "$version" -k "$krel" 2>/dev/null)
 echo "# dkms status: $dstat; module: ${ko:-none}"
+cp "/var/lib/dkms/vhost-user-bridge/$version/build/make.log" "$VUB_OUT/dkms-make.log"	# kbuild's output
 [ -n "$ko" ] && grep -q ": installed" <<<"$dstat" &&
 	modinfo -F vermagic "$ko" | grep -q "^$krel " && [ "$(modinfo -n vhost_user_bridge)" = "$ko" ]
 point $? "DKMS built vhost-user-bridge/$version for $krel: ${ko#"$m"/}, its vermagic, depmod's choice for vhost_user_bridge"
@@ -200,7 +203,7 @@ while IFS= read -r p; do left+=("$p"); done < <(find "$m" /etc/systemd /lib/syst
 	/etc/default /etc/modprobe.d /lib/udev/rules.d /etc/udev /usr/lib/modules-load.d -xdev \
 	\( -name '*vhost-user-bridge*' -o -name '*vhost_user_bridge*' \) 2>/dev/null)
 modprobe -n vhost_user_bridge >/dev/null 2>&1 && left+=("modprobe -n still finds vhost_user_bridge")
-printf '%s\n' "${left[@]}" | sort -u | head -40 | diag "# left: "
+[ ${#left[@]} = 0 ] || printf '%s\n' "${left[@]}" | sort -u | head -40 | diag "# left: "
 [ ${#left[@]} = 0 ]
 point $? "nothing left: no path of dpkg -L, DKMS tree, /usr/src/vhost-user-bridge-*, module, unit or its links"
 
@@ -219,7 +222,7 @@ awk -F'\t' 'FILENAME == ARGV[1] { b[$1] = $2; next } FILENAME == ARGV[2] { a[$1]
 			if (x != y) print "/" p ": " x " -> " y
 		}
 	}' $w/sig0 $w/sig1 $w/siglower | sort >$w/changed
-echo "# upper layer: $(wc -l <$w/paths0) paths before dpkg -i, $(wc -l <$w/paths1) after the purge"
+echo "# upper layer: $(wc -l <$w/paths0) paths before dpkg -i, $(wc -l <$w/paths1) after the purge; new: $(paste -sd ' ' $w/new)"
 head -40 $w/changed | diag
 [ ! -s $w/changed ]
 point $? "the machine is as it was before dpkg -i (the overlay's upper layer: no other path changed)"
