@@ -128,7 +128,8 @@ version=$(dpkg-deb -f "${debs[0]}" Version)
 ko=$(find "$m/updates/dkms" -name 'vhost_user_bridge.ko*' 2>/dev/null | head -1)
 dstat=$(dkms status -m vhost-user-bridge -v "$version" -k "$krel" 2>/dev/null)
 echo "# dkms status: $dstat; module: ${ko:-none}"
-cp "/var/lib/dkms/vhost-user-bridge/$version/build/make.log" "$VUB_OUT/dkms-make.log"	# kbuild's output
+# kbuild's output, which DKMS keeps (moved from its build directory) after a build
+cp "/var/lib/dkms/vhost-user-bridge/$version/$krel/$(uname -m)/log/make.log" "$VUB_OUT/dkms-make.log"
 [ -n "$ko" ] && grep -q ": installed" <<<"$dstat" &&
 	modinfo -F vermagic "$ko" | grep -q "^$krel " && [ "$(modinfo -n vhost_user_bridge)" = "$ko" ]
 point $? "DKMS built vhost-user-bridge/$version for $krel: ${ko#"$m"/}, its vermagic, depmod's choice for vhost_user_bridge"

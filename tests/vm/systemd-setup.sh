@@ -6,7 +6,8 @@
 # host's enabled services), installs the project (what tests/vm/install.sh put in
 # /run/out/root on the host) and boots into
 # vub-test.target: sysinit.target and sockets.target (journald, udev, modules-load.d, ...)
-# and vub-test.service, which runs tests/vm/systemd-guest.sh.
+# and vub-test.service, which runs tests/vm/systemd-guest.sh (make check-deb, run.sh --deb:
+# tests/vm/deb-guest.sh; its root holds what tests/vm/deb-root.sh staged instead).
 set -euo pipefail
 t0=$(cut -d' ' -f1 /proc/uptime)
 : >/etc/fstab	# the host's file systems are not this machine's
