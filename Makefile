@@ -26,6 +26,8 @@
 #   make install-dkms         the module's sources to /usr/src/vhost-user-bridge-VERSION
 #   make deb                  build/vhost-user-bridge-dkms_VERSION_all.deb and
 #                             build/vhost-user-bridged_VERSION_ARCH.deb (tools/packaging/debian/)
+#   make check-deb            those packages in a 6.12 VM booted with systemd: dpkg -i, DKMS, the
+#                             unit, modprobe, dpkg --purge, nothing left (not in check; ~15-25 min)
 # The VM runner is described in Documentation/vm-runner.rst.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -50,7 +52,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo)
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; if [ -d $$d ]; then echo $$d; \
 	else $(VM)/fetch-kernel.sh 6.1 | cut -d' ' -f2; fi)
 
-.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest check-migrate check-libvirt bench demo lint clean fuzz \
+.PHONY: all deps userspace module module-check check-vm check-unit check check-linux-guest check-migrate check-libvirt check-deb bench demo lint clean fuzz \
 	debug-kernel \
 	install install-module install-userspace install-dkms uninstall deb
 
@@ -122,6 +124,16 @@ check-migrate: deps userspace
 # (Documentation/vm-runner.rst, "libvirt").
 check-libvirt: deps userspace
 	VUB_GUEST=$(VM)/libvirt.sh VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
+# The Debian packages as an administrator installs them (tests/vm/run.sh 6.12 --deb): on the host
+# make deb and lintian --pedantic (no error or warning), and a module tree for the VM with only the
+# modules it loads (tests/vm/deb-root.sh); then one 6.12 VM booted with systemd as PID 1
+# (tests/vm/deb-guest.sh): dpkg -i both, DKMS builds the module for the running kernel, the
+# postinst starts the unit, which loads DKMS's module (GNU build ID) and serves a VMM's ioctl
+# through dpdk-testpmd, modprobe loads it again after an rmmod, dpkg --purge both leaves nothing
+# behind.  Results in build/vm-6.12-deb/.  Not in make check: DKMS's build alone takes minutes
+# under TCG (Documentation/vm-runner.rst, "The Debian packages in a VM").
+check-deb: deps userspace
+	$(VM)/run.sh 6.12 --deb
 
 # tests/vm/demo-guest.sh in a 6.12 VM (its results replace build/vm-6.12/).
 demo: deps userspace

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Boot one Debian kernel under QEMU TCG and run the project's tests in it.
-#   tests/vm/run.sh 6.1|6.12|debug|kasan [--bench]
+#   tests/vm/run.sh 6.1|6.12|debug|kasan [--bench|--deb]
 # debug: Debian's 6.12 source with KASAN, UBSAN, lockdep, kmemleak, debugobjects, built
 # once by tests/vm/build-debug-kernel.sh (tests/vm/debug.config); slower, larger timeouts.
 # kasan: the same without lockdep (for the mirrored-memory tests 27-29, which skip on lockdep).
@@ -10,16 +10,20 @@
 # On 6.12 (or with VUB_TESTS naming "systemd") a second boot runs the systemd stage, with
 # systemd as PID 1 (tests/vm/systemd-guest.sh); its files are in systemd/ there, and its
 # points are added to result and failures.
+# --deb (make check-deb): only one boot, with systemd as PID 1, which installs the Debian
+# packages of make deb with dpkg, and purges them (tests/vm/deb-guest.sh; the host's part,
+# make deb, lintian and the VM's module tree: tests/vm/deb-root.sh); results in build/vm-KREL-deb/.
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 vm=$top/tests/vm
-series=${1:?usage: run.sh 6.1|6.12|debug|kasan [--bench]}
+series=${1:?usage: run.sh 6.1|6.12|debug|kasan [--bench|--deb]}
 mode='test'
 case ${2:-} in
 '') ;;
 --bench) mode=bench ;;
-*) echo "usage: run.sh 6.1|6.12|debug|kasan [--bench]" >&2; exit 2 ;;
+--deb) mode=deb ;;
+*) echo "usage: run.sh 6.1|6.12|debug|kasan [--bench|--deb]" >&2; exit 2 ;;
 esac
 CACHE=${VUB_CACHE:-/var/cache/vhost-user-bridge}
 vm_timeout=${VUB_VM_TIMEOUT:-4800}	# whole boot, seconds: a hang detector (each test has its own)
@@ -41,6 +45,7 @@ if [ -n "$debug" ]; then
 fi
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
 guest=${VUB_GUEST:-$vm/guest.sh}
+[ $mode != deb ] || guest=$vm/deb-guest.sh	# run by tests/vm/systemd-setup.sh's unit
 # Kernel log lines that fail a run, wherever they come from.
 # ("BUG kmalloc-64 (Tainted: ...)" is SLUB's own report; UBSAN's has no other keyword.
 # lockdep's reports are "WARNING: possible circular locking ..." and the like; the bare word
@@ -49,6 +54,7 @@ bad='WARNING:|BUG:|BUG [^ ]+ \(|Oops|Call Trace|KASAN|UBSAN|lockdep is turned of
 initrd_modules="virtio_pci 9pnet_virtio 9p pvpanic_mmio"
 # The systemd stage's root is an overlay (not built into the debug kernel: no systemd stage there).
 [ -n "$debug" ] || initrd_modules+=" overlay"
+[ $mode != deb ] || [ -z "$debug" ] || { echo "run.sh: --deb needs overlayfs, which the $series kernel lacks" >&2; exit 2; }
 
 k=$("$vm/fetch-kernel.sh" "$series")
 read -r krel _ image modroot <<<"$k"
@@ -104,7 +110,7 @@ boot() {
 	# tests/vm/guest.d/31-migrate.sh's (MIG_RUNS, MIG_TRAFFIC, MIG_RAM)
 	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH|MIG)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
-	echo "$kind" >"$out/boot"	# "systemd": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
+	echo "$kind" >"$out/boot"	# "systemd", "deb": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
 	for p in "$top" "$modroot" "${guest%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
@@ -113,6 +119,19 @@ boot() {
 	if [ "$kind" = systemd ] && ! "$vm/install.sh" "$out/root" "$krel" "$modroot" >"$out/install.log" 2>&1; then
 		{ echo "tests/vm/install.sh failed:"; tail -20 "$out/install.log"; } >>"$out/init-errors"
 		return
+	fi
+	# make deb, lintian, the VM's headers and its few modules: autofs4, configfs and
+	# binfmt_misc are what systemd loads at boot (PID 1, sys-kernel-config.mount,
+	# proc-sys-fs-binfmt_misc.mount: without it the boot waited 40 s and failed that unit),
+	# the initramfs's are loaded.
+	if [ "$kind" = deb ]; then
+		echo "== vm $krel: make deb, lintian, the VM's module tree (tests/vm/deb-root.sh; log: ${out#"$top"/}/install.log)"
+		# shellcheck disable=SC2086 # a list of module names
+		if ! "$vm/deb-root.sh" "$out" "$krel" "$modroot" $initrd_modules autofs4 configfs binfmt_misc >"$out/install.log" 2>&1; then
+			{ echo "tests/vm/deb-root.sh failed:"; tail -30 "$out/install.log"; } >>"$out/init-errors"
+			return
+		fi
+		grep -E '^deb-root.sh: (make deb|lintian) ' "$out/install.log"
 	fi
 	# -cpu max without QEMU 7.2's new AVX emulation and friends: with them the nested
 	# Linux guest panicked with impossible CPU states (Documentation/vm-runner.rst,
@@ -226,6 +245,7 @@ stage() {
 # VUB_TESTS has the word "systemd" (never with --bench, VUB_GUEST or the debug kernel; why:
 # Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS="systemd" alone skips the first.
 want_guest=1 want_systemd=0
+[ $mode != deb ] || want_guest=0
 if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ -z "$debug" ]; then
 	case " ${VUB_TESTS:-} " in
 	*" systemd "*) want_systemd=1 ;;
@@ -239,6 +259,7 @@ problems=() passed=0 failed=0 skipped=0
 rm -rf "$res"
 mkdir -p "$res"
 [ $want_guest = 0 ] || stage guest ''
+[ $mode != deb ] || stage deb ''
 if [ $want_systemd = 1 ]; then
 	out=$res/systemd
 	stage systemd systemd

@@ -6,7 +6,8 @@
 # host's enabled services), installs the project (what tests/vm/install.sh put in
 # /run/out/root on the host) and boots into
 # vub-test.target: sysinit.target and sockets.target (journald, udev, modules-load.d, ...)
-# and vub-test.service, which runs tests/vm/systemd-guest.sh.
+# and vub-test.service, which runs tests/vm/systemd-guest.sh (make check-deb, run.sh --deb:
+# tests/vm/deb-guest.sh; its root holds what tests/vm/deb-root.sh staged instead).
 set -euo pipefail
 t0=$(cut -d' ' -f1 /proc/uptime)
 : >/etc/fstab	# the host's file systems are not this machine's
@@ -23,6 +24,9 @@ mkdir -p /etc/udev/rules.d
 ln -sfn /dev/null /etc/udev/rules.d/80-drivers.rules
 
 u=/etc/systemd/system
+# The test: the systemd stage's, or make check-deb's (tests/vm/run.sh --deb: VUB_GUEST).
+test=$VUB_TOP/tests/vm/systemd-guest.sh
+[ "$VUB_MODE" != deb ] || test=$VUB_GUEST
 # No getty, timers or network services: only what the stage needs.
 cat >$u/vub-test.target <<EOT
 [Unit]
@@ -36,12 +40,12 @@ EOT
 # with its exit status (isa-debug-exit); run.sh's timeout is the last resort.
 cat >$u/vub-test.service <<EOT
 [Unit]
-Description=vhost-user-bridge: tests/vm/systemd-guest.sh
+Description=vhost-user-bridge: tests/vm/${test##*/}
 After=sysinit.target sockets.target
 
 [Service]
 Type=exec
-ExecStart=/bin/bash $VUB_TOP/tests/vm/systemd-guest.sh
+ExecStart=/bin/bash $test
 ExecStopPost=/bin/bash $VUB_TOP/tests/vm/systemd-guest.sh --exit
 StandardOutput=append:/run/out/test.log
 StandardError=inherit

@@ -56,18 +56,9 @@ wait_for() {	# TENTHS COMMAND...: poll until the command succeeds
 }
 mode() { stat -c '%U:%G %a' "$1" 2>/dev/null; }
 loaded() { [ -d /sys/module/vhost_user_bridge ]; }
-# same_build_id KO: the loaded module's GNU build ID note is KO's (.ko or .ko.xz), and not
-# empty (the module has no MODULE_VERSION: its srcversion is empty on both sides).
-same_build_id() {
-	local t r
-	t=$(mktemp -d) || return
-	case $1 in *.xz) xz -dc "$1" ;; *) cat "$1" ;; esac >"$t/ko" &&
-		objcopy -O binary --only-section=.note.gnu.build-id "$t/ko" "$t/id" && [ -s "$t/id" ] &&
-		cmp -s /sys/module/vhost_user_bridge/notes/.note.gnu.build-id "$t/id"
-	r=$?
-	rm -rf "$t"
-	return $r
-}
+# same_build_id KO: the loaded module is KO (GNU build ID)
+# shellcheck source=SCRIPTDIR/../build-id.sh
+. "$top/tests/vm/build-id.sh"
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
