@@ -205,6 +205,18 @@ e2e_dump() {
 	done
 }
 
+# e2e_guest_end RC: the end of a test run as the whole guest script (VUB_GUEST=that script):
+# the module unloads, the kernel log is kept and judged, and the marker run.sh waits for.
+e2e_guest_end() {
+	local rc=$1
+	for _ in $(seq 20); do rmmod vhost_user_bridge 2>/dev/null && break; sleep 0.5; done
+	grep -q '^vhost_user_bridge ' /proc/modules && { echo "FAIL: rmmod vhost_user_bridge"; rc=1; }
+	dmesg >"$VUB_OUT/dmesg.txt"
+	grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt" && { echo "FAIL: kernel log"; rc=1; }
+	echo "# VUB_GUEST_DONE: rc $rc"
+	exit "$rc"
+}
+
 e2e_fail() {
 	e2e_why=${1:-$e2e_why}
 	say "FAILED: $e2e_why"

@@ -520,12 +520,7 @@ if [ "${VUB_GUEST:-}" = "$qe_self" ] || [ "${VUB_GUEST:-}" = "$0" ]; then
 	rc=$?
 	qe_cleanup
 	echo "# $(qe_since "$t_all") s"
-	for _ in $(seq 20); do rmmod vhost_user_bridge 2>/dev/null && break; sleep 0.5; done
-	grep -q '^vhost_user_bridge ' /proc/modules && { echo "FAIL: rmmod vhost_user_bridge"; rc=1; }
-	dmesg >"$VUB_OUT/dmesg.txt"
-	grep -E "$VUB_DMESG_BAD" "$VUB_OUT/dmesg.txt" && { echo "FAIL: kernel log"; rc=1; }
-	echo "# VUB_GUEST_DONE: rc $rc"
-	exit $rc
+	e2e_guest_end "$rc"
 fi
 trap qe_cleanup EXIT
 trap 'exit 1' TERM INT HUP
