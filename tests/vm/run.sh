@@ -133,9 +133,9 @@ boot() {
 		fi
 		grep -E '^deb-root.sh: (make deb|lintian) ' "$out/install.log"
 	fi
-	# -cpu max without QEMU 7.2's new AVX emulation and friends: with them the nested
-	# Linux guest panicked with impossible CPU states (Documentation/vm-runner.rst,
-	# "The outer VM's CPU").
+	# -cpu max without QEMU 7.2's new AVX emulation and friends, a suspect (not proven)
+	# in the nested Linux guest's panics with impossible CPU states
+	# (Documentation/vm-runner.rst, "The outer VM's CPU").
 	local cpu=${VUB_CPU:-max,avx=off,avx2=off,fma=off,f16c=off,vaes=off,bmi1=off,bmi2=off,adx=off,la57=off}
 	timeout -k 10 "$vm_timeout" "${hide[@]}" qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp 2 -m "$mem" \
 		-nodefaults -no-user-config -display none -no-reboot \
