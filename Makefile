@@ -41,8 +41,9 @@ DEPS := qemu-system-x86 busybox-static liburing-dev kmod cpio xz-utils zstd dwar
 	ipxe-qemu strace udev gnuplot-nox linux-perf procps systemd
 # make deb (dpkg-buildpackage wants build-essential besides the Build-Depends) and its checks.
 DEPS += build-essential debhelper dh-dkms lintian
-# make check-libvirt: libvirtd, its QEMU driver and virsh (no maintainer scripts: nothing starts on install).
-DEPS += $(if $(filter check-libvirt,$(MAKECMDGOALS)),libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+# The libvirt test (guest.d/33-libvirt.sh): libvirtd, its QEMU driver and virsh (no maintainer
+# scripts: nothing starts on install).
+DEPS += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 # Building the debug kernel (KVER=debug or kasan) needs a few more.
 DEPS += $(if $(filter debug kasan,$(KVER))$(filter debug-kernel,$(MAKECMDGOALS)),flex bison libssl-dev)
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
@@ -120,8 +121,8 @@ check-migrate: deps userspace
 # type='ethernet'> with <backend vhost='/dev/vhost-user-bridge'/>, memfd shared RAM, <domain type='kvm'>:
 # kvm_amd in the VM, nested KVM on TCG): libvirtd opens the node and hands QEMU (as libvirt-qemu) the fd;
 # the iPXE guest's packets reach testpmd through the daemon, and with the domain suspended the guest's rings
-# equal testpmd's counters.  tests/vm/libvirt.sh as the whole guest script of a 6.12 VM; not in check
-# (Documentation/vm-runner.rst, "libvirt").
+# equal testpmd's counters.  tests/vm/libvirt.sh as the whole guest script of a 6.12 VM; check-vm
+# KVER=6.12 runs it too (guest.d/33-libvirt.sh; Documentation/vm-runner.rst, "libvirt").
 check-libvirt: deps userspace
 	VUB_GUEST=$(VM)/libvirt.sh VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
 # The Debian packages as an administrator installs them (tests/vm/run.sh 6.12 --deb): on the host
