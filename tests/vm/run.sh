@@ -9,10 +9,11 @@
 # ("passed failed skipped"), failures (each failed test with its last lines of output).
 # On 6.12 (or with VUB_TESTS naming "systemd") a second boot runs the systemd stage, with
 # systemd as PID 1 (tests/vm/systemd-guest.sh); its files are in systemd/ there, and its
-# points are added to result and failures.
-# --deb (make check-deb): only one boot, with systemd as PID 1, which installs the Debian
-# packages of make deb with dpkg, and purges them (tests/vm/deb-guest.sh; the host's part,
-# make deb, lintian and the VM's module tree: tests/vm/deb-root.sh); results in build/vm-KREL-deb/.
+# points are added to result and failures.  A third (or VUB_TESTS naming "deb"), the package
+# stage, again with systemd as PID 1, installs the Debian packages of make deb with dpkg and
+# purges them (tests/vm/deb-guest.sh; the host's part, make deb, lintian and the VM's module
+# tree: tests/vm/deb-root.sh); its files are in deb/.
+# --deb (make check-deb): the package stage alone; results in build/vm-KREL-deb/.
 # How it works: Documentation/vm-runner.rst.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,7 +46,6 @@ if [ -n "$debug" ]; then
 fi
 # VUB_GUEST=/abs/script.sh runs that instead of tests/vm/guest.sh (boot-path experiments).
 guest=${VUB_GUEST:-$vm/guest.sh}
-[ $mode != deb ] || guest=$vm/deb-guest.sh	# run by tests/vm/systemd-setup.sh's unit
 # Kernel log lines that fail a run, wherever they come from.
 # ("BUG kmalloc-64 (Tainted: ...)" is SLUB's own report; UBSAN's has no other keyword.
 # lockdep's reports are "WARNING: possible circular locking ..." and the like; the bare word
@@ -97,11 +97,13 @@ mkinitrd() {
 initrd=$(mkinitrd)
 
 boot() {
+	local g=$guest
+	[ "$kind" != deb ] || g=$vm/deb-guest.sh	# run by tests/vm/systemd-setup.sh's unit
 	rm -rf "$out"
 	mkdir -p "$out"
 	printf 'export %s=%q\n' VUB_TOP "$top" VUB_BUILD "$top/build" VUB_KREL "$krel" \
 		VUB_MODROOT "$modroot" VUB_KMOD "$top/build/kmod-$krel/vhost_user_bridge.ko" \
-		VUB_MODE "$mode" VUB_GUEST "$guest" VUB_OUT /run/out \
+		VUB_MODE "$mode" VUB_GUEST "$g" VUB_OUT /run/out \
 		VUB_TEST_TIMEOUT "$test_timeout" VUB_DMESG_BAD "$bad" \
 		VUB_TESTS "${VUB_TESTS:-}" VUB_FUZZ_SECS "${VUB_FUZZ_SECS:-10}" \
 		VUB_REQ_TIMEOUT_MS "${VUB_REQ_TIMEOUT_MS:-30000}" >"$out/env"
@@ -111,7 +113,7 @@ boot() {
 	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|BENCH|MIG)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	echo "$kind" >"$out/boot"	# "systemd", "deb": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
-	for p in "$top" "$modroot" "${guest%/*}"; do
+	for p in "$top" "$modroot" "${g%/*}"; do
 		case $p in /tmp/*) echo "$p" ;; esac
 	done >"$out/keep"	# see the guest's /tmp in tests/vm/init
 	: >"$out/test.log"
@@ -241,18 +243,22 @@ stage() {
 	problems+=("${probs[@]}")
 }
 
-# Which boots: the guest script's, and the systemd stage: on 6.12, or on any kernel when
-# VUB_TESTS has the word "systemd" (never with --bench, VUB_GUEST or the debug kernel; why:
-# Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS="systemd" alone skips the first.
-want_guest=1 want_systemd=0
+# Which boots: the guest script's, the systemd stage and the package stage: on 6.12, or on
+# any kernel when VUB_TESTS has the word "systemd" or "deb" (never with --bench, VUB_GUEST or
+# the debug kernel; why: Documentation/vm-runner.rst, "The systemd stage").  VUB_TESTS with
+# only those words skips the first boot.  --deb (make check-deb) is the package stage alone.
+want_guest=1 want_systemd=0 want_deb=0
 [ $mode != deb ] || want_guest=0
 if [ $mode = test ] && [ -z "${VUB_GUEST:-}" ] && [ -z "$debug" ]; then
-	case " ${VUB_TESTS:-} " in
-	*" systemd "*) want_systemd=1 ;;
-	"  ") [ "$series" != 6.12 ] || want_systemd=1 ;;
-	esac
 	read -ra words <<<"${VUB_TESTS:-}"
-	[ "${words[*]}" != systemd ] || want_guest=0
+	if [ ${#words[@]} = 0 ]; then
+		[ "$series" != 6.12 ] || want_systemd=1 want_deb=1
+	else
+		want_guest=0
+		for w in "${words[@]}"; do
+			case $w in systemd) want_systemd=1 ;; deb) want_deb=1 ;; *) want_guest=1 ;; esac
+		done
+	fi
 fi
 res=$out
 problems=() passed=0 failed=0 skipped=0
@@ -260,11 +266,9 @@ rm -rf "$res"
 mkdir -p "$res"
 [ $want_guest = 0 ] || stage guest ''
 [ $mode != deb ] || stage deb ''
-if [ $want_systemd = 1 ]; then
-	out=$res/systemd
-	stage systemd systemd
-	out=$res
-fi
+[ $want_systemd = 0 ] || { out=$res/systemd; stage systemd systemd; }
+[ $want_deb = 0 ] || { out=$res/deb; stage deb deb; }
+out=$res
 echo "$passed $failed $skipped" >"$res/result"
 echo "vm-$series$sfx: $passed passed, $failed failed, $skipped skipped"
 [ ${#problems[@]} = 0 ]

@@ -24,9 +24,9 @@ mkdir -p /etc/udev/rules.d
 ln -sfn /dev/null /etc/udev/rules.d/80-drivers.rules
 
 u=/etc/systemd/system
-# The test: the systemd stage's, or make check-deb's (tests/vm/run.sh --deb: VUB_GUEST).
+# The test: the systemd stage's, or the package stage's (tests/vm/run.sh: VUB_GUEST).
 test=$VUB_TOP/tests/vm/systemd-guest.sh
-[ "$VUB_MODE" != deb ] || test=$VUB_GUEST
+[ "$(cat /run/out/boot)" != deb ] || test=$VUB_GUEST
 # No getty, timers or network services: only what the stage needs.
 cat >$u/vub-test.target <<EOT
 [Unit]
