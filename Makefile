@@ -15,8 +15,8 @@
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make check-migrate        only 31-migrate.sh (QEMU 7.2 live migration), in a 6.12 VM
-#   make check-libvirt        libvirt 9.0 starting QEMU on the bridge (tests/vm/libvirt.sh), in a 6.12 VM;
-#                             not in check
+#   make check-libvirt        only the libvirt test of check-vm KVER=6.12 (tests/vm/libvirt.sh: libvirt
+#                             9.0 starting QEMU on the bridge), in a 6.12 VM
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
 #   make -C tests/selftests kselftest-install INSTALL_PATH=dir   vub_selftests (on the kernel's
@@ -26,8 +26,8 @@
 #   make install-dkms         the module's sources to /usr/src/vhost-user-bridge-VERSION
 #   make deb                  build/vhost-user-bridge-dkms_VERSION_all.deb and
 #                             build/vhost-user-bridged_VERSION_ARCH.deb (tools/packaging/debian/)
-#   make check-deb            those packages in a 6.12 VM booted with systemd: dpkg -i, DKMS, the
-#                             unit, modprobe, dpkg --purge, nothing left (not in check; ~15-25 min)
+#   make check-deb            only the package stage of check-vm KVER=6.12: those packages in a VM
+#                             booted with systemd: dpkg -i, DKMS, the unit, modprobe, dpkg --purge
 # The VM runner is described in Documentation/vm-runner.rst.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -131,8 +131,8 @@ check-libvirt: deps userspace
 # (tests/vm/deb-guest.sh): dpkg -i both, DKMS builds the module for the running kernel, the
 # postinst starts the unit, which loads DKMS's module (GNU build ID) and serves a VMM's ioctl
 # through dpdk-testpmd, modprobe loads it again after an rmmod, dpkg --purge both leaves nothing
-# behind.  Results in build/vm-6.12-deb/.  Not in make check: DKMS's build alone takes minutes
-# under TCG (Documentation/vm-runner.rst, "The Debian packages in a VM").
+# behind.  Results in build/vm-6.12-deb/.  check-vm KVER=6.12 runs it too, as its third boot
+# (Documentation/vm-runner.rst, "The Debian packages in a VM").
 check-deb: deps userspace
 	$(VM)/run.sh 6.12 --deb
 
