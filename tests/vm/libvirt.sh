@@ -51,6 +51,7 @@ lv_vin='' lv_vsh=''	# a virsh shell: our end of its input pipe, its pid
 lv_tails=		# live copies of logs into $VUB_OUT
 lv_mounts=		# the overlays lv_setup mounted
 lv_kvm=			# 1: kvm_amd was not loaded before (lv_missing loads it)
+lv_skip=		# why the test cannot run here
 lv_boot_s=${LV_BOOT_TIMEOUT:-1200}	# the domain's resume to vhost's stop (iPXE's DHCP done), at most
 export LIBVIRT_DEFAULT_URI=qemu:///system
 
@@ -192,11 +193,11 @@ lv_main() {
 	local -a s f
 	[ "$(id -u)" = 0 ] || { qe_fail "needs root"; return; }
 	case $VUB_KREL in 6.1.*) [ "${LV_FORCE:-0}" = 1 ] ||
-		{ echo "6.1: runs on 6.12 (make check's time; libvirt's side is the same on both kernels; LV_FORCE=1 to run it here)"; return 4; } ;;
+		{ lv_skip="6.1: runs on 6.12 (make check's time; libvirt's side is the same on both kernels; LV_FORCE=1 to run it here)"; return 4; } ;;
 	esac
 	[ -e /sys/module/kvm_amd ] || lv_kvm=1
 	missing=$(lv_missing)
-	if [ -n "$missing" ]; then echo "$missing"; return 4; fi
+	if [ -n "$missing" ]; then lv_skip=$missing; return 4; fi
 	[ -c /dev/vhost-user-bridge ] || { qe_fail "no /dev/vhost-user-bridge (module not loaded)"; return; }
 	qe_dir=$(mktemp -d /run/vub-qemu.XXXXXX)
 	sock=$qe_dir/backend.sock
@@ -350,7 +351,7 @@ lv_run() {
 	detail "libvirt: $(qe_since "$t0") s"
 	case $rc in
 	0) echo PASS ;;
-	4) ;;	# lv_main printed the reason last
+	4) echo "$lv_skip" ;;	# the reason, last
 	*) echo "FAIL: ${qe_why:-}"; rc=1 ;;
 	esac
 	return $rc
