@@ -15,7 +15,7 @@
 #   make fuzz KVER=.. FUZZ_SECS=N   the fuzzers alone in a VM, N s each (default 300; check: 10)
 #   make check-linux-guest    only the nested Linux guest test of check-vm KVER=6.12 (in its own VM)
 #   make check-migrate        only 31-migrate.sh (QEMU 7.2 live migration), in a 6.12 VM
-#   make check-libvirt        only the libvirt test of check-vm KVER=6.12 (tests/vm/libvirt.sh: libvirt
+#   make check-libvirt        only the libvirt test of check-vm (tests/vm/libvirt.sh: libvirt
 #                             9.0 starting QEMU on the bridge), in a 6.12 VM
 #   make demo                 a 6.12 VM showing an unmodified VMM's traffic crossing the bridge
 #   make lint                 checkpatch over kmod/ and uapi/
@@ -122,7 +122,7 @@ check-migrate: deps userspace
 # kvm_amd in the VM, nested KVM on TCG): libvirtd opens the node and hands QEMU (as libvirt-qemu) the fd;
 # the iPXE guest's packets reach testpmd through the daemon, and with the domain suspended the guest's rings
 # equal testpmd's counters.  tests/vm/libvirt.sh as the whole guest script of a 6.12 VM; check-vm
-# KVER=6.12 runs it too (guest.d/33-libvirt.sh; Documentation/vm-runner.rst, "libvirt").
+# runs it too, on both kernels (guest.d/33-libvirt.sh; Documentation/vm-runner.rst, "libvirt").
 check-libvirt: deps userspace
 	VUB_GUEST=$(VM)/libvirt.sh VUB_VM_TIMEOUT=3600 $(VM)/run.sh 6.12
 # The Debian packages as an administrator installs them (tests/vm/run.sh 6.12 --deb): on the host

@@ -33,8 +33,8 @@
 # log names QEMU's pid as the device's VMM and shows QEMU's vhost ioctls, none failed, and
 # QEMU's log has no vhost error.  Logs: $VUB_OUT/libvirt/ (build/vm-KREL/libvirt/).
 #
-# Run by check-vm on 6.12 (guest.d/33-libvirt.sh; skipped on 6.1), or as the whole guest script
-# of a 6.12 VM: make check-libvirt.
+# Run by check-vm on both kernels (guest.d/33-libvirt.sh), or as the whole guest script of a
+# 6.12 VM: make check-libvirt.
 # Exit 0 pass, 1 fail, 4 skip (the last line says why).
 set -u
 lv_self=$(readlink -f "$0")
@@ -192,9 +192,6 @@ lv_main() {
 	local -a lv_used
 	local -a s f
 	[ "$(id -u)" = 0 ] || { qe_fail "needs root"; return; }
-	case $VUB_KREL in 6.1.*) [ "${LV_FORCE:-0}" = 1 ] ||
-		{ lv_skip="6.1: runs on 6.12 (make check's time; libvirt's side is the same on both kernels; LV_FORCE=1 to run it here)"; return 4; } ;;
-	esac
 	[ -e /sys/module/kvm_amd ] || lv_kvm=1
 	missing=$(lv_missing)
 	if [ -n "$missing" ]; then lv_skip=$missing; return 4; fi

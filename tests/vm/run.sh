@@ -110,7 +110,7 @@ boot() {
 	# tests/vm/linux-guest.sh's knobs (LG_PATHS, LG_QUEUES, LG_BYTES, LG_PANIC, ...),
 	# tests/vm/bench.sh's (BENCH_SECTIONS, BENCH_REPS, BENCH_SCALE, ...) and
 	# tests/vm/guest.d/31-migrate.sh's (MIG_RUNS, MIG_TRAFFIC, MIG_RAM) and tests/vm/libvirt.sh's
-	# (LV_FORCE, LV_BOOT_TIMEOUT)
+	# (LV_BOOT_TIMEOUT)
 	while read -r v; do printf 'export %s=%q\n' "$v" "${!v}"; done < <(compgen -e | grep -E '^(LG|LV|BENCH|MIG)_') >>"$out/env"
 	echo "$modroot" >"$out/modroot"	# for tests/vm/init's modprobe -d
 	echo "$kind" >"$out/boot"	# "systemd", "deb": tests/vm/init boots systemd (tests/vm/systemd-setup.sh)
