@@ -97,8 +97,8 @@ mkinitrd() {
 initrd=$(mkinitrd)
 
 boot() {
-	local g=$guest
-	[ "$kind" != deb ] || g=$vm/deb-guest.sh	# run by tests/vm/systemd-setup.sh's unit
+	local g=$guest	# the boot's test; under systemd, run by tests/vm/systemd-setup.sh's unit
+	case $kind in systemd) g=$vm/systemd-guest.sh ;; deb) g=$vm/deb-guest.sh ;; esac
 	rm -rf "$out"
 	mkdir -p "$out"
 	printf 'export %s=%q\n' VUB_TOP "$top" VUB_BUILD "$top/build" VUB_KREL "$krel" \

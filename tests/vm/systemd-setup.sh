@@ -6,8 +6,8 @@
 # host's enabled services), installs the project (what tests/vm/install.sh put in
 # /run/out/root on the host) and boots into
 # vub-test.target: sysinit.target and sockets.target (journald, udev, modules-load.d, ...)
-# and vub-test.service, which runs tests/vm/systemd-guest.sh (make check-deb, run.sh --deb:
-# tests/vm/deb-guest.sh; its root holds what tests/vm/deb-root.sh staged instead).
+# and vub-test.service, which runs the boot's VUB_GUEST: tests/vm/systemd-guest.sh, or for the
+# package stage tests/vm/deb-guest.sh (its root holds what tests/vm/deb-root.sh staged instead).
 set -euo pipefail
 t0=$(cut -d' ' -f1 /proc/uptime)
 : >/etc/fstab	# the host's file systems are not this machine's
@@ -24,9 +24,8 @@ mkdir -p /etc/udev/rules.d
 ln -sfn /dev/null /etc/udev/rules.d/80-drivers.rules
 
 u=/etc/systemd/system
-# The test: the systemd stage's, or the package stage's (tests/vm/run.sh: VUB_GUEST).
-test=$VUB_TOP/tests/vm/systemd-guest.sh
-[ "$(cat /run/out/boot)" != deb ] || test=$VUB_GUEST
+# The test: the systemd stage's or the package stage's (tests/vm/run.sh sets VUB_GUEST per boot).
+test=$VUB_GUEST
 # No getty, timers or network services: only what the stage needs.
 cat >$u/vub-test.target <<EOT
 [Unit]
